@@ -1,0 +1,161 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Threading.RateLimiting;
+using Callern.Platform.Tenancy;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
+
+namespace Callern.Platform.Infrastructure;
+
+public sealed class LimitsOptions
+{
+    public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
+    /// <summary>Requests one user (tenant + sub, or one client address when anonymous) may make per window.</summary>
+    public int PermitsPerUser { get; set; } = 200;
+    /// <summary>Requests all users of one tenant together may make per window.</summary>
+    public int PermitsPerTenant { get; set; } = 5000;
+    public int WindowSeconds { get; set; } = 10;
+}
+
+/// <summary>
+/// Problem details on every error, JSON shape, rate limits per user and per tenant, body size
+/// limits and health checks: the cross-cutting API conventions of docs/api-conventions.md.
+/// </summary>
+public static class ApiConventions
+{
+    public static IServiceCollection AddApiConventions(this IServiceCollection services, IConfiguration configuration)
+    {
+        var limits = configuration.GetSection("Callern:Limits").Get<LimitsOptions>() ?? new LimitsOptions();
+        services.AddSingleton(limits);
+        services.AddProblemDetails();
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.Configure<JsonOptions>(o =>
+        {
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
+            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
+        });
+        services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o =>
+            o.Limits.MaxRequestBodySize = limits.MaxRequestBodyBytes);
+        services.AddRateLimiter(o =>
+        {
+            o.GlobalLimiter = PartitionedRateLimiter.CreateChained(
+                PartitionedRateLimiter.Create<HttpContext, string>(context =>
+                    RateLimitPartition.GetFixedWindowLimiter(UserPartition(context), _ => Window(limits.PermitsPerUser, limits))),
+                PartitionedRateLimiter.Create<HttpContext, string>(context => context.User.Caller() is { } caller
+                    ? RateLimitPartition.GetFixedWindowLimiter($"tenant:{caller.TenantId}", _ => Window(limits.PermitsPerTenant, limits))
+                    : RateLimitPartition.GetNoLimiter("anonymous")));
+            o.OnRejected = async (rejected, cancellationToken) =>
+            {
+                var http = rejected.HttpContext;
+                var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait)
+                    ? (int)Math.Ceiling(wait.TotalSeconds)
+                    : limits.WindowSeconds;
+                http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                http.Response.Headers.RetryAfter = Math.Max(1, retryAfter).ToString(CultureInfo.InvariantCulture);
+                await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+                {
+                    HttpContext = http,
+                    ProblemDetails = { Status = 429, Title = "Too many requests.", Detail = $"Retry after {retryAfter} s." },
+                });
+            };
+        });
+        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("postgresql", tags: ["ready"]);
+        return services;
+    }
+
+    public static WebApplication UseApiConventions(this WebApplication app)
+    {
+        app.UseExceptionHandler(new ExceptionHandlerOptions { StatusCodeSelector = StatusFor, ExceptionHandler = WriteProblem });
+        app.UseStatusCodePages();
+        app.Use(RejectOversizedBodies);
+        return app;
+    }
+
+    public static WebApplication MapHealth(this WebApplication app)
+    {
+        app.MapHealthChecks("/health/live", new() { Predicate = _ => false }).DisableRateLimiting().ExcludeFromDescription();
+        app.MapHealthChecks("/health/ready", new() { Predicate = c => c.Tags.Contains("ready") }).DisableRateLimiting().ExcludeFromDescription();
+        return app;
+    }
+
+    private static int StatusFor(Exception exception) => exception switch
+    {
+        BadHttpRequestException bad => bad.StatusCode,
+        _ => StatusCodes.Status500InternalServerError,
+    };
+
+    /// <summary>Malformed JSON and unbindable parameters become 400 with a field error, not a bare status.</summary>
+    private static async Task WriteProblem(HttpContext http)
+    {
+        var exception = http.Features.Get<IExceptionHandlerFeature>()?.Error;
+        var problems = http.RequestServices.GetRequiredService<IProblemDetailsService>();
+        if (exception is BadHttpRequestException bad)
+        {
+            http.Response.StatusCode = bad.StatusCode;
+            var field = exception.InnerException is JsonException json ? json.Path ?? "$" : "request";
+            var problem = new HttpValidationProblemDetails(new Dictionary<string, string[]>
+            {
+                [field] = [exception.InnerException is JsonException ? "Malformed JSON or wrong type." : bad.Message],
+            })
+            { Status = bad.StatusCode, Title = bad.StatusCode == 413 ? "Request body too large." : "The request is invalid." };
+            await problems.WriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem });
+            return;
+        }
+        await problems.WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = http,
+            ProblemDetails = { Status = 500, Title = "An unexpected error occurred." },
+        });
+    }
+
+    private static async Task RejectOversizedBodies(HttpContext http, Func<Task> next)
+    {
+        var limit = http.RequestServices.GetRequiredService<LimitsOptions>().MaxRequestBodyBytes;
+        var sizeFeature = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        var endpointLimit = http.GetEndpoint()?.Metadata.GetMetadata<IRequestSizeLimitMetadata>()?.MaxRequestBodySize;
+        var effective = endpointLimit ?? sizeFeature?.MaxRequestBodySize ?? limit;
+        if (http.Request.ContentLength > effective)
+        {
+            throw new BadHttpRequestException($"The body may hold at most {effective} bytes.", StatusCodes.Status413PayloadTooLarge);
+        }
+        await next();
+    }
+
+    private static FixedWindowRateLimiterOptions Window(int permits, LimitsOptions limits) => new()
+    {
+        PermitLimit = permits,
+        Window = TimeSpan.FromSeconds(limits.WindowSeconds),
+        QueueLimit = 0,
+        AutoReplenishment = true,
+    };
+
+    private static string UserPartition(HttpContext context)
+    {
+        var caller = context.User.Caller();
+        return caller is null
+            ? "ip:" + context.Connection.RemoteIpAddress
+            : $"user:{caller.TenantId}:{caller.UserId}";
+    }
+
+    private sealed class DatabaseHealthCheck(NpgsqlDataSource dataSource) : IHealthCheck
+    {
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                await using var command = dataSource.CreateCommand("SELECT 1");
+                await command.ExecuteScalarAsync(cancellationToken);
+                return HealthCheckResult.Healthy();
+            }
+            catch (NpgsqlException exception)
+            {
+                return HealthCheckResult.Unhealthy("PostgreSQL is not reachable.", exception);
+            }
+        }
+    }
+}

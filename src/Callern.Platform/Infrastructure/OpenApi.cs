@@ -1,0 +1,109 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.OpenApi;
+using Swashbuckle.AspNetCore.Swagger;
+
+namespace Callern.Platform.Infrastructure;
+
+/// <summary>
+/// The OpenAPI 3.0 document (Swashbuckle): served at /swagger/v1/swagger.json with Swagger UI at
+/// /docs, and written to docs/openapi.json by the build, from which both SDKs are generated.
+/// </summary>
+public static class OpenApi
+{
+    /// <summary>The document as OpenAPI 3.0 JSON (NSwag reads 3.0, not 3.1).</summary>
+    public static string Document(IServiceProvider services)
+    {
+        var document = services.GetRequiredService<ISwaggerProvider>().GetSwagger("v1");
+        using var writer = new StringWriter();
+        document.SerializeAsV3(new OpenApiJsonWriter(writer));
+        return writer.ToString().ReplaceLineEndings("\n") + "\n";
+    }
+
+    public static IServiceCollection AddCallernOpenApi(this IServiceCollection services)
+    {
+        services.AddEndpointsApiExplorer();
+        services.AddSwaggerGen(o =>
+        {
+            o.SwaggerDoc("v1", new OpenApiInfo
+            {
+                Title = "Callern API",
+                Version = "v1",
+                Description = "On-demand 1:1 video tutoring: tenants, people, wallets, matching and calls. Errors are RFC 9457 problem details.",
+            });
+            o.SupportNonNullableReferenceTypes();
+            o.NonNullableReferenceTypesAsRequired();
+            o.AddSecurityDefinition("accessToken", new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http,
+                Scheme = "bearer",
+                BearerFormat = "JWT",
+                Description = "An access token (JWT HS256, kid = API key id), or the operator key for /v1/tenants.",
+            });
+            o.AddSecurityDefinition("apiKey", new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http,
+                Scheme = "basic",
+                Description = "API key id and secret as HTTP Basic, for POST /v1/tokens only.",
+            });
+            o.AddSecurityRequirement(document => new OpenApiSecurityRequirement
+            {
+                [new OpenApiSecuritySchemeReference("accessToken", document)] = [],
+            });
+        });
+        return services;
+    }
+
+    private const string WriteFlag = "--write-openapi";
+
+    /// <summary>
+    /// <c>--write-openapi &lt;path&gt;</c>: the build's way to write docs/openapi.json. The app starts
+    /// with a server that listens nowhere and without the project's background services, so
+    /// neither a port nor a database is needed.
+    /// </summary>
+    public static void UseDocumentOnlyModeIfAsked(this WebApplicationBuilder builder, string[] args)
+    {
+        if (!args.Contains(WriteFlag))
+        {
+            return;
+        }
+        builder.Services.AddSingleton<IServer, NoServer>();
+        var own = builder.Services.Where(d => d.ServiceType == typeof(IHostedService)
+            && d.ImplementationType?.Assembly == typeof(OpenApi).Assembly).ToList();
+        own.ForEach(d => builder.Services.Remove(d));
+    }
+
+    public static async Task<bool> WriteDocumentIfAskedAsync(WebApplication app, string[] args)
+    {
+        var index = Array.IndexOf(args, WriteFlag);
+        if (index < 0 || index + 1 >= args.Length)
+        {
+            return false;
+        }
+        await app.StartAsync();
+        await File.WriteAllTextAsync(args[index + 1], Document(app.Services));
+        await app.StopAsync();
+        return true;
+    }
+
+    private sealed class NoServer : IServer
+    {
+        public IFeatureCollection Features { get; } = new FeatureCollection();
+        public Task StartAsync<TContext>(IHttpApplication<TContext> application, CancellationToken cancellationToken)
+            where TContext : notnull => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public void Dispose() { }
+    }
+
+    public static WebApplication UseCallernOpenApi(this WebApplication app)
+    {
+        app.UseSwagger();
+        app.UseSwaggerUI(o =>
+        {
+            o.RoutePrefix = "docs";
+            o.SwaggerEndpoint("/swagger/v1/swagger.json", "Callern API v1");
+            o.DocumentTitle = "Callern API";
+        });
+        return app;
+    }
+}

@@ -1,0 +1,52 @@
+using System.Text;
+
+namespace Callern.Platform.Infrastructure;
+
+/// <summary>A page of a list; pass <see cref="NextCursor"/> back as <c>cursor</c> for the next one.</summary>
+public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
+
+/// <summary>Opaque keyset cursors: the sort key of the last item, base64url-encoded.</summary>
+public static class Cursor
+{
+    public const int DefaultLimit = 50;
+    public const int MaxLimit = 200;
+
+    public static string Encode(string key) => Base64Url(Encoding.UTF8.GetBytes(key));
+
+    public static bool TryDecode(string? cursor, out string? key)
+    {
+        key = null;
+        if (string.IsNullOrEmpty(cursor))
+        {
+            return true;
+        }
+        try
+        {
+            var padded = cursor.Replace('-', '+').Replace('_', '/');
+            padded += new string('=', (4 - padded.Length % 4) % 4);
+            key = Encoding.UTF8.GetString(Convert.FromBase64String(padded));
+            return true;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Validates the cursor and limit query values, adding field errors when wrong.</summary>
+    public static (string? After, int Limit) Read(string? cursor, int? limit, FieldErrors errors)
+    {
+        errors.Check(TryDecode(cursor, out var after), "cursor", "Not a cursor returned by this list.");
+        errors.Check(limit is null or (>= 1 and <= MaxLimit), "limit", $"Between 1 and {MaxLimit}.");
+        return (after, limit ?? DefaultLimit);
+    }
+
+    /// <summary>Builds a page from up to limit + 1 rows fetched in key order.</summary>
+    public static Page<T> ToPage<T>(IReadOnlyList<T> rows, int limit, Func<T, string> key) =>
+        rows.Count > limit
+            ? new Page<T>(rows.Take(limit).ToList(), Encode(key(rows[limit - 1])))
+            : new Page<T>(rows, null);
+
+    private static string Base64Url(byte[] bytes) =>
+        Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}

@@ -1,0 +1,42 @@
+using Callern.Platform.Demo;
+using Callern.Platform.Infrastructure;
+using Callern.Platform.People;
+using Callern.Platform.Tenancy;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddDatabase(builder.Configuration);
+builder.Services.AddApiConventions(builder.Configuration);
+builder.Services.AddCallernDataProtection(builder.Configuration);
+builder.Services.AddCallernAuthentication(builder.Configuration);
+builder.Services.AddCallernOpenApi();
+builder.Services.AddTenancy();
+builder.Services.AddPeople();
+builder.Services.AddDemo(builder.Configuration);
+builder.UseDocumentOnlyModeIfAsked(args);
+
+var app = builder.Build();
+
+app.UseApiConventions();
+app.UseAuthentication();
+app.UseRateLimiter();
+app.UseAuthorization();
+app.UseCallernOpenApi();
+
+app.MapHealth();
+app.MapTenants();
+app.MapAccessTokens();
+app.MapSettings();
+app.MapPeople();
+
+if (await OpenApi.WriteDocumentIfAskedAsync(app, args))
+{
+    return;
+}
+await app.MigrateDatabaseAsync();
+await app.SeedDemoIfEnabledAsync();
+await app.RunAsync();
+
+/// <summary>Entry point, visible to the integration tests' WebApplicationFactory.</summary>
+public partial class Program;

@@ -1,0 +1,83 @@
+using System.Text.Json;
+using Callern.Platform.Infrastructure;
+using Dapper;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+
+namespace Callern.Platform.Tenancy;
+
+/// <summary>
+/// A tenant's settings. Every field has a default, so a new tenant works out of the box; PUT
+/// replaces the whole document after validating it. Features add their fields here.
+/// </summary>
+public sealed record TenantSettings
+{
+    /// <summary>Browser origins allowed to open the realtime hub, e.g. https://school.example. Empty: any origin.</summary>
+    public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
+
+    /// <summary>Lifetime of tokens from POST /v1/tokens when the request names none.</summary>
+    public int DefaultTokenTtlSeconds { get; init; } = AccessTokens.DefaultTtlSeconds;
+
+    public FieldErrors Validate()
+    {
+        var errors = new FieldErrors()
+            .Check(AllowedOrigins is not null && AllowedOrigins.Count <= 50, "allowedOrigins", "At most 50 origins.")
+            .Check(DefaultTokenTtlSeconds is >= AccessTokens.MinTtlSeconds and <= AccessTokens.MaxTtlSeconds,
+                "defaultTokenTtlSeconds", $"Between {AccessTokens.MinTtlSeconds} and {AccessTokens.MaxTtlSeconds}.");
+        foreach (var (origin, i) in (AllowedOrigins ?? []).Select((o, i) => (o, i)))
+        {
+            errors.Check(IsOrigin(origin), $"allowedOrigins[{i}]", "An origin such as https://school.example (scheme, host, optional port; no path).");
+        }
+        return errors;
+    }
+
+    private static bool IsOrigin(string? origin) =>
+        Uri.TryCreate(origin, UriKind.Absolute, out var uri)
+        && uri.Scheme is "https" or "http"
+        && uri.AbsolutePath == "/" && !origin.EndsWith('/') && uri.Query.Length == 0 && uri.Fragment.Length == 0;
+}
+
+public sealed class SettingsStore(NpgsqlDataSource db)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public async Task<TenantSettings> GetAsync(Guid tenantId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        var json = await connection.QuerySingleOrDefaultAsync<string>("SELECT settings::text FROM tenants WHERE id = @tenantId", new { tenantId });
+        return json is null ? new TenantSettings() : JsonSerializer.Deserialize<TenantSettings>(json, Json) ?? new TenantSettings();
+    }
+
+    public async Task SaveAsync(Guid tenantId, TenantSettings settings)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await connection.ExecuteAsync(
+            "UPDATE tenants SET settings = @json::jsonb WHERE id = @tenantId",
+            new { tenantId, json = JsonSerializer.Serialize(settings, Json) });
+    }
+}
+
+public static class Settings
+{
+    public static RouteGroupBuilder MapSettings(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/settings").WithTags("Settings").RequireAuthorization(Policies.Admin);
+        group.MapGet("/", Get).WithName("GetSettings").WithSummary("Gets the tenant's settings, defaults filled in.");
+        group.MapPut("/", Put).WithName("UpdateSettings").WithSummary("Replaces the tenant's settings after validating every field.");
+        return group;
+    }
+
+    private static async Task<Ok<TenantSettings>> Get(HttpContext http, SettingsStore settings) =>
+        TypedResults.Ok(await settings.GetAsync(http.User.RequiredCaller().TenantId));
+
+    private static async Task<Results<Ok<TenantSettings>, ValidationProblem>> Put(TenantSettings request, HttpContext http, SettingsStore settings)
+    {
+        var errors = request.Validate();
+        if (!errors.IsEmpty)
+        {
+            return errors.ToProblem();
+        }
+        await settings.SaveAsync(http.User.RequiredCaller().TenantId, request);
+        return TypedResults.Ok(request);
+    }
+}
