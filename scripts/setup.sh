@@ -1,0 +1,75 @@
+# shellcheck shell=bash
+# Shared by ./run.sh and ./test.sh: source it. Installs what a fresh Debian machine lacks and
+# starts a private PostgreSQL cluster. Expects the caller's "set -euo pipefail".
+
+callern_log() { printf 'callern: %s\n' "$*" >&2; }
+callern_die() { callern_log "$*"; exit 1; }
+
+APT_UPDATED=0
+# Installs Debian packages that are missing; apt-get update only when an install needs it.
+callern_apt_install() {
+  local missing=()
+  local pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  callern_log "installing ${missing[*]}"
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=600)
+  if ((EUID != 0)); then apt=(sudo -n "${apt[@]}"); fi
+  if ((APT_UPDATED == 0)) && ! "${apt[@]}" install "${missing[@]}" >&2; then
+    APT_UPDATED=1
+    "${apt[@]}" update >&2
+    "${apt[@]}" install "${missing[@]}" >&2
+  elif ((APT_UPDATED == 1)); then
+    "${apt[@]}" install "${missing[@]}" >&2
+  fi
+}
+
+callern_require_tools() {
+  command -v dotnet >/dev/null 2>&1 || callern_die "the .NET 10 SDK (dotnet) is required"
+  command -v node >/dev/null 2>&1 || callern_die "Node.js 20+ (node, npm) is required"
+  callern_apt_install postgresql
+}
+
+# A TCP port nobody listens on now, from the kernel's ephemeral range.
+callern_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+PG_BIN=""
+callern_pg_bin() {
+  [[ -n $PG_BIN ]] && return 0
+  PG_BIN=$(find /usr/lib/postgresql -maxdepth 3 -path '*/bin/initdb' 2>/dev/null | sort -V | tail -1 | xargs -r dirname)
+  [[ -n $PG_BIN ]] || callern_die "PostgreSQL binaries not found under /usr/lib/postgresql"
+}
+
+# callern_pg_start <dir> <port> [extra postgres -c settings...]: initdb once, then start.
+# initdb refuses root, so the cluster belongs to the postgres user when we are root.
+callern_pg_start() {
+  local dir=$1 port=$2
+  shift 2
+  callern_pg_bin
+  local as=()
+  if ((EUID == 0)); then as=(runuser -u postgres --); fi
+  mkdir -p "$dir"
+  if ((EUID == 0)); then chown postgres "$dir"; fi
+  if [[ ! -f $dir/data/PG_VERSION ]]; then
+    "${as[@]}" "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; callern_die "initdb failed"; }
+  fi
+  local opts="-p $port -k $dir -c listen_addresses=127.0.0.1"
+  local setting
+  for setting in "$@"; do opts+=" -c $setting"; done
+  "${as[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -o "$opts" -l "$dir/postgres.log" -w -t 60 start >/dev/null \
+    || { tail -20 "$dir/postgres.log" >&2; callern_die "PostgreSQL did not start"; }
+}
+
+callern_pg_stop() {
+  local dir=$1
+  callern_pg_bin
+  [[ -f $dir/data/postmaster.pid ]] || return 0
+  local as=()
+  if ((EUID == 0)); then as=(runuser -u postgres --); fi
+  "${as[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+}
