@@ -9,30 +9,21 @@ source scripts/setup.sh
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/callern-run-twice.XXXXXX")
 DB="callern_run_twice_$$"
 PORT=$(callern_free_port)
-RUN_PID=""
+PLATFORM_PID=""
 finish() {
-  if [[ -n $RUN_PID ]]; then kill "$RUN_PID" 2>/dev/null || true; wait "$RUN_PID" 2>/dev/null || true; fi
+  if [[ -n $PLATFORM_PID ]]; then kill "$PLATFORM_PID" 2>/dev/null || true; wait "$PLATFORM_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap finish EXIT
-psql_server() { psql "postgresql://postgres@127.0.0.1:$(sed -E 's/.*Port=([0-9]+).*/\1/' <<<"$CALLERN_DB")/postgres" -qAt -c "$1"; }
-psql_server "CREATE DATABASE $DB" >/dev/null
+PG_URL="postgresql://postgres@127.0.0.1:$(sed -E 's/.*Port=([0-9]+).*/\1/' <<<"$CALLERN_DB")"
+callern_create_database "$CALLERN_DB" "$DB"
 
-start_once() {
-  CALLERN_DB="$CALLERN_DB;Database=$DB" CALLERN_PORT=$PORT CALLERN_STATE_DIR="$WORK/state" ./run.sh >"$WORK/out" 2>&1 &
-  RUN_PID=$!
-  for _ in $(seq 1 240); do
-    grep -q "Callern is ready at http://127.0.0.1:$PORT" "$WORK/out" && break
-    kill -0 "$RUN_PID" 2>/dev/null || { cat "$WORK/out" >&2; exit 1; }
-    sleep 0.5
-  done
-  grep -q "Callern is ready at" "$WORK/out" || { cat "$WORK/out" >&2; echo "run.sh never printed the ready line" >&2; exit 1; }
-}
+start_once() { callern_run_platform "$WORK/state" "$PORT" "$CALLERN_DB;Database=$DB"; }
 
 stop_once() {
-  kill -TERM "$RUN_PID"
-  wait "$RUN_PID" || true
-  RUN_PID=""
+  kill -TERM "$PLATFORM_PID"
+  wait "$PLATFORM_PID" || true
+  PLATFORM_PID=""
   if curl -fsS "http://127.0.0.1:$PORT/health/live" >/dev/null 2>&1; then echo "run.sh left the platform running after TERM" >&2; exit 1; fi
 }
 
@@ -54,8 +45,7 @@ second=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["t
 stop_once
 
 check "the second run reuses the demo tenant and key" "[[ '$first' == '$second' ]]"
-check "one demo tenant after two runs" \
-  "[[ \$(psql_server \"SELECT 1\" >/dev/null; psql \"postgresql://postgres@127.0.0.1:$(sed -E 's/.*Port=([0-9]+).*/\1/' <<<"$CALLERN_DB")/$DB\" -qAt -c \"SELECT count(*) FROM tenants\") == 1 ]]"
-psql_server "DROP DATABASE $DB WITH (FORCE)" >/dev/null
+check "one demo tenant after two runs" "[[ \$(psql '$PG_URL/$DB' -qAt -c 'SELECT count(*) FROM tenants') == 1 ]]"
+psql "$PG_URL/postgres" -qAt -c "DROP DATABASE $DB WITH (FORCE)" >/dev/null
 echo "run-twice: $((2 + 2 - failures)) passed, $failures failed"
 ((failures == 0))
