@@ -48,6 +48,8 @@ public static class OpenApi
                 Description = "API key id and secret as HTTP Basic, for POST /v1/tokens only.",
             });
             o.ParameterFilter<RequiredAttributeFilter>();
+            // Prices are exact decimals; "format: decimal" makes the generated C# client use decimal, not double.
+            o.MapType<decimal>(() => new OpenApiSchema { Type = JsonSchemaType.Number, Format = "decimal" });
             o.AddSecurityRequirement(document => new OpenApiSecurityRequirement
             {
                 [new OpenApiSecuritySchemeReference("accessToken", document)] = [],
