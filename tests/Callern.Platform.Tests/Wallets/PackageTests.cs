@@ -30,7 +30,7 @@ public sealed class PackageTests(CallernApp app) : IClassFixture<CallernApp>
         Assert.Equal([starter.Id], onSale.Items.Select(p => p.Id));
         var all = await admin.ListPackagesAsync(null, null, true);
         Assert.Equal(2, all.Items.Count);
-        var hidden = await Assert.ThrowsAsync<CallernApiException>(() => student.GetPackageAsync(yearly.Id));
+        var hidden = await Assert.ThrowsAnyAsync<CallernApiException>(() => student.GetPackageAsync(yearly.Id));
         Assert.Equal(404, hidden.StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await app.As(tenant, "student-1", CallernRoles.Student).GetAsync("/v1/packages?includeArchived=true")).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await app.As(tenant, "student-1", CallernRoles.Student)
@@ -67,8 +67,8 @@ public sealed class PackageTests(CallernApp app) : IClassFixture<CallernApp>
         var package = await app.CreatePackageAsync(theirs, 60, 30);
         var admin = app.SdkAs(mine, "admin-1", CallernRoles.Admin);
 
-        Assert.Equal(404, (await Assert.ThrowsAsync<CallernApiException>(() => admin.GetPackageAsync(package.Id))).StatusCode);
-        Assert.Equal(404, (await Assert.ThrowsAsync<CallernApiException>(() => admin.ArchivePackageAsync(package.Id))).StatusCode);
+        Assert.Equal(404, (await Assert.ThrowsAnyAsync<CallernApiException>(() => admin.GetPackageAsync(package.Id))).StatusCode);
+        Assert.Equal(404, (await Assert.ThrowsAnyAsync<CallernApiException>(() => admin.ArchivePackageAsync(package.Id))).StatusCode);
         Assert.False((await app.SdkAs(theirs, "admin-1", CallernRoles.Admin).GetPackageAsync(package.Id)).Archived);
     }
 

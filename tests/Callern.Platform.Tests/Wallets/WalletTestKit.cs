@@ -45,6 +45,15 @@ public static class WalletTestKit
         app.SdkAs(tenant, "admin-1", CallernRoles.Admin).RecordPurchaseAsync(
             studentId, key ?? Guid.NewGuid().ToString(), new PurchaseRequest { PackageId = packageId, PaymentReference = "order-" + Guid.NewGuid() });
 
+    /// <summary>The fields a problem response names in its <c>errors</c>, whichever problem type the SDK parsed.</summary>
+    public static IReadOnlyCollection<string> ErrorFields(this CallernApiException exception) => exception switch
+    {
+        CallernApiException<HttpValidationProblemDetails> validation => validation.Result.Errors.Keys.ToList(),
+        CallernApiException<ProblemDetails> problem when problem.Result.AdditionalProperties.TryGetValue("errors", out var errors) =>
+            ((System.Text.Json.JsonElement)errors).EnumerateObject().Select(p => p.Name).ToList(),
+        _ => [],
+    };
+
     public static async Task<LedgerTotals> LedgerAsync(this CallernApp app, Guid tenantId, string studentId)
     {
         await using var connection = new NpgsqlConnection(app.Database.ConnectionString);
