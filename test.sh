@@ -6,8 +6,11 @@ source scripts/setup.sh
 callern_require_tools
 
 RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/callern-test.XXXXXX")
+chmod 755 "$RUN_DIR" # the cluster runs as the postgres user
 PG_PORT=$(callern_free_port)
+PLATFORM_PID=""
 cleanup() {
+  if [[ -n $PLATFORM_PID ]]; then kill -TERM "$PLATFORM_PID" 2>/dev/null || true; wait "$PLATFORM_PID" 2>/dev/null || true; fi
   callern_pg_stop "$RUN_DIR/pg"
   rm -rf "$RUN_DIR"
 }
@@ -21,6 +24,13 @@ export CALLERN_TEST_DB="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=
 dotnet build Callern.sln -c Release -nologo -clp:ErrorsOnly
 dotnet test Callern.sln -c Release --no-build -nologo --logger "console;verbosity=normal"
 
-(cd src/Callern.Sdk.TypeScript && npm ci --no-audit --no-fund && npm test)
+SERVER_DB="Host=127.0.0.1;Port=$PG_PORT;Username=postgres"
 
-CALLERN_DB="Host=127.0.0.1;Port=$PG_PORT;Username=postgres" tests/scripts/run-twice.sh
+# The TypeScript SDK's tests talk to the real platform, started as ./run.sh starts it.
+callern_create_database "$SERVER_DB" callern_sdk_tests
+callern_run_platform "$RUN_DIR/platform" "$(callern_free_port)" "$SERVER_DB;Database=callern_sdk_tests"
+(cd src/Callern.Sdk.TypeScript && npm ci --no-audit --no-fund && CALLERN_DEMO="$RUN_DIR/platform/demo.json" npm test)
+kill -TERM "$PLATFORM_PID" && wait "$PLATFORM_PID" || true
+PLATFORM_PID=""
+
+CALLERN_DB="$SERVER_DB" tests/scripts/run-twice.sh

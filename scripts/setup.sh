@@ -73,3 +73,27 @@ callern_pg_stop() {
   if ((EUID == 0)); then as=(runuser -u postgres --); fi
   "${as[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
 }
+
+# callern_run_platform <state-dir> <port> <connection string>: starts ./run.sh in the background
+# on that database and waits for its ready line. Sets PLATFORM_PID; stop it with kill -TERM.
+callern_run_platform() {
+  local state=$1 port=$2 db=$3
+  mkdir -p "$state"
+  CALLERN_DB="$db" CALLERN_PORT=$port CALLERN_STATE_DIR="$state" ./run.sh >"$state/run.out" 2>&1 &
+  PLATFORM_PID=$!
+  local _
+  for _ in $(seq 1 240); do
+    grep -q "Callern is ready at http://127.0.0.1:$port" "$state/run.out" && return 0
+    kill -0 "$PLATFORM_PID" 2>/dev/null || break
+    sleep 0.5
+  done
+  cat "$state/run.out" >&2
+  callern_die "./run.sh did not print its ready line"
+}
+
+# callern_create_database <server connection string> <name>
+callern_create_database() {
+  local port
+  port=$(sed -E 's/.*Port=([0-9]+).*/\1/' <<<"$1")
+  psql "postgresql://postgres@127.0.0.1:$port/postgres" -qAt -c "CREATE DATABASE $2" >/dev/null
+}

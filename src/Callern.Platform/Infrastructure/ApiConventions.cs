@@ -7,7 +7,9 @@ using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Callern.Platform.Infrastructure;
@@ -30,8 +32,9 @@ public static class ApiConventions
 {
     public static IServiceCollection AddApiConventions(this IServiceCollection services, IConfiguration configuration)
     {
-        var limits = configuration.GetSection("Callern:Limits").Get<LimitsOptions>() ?? new LimitsOptions();
-        services.AddSingleton(limits);
+        // Read when first used, not now: tests and hosts may add configuration after this call.
+        services.Configure<LimitsOptions>(configuration.GetSection("Callern:Limits"));
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<LimitsOptions>>().Value);
         services.AddProblemDetails();
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.Configure<JsonOptions>(o =>
@@ -39,9 +42,10 @@ public static class ApiConventions
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
             o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
         });
-        services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o =>
-            o.Limits.MaxRequestBodySize = limits.MaxRequestBodyBytes);
-        services.AddRateLimiter(o =>
+        services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
+            .Configure<LimitsOptions>((o, limits) => o.Limits.MaxRequestBodySize = limits.MaxRequestBodyBytes);
+        services.AddRateLimiter(_ => { });
+        services.AddOptions<RateLimiterOptions>().Configure<LimitsOptions>((o, limits) =>
         {
             o.GlobalLimiter = PartitionedRateLimiter.CreateChained(
                 PartitionedRateLimiter.Create<HttpContext, string>(context =>

@@ -108,19 +108,37 @@ public sealed class PeopleStore(NpgsqlDataSource db, TimeProvider time)
         return rows.Select(r => r.ToTeacher()).ToList();
     }
 
-    private sealed record StudentRow(
-        string Id, string DisplayName, string? TargetLanguage, string? Level, string TimeZone, string? PreferredAccent,
-        string? PreferredSpecialization, string? Goal, DateTime CreatedAt, DateTime UpdatedAt)
+    // Dapper fills rows by property: timestamptz arrives as DateTime and text[] as an array.
+    private sealed class StudentRow
     {
+        public string Id { get; init; } = "";
+        public string DisplayName { get; init; } = "";
+        public string? TargetLanguage { get; init; }
+        public string? Level { get; init; }
+        public string TimeZone { get; init; } = "";
+        public string? PreferredAccent { get; init; }
+        public string? PreferredSpecialization { get; init; }
+        public string? Goal { get; init; }
+        public DateTime CreatedAt { get; init; }
+        public DateTime UpdatedAt { get; init; }
+
         public Student ToStudent() => new(
             Id, DisplayName, TargetLanguage, Level, TimeZone, new StudentPreferences(PreferredAccent, PreferredSpecialization), Goal,
             CreatedAt.AsUtc(), UpdatedAt.AsUtc());
     }
 
-    private sealed record TeacherRow(
-        string Id, string DisplayName, string Languages, string[] Specializations, string TimeZone, string? Bio, string? AvatarUrl,
-        DateTime CreatedAt, DateTime UpdatedAt)
+    private sealed class TeacherRow
     {
+        public string Id { get; init; } = "";
+        public string DisplayName { get; init; } = "";
+        public string Languages { get; init; } = "[]";
+        public string[] Specializations { get; init; } = [];
+        public string TimeZone { get; init; } = "";
+        public string? Bio { get; init; }
+        public string? AvatarUrl { get; init; }
+        public DateTime CreatedAt { get; init; }
+        public DateTime UpdatedAt { get; init; }
+
         public Teacher ToTeacher() => new(
             Id, DisplayName, JsonSerializer.Deserialize<List<TeacherLanguage>>(Languages, Json)!, Specializations, TimeZone, Bio, AvatarUrl,
             CreatedAt.AsUtc(), UpdatedAt.AsUtc());

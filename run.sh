@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs the platform locally: a private PostgreSQL under .callern/ (unless CALLERN_DB is set),
+# migrations, the demo school, then the API on http://127.0.0.1:${CALLERN_PORT:-5080}.
+# Ctrl+C or TERM stops everything it started.
+set -euo pipefail
+cd "$(dirname "$0")"
+source scripts/setup.sh
+callern_require_tools
+
+STATE_DIR=${CALLERN_STATE_DIR:-$PWD/.callern}
+PORT=${CALLERN_PORT:-5080}
+BASE_URL="http://127.0.0.1:$PORT"
+mkdir -p "$STATE_DIR"
+
+# One operator key per checkout, kept beside the cluster; never committed.
+if [[ ! -s $STATE_DIR/operator-key ]]; then
+  (umask 077 && printf 'op_%s\n' "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$STATE_DIR/operator-key")
+fi
+OPERATOR_KEY=$(<"$STATE_DIR/operator-key")
+
+STARTED_PG=""
+APP_PID=""
+cleanup() {
+  trap - EXIT INT TERM
+  if [[ -n $APP_PID ]]; then kill "$APP_PID" 2>/dev/null || true; wait "$APP_PID" 2>/dev/null || true; fi
+  if [[ -n $STARTED_PG ]]; then callern_pg_stop "$STARTED_PG"; fi
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+if [[ -z ${CALLERN_DB:-} ]]; then
+  PG_PORT=${CALLERN_PG_PORT:-55432}
+  callern_pg_start "$STATE_DIR/pg" "$PG_PORT"
+  STARTED_PG="$STATE_DIR/pg"
+  CALLERN_DB="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=postgres"
+fi
+
+callern_log "building"
+dotnet build src/Callern.Platform -c Release -nologo -clp:ErrorsOnly -v q >&2
+
+ConnectionStrings__Callern="$CALLERN_DB" \
+Callern__OperatorKey="$OPERATOR_KEY" \
+Callern__DataProtection__KeysPath="$STATE_DIR/keys" \
+Callern__Demo__Seed=true \
+Callern__Demo__OutputPath="$STATE_DIR/demo.json" \
+Callern__Demo__BaseUrl="$BASE_URL" \
+ASPNETCORE_URLS="$BASE_URL" \
+ASPNETCORE_ENVIRONMENT=${ASPNETCORE_ENVIRONMENT:-Development} \
+  dotnet src/Callern.Platform/bin/Release/net10.0/Callern.Platform.dll >"$STATE_DIR/platform.log" 2>&1 &
+APP_PID=$!
+
+for _ in $(seq 1 120); do
+  if curl -fsS "$BASE_URL/health/ready" >/dev/null 2>&1; then break; fi
+  kill -0 "$APP_PID" 2>/dev/null || { tail -30 "$STATE_DIR/platform.log" >&2; callern_die "the platform exited"; }
+  sleep 0.5
+done
+curl -fsS "$BASE_URL/health/ready" >/dev/null || { tail -30 "$STATE_DIR/platform.log" >&2; callern_die "the platform is not ready"; }
+
+cat <<INFO
+API:         $BASE_URL/v1
+Swagger UI:  $BASE_URL/docs
+OpenAPI:     $BASE_URL/swagger/v1/swagger.json
+Health:      $BASE_URL/health/ready
+Demo keys:   $STATE_DIR/demo.json
+Logs:        $STATE_DIR/platform.log
+Callern is ready at $BASE_URL
+INFO
+wait "$APP_PID"

@@ -1,0 +1,33 @@
+/**
+ * Callern TypeScript SDK.
+ *
+ * The REST client ({@link CallernApi}) is generated from the platform's OpenAPI document by the
+ * .NET build (`dotnet build src/Callern.Sdk`); {@link createCallernApi} wires it to an access token.
+ */
+export * from "./generated/api.js";
+import { CallernApi } from "./generated/api.js";
+
+/** Where the platform is and how to authenticate to it. */
+export interface CallernApiOptions {
+  /** The platform's base URL, for example `https://callern.school.example`. */
+  baseUrl: string;
+  /**
+   * Returns the current access token (minted by the school's backend). Called before every
+   * request, so a refreshed token is picked up without recreating the client.
+   */
+  accessToken: () => string | Promise<string>;
+  /** A fetch implementation; defaults to the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+/** Creates a REST client that sends `Authorization: Bearer <token>` on every request. */
+export function createCallernApi(options: CallernApiOptions): CallernApi {
+  const baseFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  return new CallernApi(options.baseUrl.replace(/\/+$/, ""), {
+    async fetch(url: RequestInfo, init?: RequestInit): Promise<Response> {
+      const headers = new Headers(init?.headers);
+      headers.set("Authorization", `Bearer ${await options.accessToken()}`);
+      return baseFetch(url, { ...init, headers });
+    },
+  });
+}

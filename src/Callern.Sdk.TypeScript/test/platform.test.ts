@@ -1,0 +1,79 @@
+// Runs against the real platform that ./test.sh starts with the demo school seeded;
+// CALLERN_DEMO points at its demo.json (baseUrl, apiKeyId, apiKeySecret).
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { CallernApi, CallernApiError, createCallernApi, type HttpValidationProblemDetails } from "../src/index.js";
+
+interface Demo {
+  baseUrl: string;
+  apiKeyId: string;
+  apiKeySecret: string;
+}
+
+function demo(): Demo {
+  const path = process.env.CALLERN_DEMO;
+  if (!path) throw new Error("CALLERN_DEMO is not set: run these tests through ./test.sh, which starts the platform.");
+  return JSON.parse(readFileSync(path, "utf8")) as Demo;
+}
+
+/** What a school's backend does: trade the API key (HTTP Basic) for a user's access token. */
+async function mintToken(userId: string, role: string): Promise<string> {
+  const { baseUrl, apiKeyId, apiKeySecret } = demo();
+  const basic = Buffer.from(`${apiKeyId}:${apiKeySecret}`).toString("base64");
+  const tokens = new CallernApi(baseUrl, {
+    fetch: (url: RequestInfo, init?: RequestInit) =>
+      fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), Authorization: `Basic ${basic}` } }),
+  });
+  const issued = await tokens.issueAccessToken({ userId, role, name: undefined, ttlSeconds: 600 });
+  expect(new Date(issued.expiresAt).getTime()).toBeGreaterThan(Date.now());
+  return issued.accessToken;
+}
+
+describe("generated REST client against the running platform", () => {
+  it("reads the signed-in student's own profile", async () => {
+    const token = await mintToken("student-ana", "student");
+    const api = createCallernApi({ baseUrl: demo().baseUrl, accessToken: () => token });
+
+    const me = await api.getMe();
+
+    expect(me.role).toBe("student");
+    expect(me.student?.displayName).toBe("Ana Souza");
+  });
+
+  it("lists the demo school's teachers one page at a time", async () => {
+    const token = await mintToken("admin-1", "admin");
+    const api = createCallernApi({ baseUrl: demo().baseUrl, accessToken: async () => token });
+
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await api.listTeachers(cursor, 4, undefined, undefined, undefined);
+      ids.push(...page.items.map((t) => t.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+
+    expect(ids.length).toBeGreaterThanOrEqual(6);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("surfaces validation problems with their field errors", async () => {
+    const token = await mintToken("admin-1", "admin");
+    const api = createCallernApi({ baseUrl: demo().baseUrl, accessToken: () => token });
+
+    const failure = await api
+      .upsertStudent("student-new", { displayName: "New", timeZone: "Mars/Olympus", targetLanguage: undefined, level: undefined, preferences: undefined, goal: undefined })
+      .then(() => undefined, (error: unknown) => error);
+
+    // A documented error response is thrown as its parsed body: an RFC 9457 validation problem.
+    expect(failure).toMatchObject({ status: 400, title: "One or more validation errors occurred." });
+    expect((failure as HttpValidationProblemDetails).errors).toHaveProperty("timeZone");
+    await expect(api.getStudent("student-new")).rejects.toMatchObject({ status: 404 });
+  });
+
+  it("refuses a token that is not signed by a tenant key", async () => {
+    const api = createCallernApi({ baseUrl: demo().baseUrl, accessToken: () => "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0." });
+    const failure = await api.getMe().then(() => undefined, (error: unknown) => error);
+    expect(CallernApiError.isCallernApiError(failure)).toBe(true);
+    expect((failure as CallernApiError).status).toBe(401);
+  });
+});
