@@ -122,9 +122,9 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
                     SELECT coalesce(sum(seconds - charged) FILTER (WHERE NOT expired), 0)::bigint AS seconds FROM parts),
                 entries AS (
                     INSERT INTO wallet_entries (tenant_id, student_id, kind, available_delta, held_delta, lot_id, call_id, created_at)
-                    SELECT @tenantId, @studentId, 'charge', 0, -@charge, NULL, @callId, @now WHERE @settle
+                    SELECT @tenantId, @studentId, 'charge', 0, -@charge, NULL::uuid, @callId, @now WHERE @settle
                     UNION ALL
-                    SELECT @tenantId, @studentId, 'release', seconds, -seconds, NULL, @callId, @now FROM returned WHERE seconds > 0
+                    SELECT @tenantId, @studentId, 'release', seconds, -seconds, NULL::uuid, @callId, @now FROM returned WHERE seconds > 0
                     UNION ALL
                     SELECT @tenantId, @studentId, 'expiry', 0, -(seconds - charged), lot_id, @callId, @now FROM parts
                     WHERE expired AND seconds > charged),
