@@ -2,6 +2,7 @@ using Callern.Platform.Demo;
 using Callern.Platform.Infrastructure;
 using Callern.Platform.People;
 using Callern.Platform.Tenancy;
+using Callern.Platform.Wallets;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -13,6 +14,7 @@ builder.Services.AddCallernAuthentication(builder.Configuration);
 builder.Services.AddCallernOpenApi();
 builder.Services.AddTenancy();
 builder.Services.AddPeople();
+builder.Services.AddWallets(builder.Configuration);
 builder.Services.AddDemo(builder.Configuration);
 builder.UseDocumentOnlyModeIfAsked(args);
 
@@ -29,6 +31,7 @@ app.MapTenants();
 app.MapAccessTokens();
 app.MapSettings();
 app.MapPeople();
+app.MapWallets();
 
 if (await OpenApi.WriteDocumentIfAskedAsync(app, args))
 {
