@@ -1,7 +1,9 @@
 using Callern.Platform.Demo;
 using Callern.Platform.Infrastructure;
 using Callern.Platform.People;
+using Callern.Platform.Signaling;
 using Callern.Platform.Tenancy;
+using Callern.Platform.Turn;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -13,6 +15,8 @@ builder.Services.AddCallernAuthentication(builder.Configuration);
 builder.Services.AddCallernOpenApi();
 builder.Services.AddTenancy();
 builder.Services.AddPeople();
+builder.Services.AddTurn(builder.Configuration);
+builder.Services.AddSignaling(builder.Configuration);
 builder.Services.AddDemo(builder.Configuration);
 builder.UseDocumentOnlyModeIfAsked(args);
 
@@ -29,6 +33,8 @@ app.MapTenants();
 app.MapAccessTokens();
 app.MapSettings();
 app.MapPeople();
+app.MapTurn();
+app.MapSignaling();
 
 if (await OpenApi.WriteDocumentIfAskedAsync(app, args))
 {
