@@ -24,6 +24,9 @@ public sealed record TenantSettings
     /// <summary>How long a teacher without a live hub connection keeps their status before turning offline (a reload or a network blip is not a sign-off).</summary>
     public int PresenceGraceSeconds { get; init; } = Signaling.PresenceRules.DefaultGraceSeconds;
 
+    /// <summary>Matching, ringing, metering and billing of calls (docs/calls.md).</summary>
+    public Calls.CallSettings Calls { get; init; } = new();
+
     public FieldErrors Validate()
     {
         var errors = new FieldErrors()
@@ -34,6 +37,14 @@ public sealed record TenantSettings
                 "turnCredentialTtlSeconds", $"Between {Turn.TurnCredentials.MinTtlSeconds} and {Turn.TurnCredentials.MaxTtlSeconds}.")
             .Check(PresenceGraceSeconds is >= Signaling.PresenceRules.MinGraceSeconds and <= Signaling.PresenceRules.MaxGraceSeconds,
                 "presenceGraceSeconds", $"Between {Signaling.PresenceRules.MinGraceSeconds} and {Signaling.PresenceRules.MaxGraceSeconds}.");
+        if (Calls is null)
+        {
+            errors.Add("calls", "Required.");
+        }
+        else
+        {
+            Calls.Validate(errors, "calls.");
+        }
         foreach (var (origin, i) in (AllowedOrigins ?? []).Select((o, i) => (o, i)))
         {
             errors.Check(IsOrigin(origin), $"allowedOrigins[{i}]", "An origin such as https://school.example (scheme, host, optional port; no path).");
