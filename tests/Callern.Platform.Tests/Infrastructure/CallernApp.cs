@@ -30,7 +30,13 @@ public class CallernApp : WebApplicationFactory<Program>
 
     public TestDatabase Database { get; }
     public string OperatorKey { get; } = "op_" + Guid.NewGuid().ToString("N");
-    public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
+    private FakeTimeProvider? _clock;
+
+    /// <summary>The app's TimeProvider, starting at <see cref="ClockStart"/>; tests move it forward.</summary>
+    public FakeTimeProvider Clock => _clock ??= new FakeTimeProvider(ClockStart);
+
+    /// <summary>Where the fake clock starts; a class may start it in the past (JWTs are checked against the real clock).</summary>
+    protected virtual DateTimeOffset ClockStart => DateTimeOffset.UtcNow;
     public FakeLogCollector Logs => Services.GetRequiredService<FakeLogCollector>();
 
     /// <summary>Extra configuration for a test class (limits, settings) as key/value pairs.</summary>
