@@ -38,7 +38,7 @@ public static class IceServersEndpoints
                 title: "TURN is not configured on this platform.", detail: "Set Callern:Turn:Secrets and Callern:Turn:Urls.");
         }
         var caller = http.User.RequiredCaller();
-        var ttl = (await settings.GetAsync(caller.TenantId)).TurnCredentialTtlSeconds;
+        var ttl = (await settings.GetAsync(caller.TenantId)).TurnCredentialTtlSeconds!.Value;
         var credential = TurnCredentials.Issue(turn.Secrets[0], caller.GlobalId, time.GetUtcNow(), ttl);
         http.Response.Headers.CacheControl = "no-store";
         return TypedResults.Ok(new IceServersResponse(

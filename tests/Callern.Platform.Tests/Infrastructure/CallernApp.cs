@@ -86,9 +86,13 @@ public class CallernApp : WebApplicationFactory<Program>
         return new TestTenant(created.Tenant.Id, created.ApiKey.KeyId, created.ApiKey.Secret);
     }
 
-    /// <summary>A token signed locally with the SDK's builder, as a school's backend would.</summary>
+    /// <summary>
+    /// A token signed locally with the SDK's builder, as a school's backend would. On the real clock:
+    /// the JWT handler and SignalR check lifetimes against it, so a test that moves <see cref="Clock"/>
+    /// forward keeps working tokens.
+    /// </summary>
     public string Token(TestTenant tenant, string userId, string role, string? name = null) =>
-        new AccessTokenBuilder(tenant.KeyId, tenant.Secret, Clock).ForUser(userId, role, name).Build();
+        new AccessTokenBuilder(tenant.KeyId, tenant.Secret).ForUser(userId, role, name).Build();
 
     public HttpClient As(TestTenant tenant, string userId, string role, string? name = null) =>
         WithBearer(Token(tenant, userId, role, name));
