@@ -19,10 +19,12 @@ public sealed record TenantSettings
     public int DefaultTokenTtlSeconds { get; init; } = AccessTokens.DefaultTtlSeconds;
 
     /// <summary>Lifetime of TURN credentials from GET /v1/ice-servers: long enough for a call, short enough that a leaked one soon dies.</summary>
-    public int TurnCredentialTtlSeconds { get; init; } = Turn.TurnCredentials.DefaultTtlSeconds;
+    /// <remarks>Null (what clients that do not know the field send) means the default.</remarks>
+    public int? TurnCredentialTtlSeconds { get; init => field = value ?? Turn.TurnCredentials.DefaultTtlSeconds; } = Turn.TurnCredentials.DefaultTtlSeconds;
 
     /// <summary>How long a teacher without a live hub connection keeps their status before turning offline (a reload or a network blip is not a sign-off).</summary>
-    public int PresenceGraceSeconds { get; init; } = Signaling.PresenceRules.DefaultGraceSeconds;
+    /// <remarks>Null means the default, as above.</remarks>
+    public int? PresenceGraceSeconds { get; init => field = value ?? Signaling.PresenceRules.DefaultGraceSeconds; } = Signaling.PresenceRules.DefaultGraceSeconds;
 
     /// <summary>Matching, ringing, metering and billing of calls (docs/calls.md).</summary>
     public Calls.CallSettings Calls { get; init; } = new();

@@ -12,7 +12,7 @@ public sealed class IceServerIssuer(IOptions<TurnOptions> options, SettingsStore
     public async Task<IceServersResponse> IssueAsync(Caller caller)
     {
         var turn = options.Value;
-        var ttl = (await settings.GetAsync(caller.TenantId)).TurnCredentialTtlSeconds;
+        var ttl = (await settings.GetAsync(caller.TenantId)).TurnCredentialTtlSeconds ?? TurnCredentials.DefaultTtlSeconds;
         if (!turn.IsConfigured)
         {
             return new IceServersResponse([], ttl, time.GetUtcNow().AddSeconds(ttl));
