@@ -1,4 +1,3 @@
-using System.Text.Json.Serialization;
 using Callern.Platform.Infrastructure;
 using Callern.Platform.Matching;
 using Callern.Platform.People;
@@ -6,14 +5,13 @@ using Callern.Platform.Turn;
 
 namespace Callern.Platform.Calls;
 
-[JsonConverter(typeof(JsonStringEnumConverter<CallState>))]
 public enum CallState
 {
-    [JsonStringEnumMemberName("queued")] Queued,
-    [JsonStringEnumMemberName("ringing")] Ringing,
-    [JsonStringEnumMemberName("accepted")] Accepted,
-    [JsonStringEnumMemberName("connected")] Connected,
-    [JsonStringEnumMemberName("ended")] Ended,
+    Queued,
+    Ringing,
+    Accepted,
+    Connected,
+    Ended,
 }
 
 /// <summary>Why a call ended (docs/calls.md).</summary>

@@ -1,24 +1,21 @@
-using System.Text.Json.Serialization;
 using Callern.Platform.Infrastructure;
 using Callern.Platform.Matching;
 
 namespace Callern.Platform.Calls;
 
-[JsonConverter(typeof(JsonStringEnumConverter<RingStrategy>))]
 public enum RingStrategy
 {
     /// <summary>One teacher at a time, best first; decline or timeout moves to the next.</summary>
-    [JsonStringEnumMemberName("sequential")] Sequential,
+    Sequential,
     /// <summary>The best few at once; the first accept wins and the others are revoked.</summary>
-    [JsonStringEnumMemberName("parallel")] Parallel,
+    Parallel,
 }
 
-[JsonConverter(typeof(JsonStringEnumConverter<BillingRounding>))]
 public enum BillingRounding
 {
-    [JsonStringEnumMemberName("per_second")] PerSecond,
+    PerSecond,
     /// <summary>Every started minute is billed whole.</summary>
-    [JsonStringEnumMemberName("per_started_minute")] PerStartedMinute,
+    PerStartedMinute,
 }
 
 /// <summary>A tenant's rules for matching, ringing, metering and billing calls.</summary>
@@ -64,7 +61,7 @@ public sealed record CallSettings
             .Check(MaxCallMinutes is >= 1 and <= 600, prefix + "maxCallMinutes", "Between 1 and 600.")
             .Check(WarningMinutes is not null && WarningMinutes.Count <= 5 && WarningMinutes.All(m => m is >= 1 and <= 60),
                 prefix + "warningMinutes", "At most 5 values between 1 and 60.")
-            .Check(Enum.IsDefined(Rounding), prefix + "rounding", "per_second or per_started_minute.")
+            .Check(Enum.IsDefined(Rounding), prefix + "rounding", "perSecond or perStartedMinute.")
             .Check(MinimumChargeSeconds is >= 0 and <= 3600, prefix + "minimumChargeSeconds", "Between 0 and 3600.")
             .Check(NoChargeUnderSeconds is >= 0 and <= 300, prefix + "noChargeUnderSeconds", "Between 0 and 300.")
             .Check(Ranking is not null && RankingWeightsAreValid(Ranking), prefix + "ranking", "Weights between 0 and 100; prior count 0–1000; prior rating 1–5.");

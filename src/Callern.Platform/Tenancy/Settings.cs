@@ -62,7 +62,11 @@ public sealed record TenantSettings
 
 public sealed class SettingsStore(NpgsqlDataSource db)
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    // Enums by name, so stored settings survive reordered members.
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
 
     public async Task<TenantSettings> GetAsync(Guid tenantId)
     {
