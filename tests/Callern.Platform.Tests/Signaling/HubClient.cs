@@ -3,6 +3,7 @@ using Callern.Platform.Tests.Infrastructure;
 using Callern.Sdk;
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Callern.Platform.Tests.Signaling;
 
@@ -57,6 +58,9 @@ public sealed class HubClient : IAsyncDisposable
                     return await client.ConnectAsync(context.Uri, cancellationToken);
                 };
             })
+            // Enums travel as camelCase names, as the platform sends them.
+            .AddJsonProtocol(o => o.PayloadSerializerOptions.Converters.Add(
+                new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)))
             .Build();
     }
 
