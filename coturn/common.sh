@@ -43,18 +43,28 @@ coturn_alive() {
   [[ ${stat#"$pid (turnserver) "} != Z* ]]
 }
 
-# Stops <pid> if it is a turnserver: SIGTERM, up to 5 s, then SIGKILL.
+# True while <pid>, a child just started with "turnserver ... &", lives: right after the
+# fork it may still be bash, before its exec of turnserver.
+coturn_child_alive() {
+  local pid=$1 stat
+  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  [[ ${stat##*) } != Z* ]]
+}
+
+# Stops <pid> if it is a turnserver: SIGTERM, up to 5 s, then SIGKILL. With "child",
+# stops it whatever program it runs (for a child this script just started).
 coturn_kill() {
-  local pid=$1 i
-  coturn_alive "$pid" || return 0
+  local pid=$1 alive=coturn_alive i
+  [[ ${2:-} == child ]] && alive=coturn_child_alive
+  "$alive" "$pid" || return 0
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 50; i++)); do
-    coturn_alive "$pid" || return 0
+    "$alive" "$pid" || return 0
     sleep 0.1
   done
   kill -KILL "$pid" 2>/dev/null || true
   for ((i = 0; i < 50; i++)); do
-    coturn_alive "$pid" || return 0
+    "$alive" "$pid" || return 0
     sleep 0.1
   done
   coturn_log "turnserver pid $pid survived SIGKILL"
@@ -118,27 +128,29 @@ coturn_wait_ready() {
   read -r -a log_files <<<"$logs"
   deadline=$((SECONDS + timeout))
   while true; do
-    if grep -qE "$COTURN_FATAL_LOG_PATTERN" "${log_files[@]}" 2>/dev/null; then
-      coturn_log "turnserver did not accept its configuration:"
-      grep -hE "$COTURN_FATAL_LOG_PATTERN" "${log_files[@]}" 2>/dev/null | sed 's/^/  /' >&2 || true
-      coturn_kill "$pid" || true
-      return 1
-    fi
-    if ! coturn_alive "$pid"; then
-      coturn_log "turnserver exited during startup; last log lines:"
-      tail -n 20 "${log_files[@]}" 2>/dev/null | sed 's/^/  /' >&2 || true
-      return 1
-    fi
     ready=1
     for endpoint in "$@"; do
       IFS=: read -r proto ip port <<<"$endpoint"
       coturn_listening "$pid" "$ip" "$port" "$proto" || { ready=0; break; }
     done
+    # Checked after the listeners: coturn reads its whole configuration before it opens
+    # them, so once it listens, every configuration complaint is in the log.
+    if grep -qE "$COTURN_FATAL_LOG_PATTERN" "${log_files[@]}" 2>/dev/null; then
+      coturn_log "turnserver did not accept its configuration:"
+      grep -hE "$COTURN_FATAL_LOG_PATTERN" "${log_files[@]}" 2>/dev/null | sed 's/^/  /' >&2 || true
+      coturn_kill "$pid" child || true
+      return 1
+    fi
+    if ! coturn_child_alive "$pid"; then
+      coturn_log "turnserver exited during startup; last log lines:"
+      tail -n 20 "${log_files[@]}" 2>/dev/null | sed 's/^/  /' >&2 || true
+      return 1
+    fi
     ((ready)) && return 0
     if ((SECONDS >= deadline)); then
       coturn_log "turnserver does not listen on $* after ${timeout}s; last log lines:"
       tail -n 20 "${log_files[@]}" 2>/dev/null | sed 's/^/  /' >&2 || true
-      coturn_kill "$pid" || true
+      coturn_kill "$pid" child || true
       return 1
     fi
     sleep 0.2

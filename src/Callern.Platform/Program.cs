@@ -3,6 +3,7 @@ using Callern.Platform.Infrastructure;
 using Callern.Platform.People;
 using Callern.Platform.Signaling;
 using Callern.Platform.Tenancy;
+using Callern.Platform.Wallets;
 using Callern.Platform.Turn;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -15,6 +16,7 @@ builder.Services.AddCallernAuthentication(builder.Configuration);
 builder.Services.AddCallernOpenApi();
 builder.Services.AddTenancy();
 builder.Services.AddPeople();
+builder.Services.AddWallets(builder.Configuration);
 builder.Services.AddTurn(builder.Configuration);
 builder.Services.AddSignaling(builder.Configuration);
 builder.Services.AddDemo(builder.Configuration);
@@ -33,6 +35,7 @@ app.MapTenants();
 app.MapAccessTokens();
 app.MapSettings();
 app.MapPeople();
+app.MapWallets();
 app.MapTurn();
 app.MapSignaling();
 

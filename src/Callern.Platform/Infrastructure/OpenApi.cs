@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.OpenApi;
 using Swashbuckle.AspNetCore.Swagger;
+using Swashbuckle.AspNetCore.SwaggerGen;
 
 namespace Callern.Platform.Infrastructure;
 
@@ -46,12 +47,31 @@ public static class OpenApi
                 Scheme = "basic",
                 Description = "API key id and secret as HTTP Basic, for POST /v1/tokens only.",
             });
+            o.ParameterFilter<RequiredAttributeFilter>();
+            // Prices are exact decimals; "format: decimal" makes the generated C# client use decimal, not double.
+            o.MapType<decimal>(() => new OpenApiSchema { Type = JsonSchemaType.Number, Format = "decimal" });
             o.AddSecurityRequirement(document => new OpenApiSecurityRequirement
             {
                 [new OpenApiSecuritySchemeReference("accessToken", document)] = [],
             });
         });
         return services;
+    }
+
+    /// <summary>
+    /// A header such as Idempotency-Key is bound as <c>string?</c> so the endpoint can answer a
+    /// missing one with a field error of its own; <c>[Required]</c> still documents it as required.
+    /// </summary>
+    private sealed class RequiredAttributeFilter : IParameterFilter
+    {
+        public void Apply(IOpenApiParameter parameter, ParameterFilterContext context)
+        {
+            if (parameter is OpenApiParameter concrete
+                && context.ParameterInfo?.GetCustomAttributes(typeof(System.ComponentModel.DataAnnotations.RequiredAttribute), false).Length > 0)
+            {
+                concrete.Required = true;
+            }
+        }
     }
 
     private const string WriteFlag = "--write-openapi";
