@@ -32,6 +32,8 @@ export CALLERN_TEST_TURN_URL="turn:127.0.0.1:$TURN_PORT?transport=udp"
 export CALLERN_TEST_TURN_SECRET="$TURN_SECRET"
 export CALLERN_TURN_URLS="stun:127.0.0.1:$TURN_PORT $CALLERN_TEST_TURN_URL turn:127.0.0.1:$TURN_PORT?transport=tcp"
 export CALLERN_TURN_SECRET="$TURN_SECRET"
+# The production template must parse as written and deny what it says it denies.
+coturn/check-prod-template.sh
 
 dotnet build Callern.sln -c Release -nologo -clp:ErrorsOnly
 dotnet test Callern.sln -c Release --no-build -nologo --logger "console;verbosity=normal"
