@@ -42,6 +42,9 @@ public sealed class CrossTenantIsolationTests(CallernApp app) : IClassFixture<Ca
         var purchase = await adminA.RecordPurchaseAsync(VictimId, "key-a-1", new PurchaseRequest { PackageId = package.Id, PaymentReference = Marker });
         _routeValues["packageId"] = package.Id.ToString();
         _routeValues["purchaseId"] = purchase.Id.ToString();
+        // Nobody teaches at level C2 in A, so the call waits in the queue and stays put during the walk.
+        var call = await app.SdkAs(a, VictimId, CallernRoles.Student).RequestCallAsync(new CallRequest { Language = "en", Level = "C2" });
+        _routeValues["callId"] = call.Id.ToString();
         await adminA.UpsertTeacherAsync(VictimId, new TeacherInput
         {
             DisplayName = Marker, TimeZone = "UTC", Languages = [new TeacherLanguage { Language = "en-GB", Levels = ["B1"] }], Specializations = ["business"],
@@ -90,6 +93,7 @@ public sealed class CrossTenantIsolationTests(CallernApp app) : IClassFixture<Ca
         {
             $"/v1/students/{VictimId}", $"/v1/teachers/{VictimId}", "/v1/students", "/v1/teachers", "/v1/settings",
             "/v1/packages", $"/v1/students/{VictimId}/wallet", $"/v1/students/{VictimId}/wallet/transactions",
+            $"/v1/calls/{_routeValues["callId"]}", "/v1/calls",
         };
         var bodies = new List<string>();
         foreach (var part in parts)
