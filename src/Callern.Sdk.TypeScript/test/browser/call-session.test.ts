@@ -1,0 +1,255 @@
+// A real call between two Chromium processes through coturn, relay only: the SDK as a school's
+// student and teacher pages would use it. The node test process stands in for the platform's
+// hub: it relays signals and media state between the two pages and hands out fresh TURN
+// credentials. Run with `npm run test:browser` (builds the SDK first).
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CallErrorCode, CallSessionOptions, CallStats, MediaState, PreCallReport, Signal, StreamSource } from "../../src/index.js";
+import { launchChromium, startPageServer, turnCredentials, turnServer, type TurnServer } from "./support.js";
+
+interface RecordedEvent {
+  name: string;
+  at: number;
+  detail?: unknown;
+}
+
+interface StreamInfo {
+  source: StreamSource;
+  tracks: { kind: string; readyState: MediaStreamTrackState; muted: boolean }[];
+}
+
+/** What test/browser/page/harness.js puts on the page. */
+interface Harness {
+  start(options: Omit<CallSessionOptions, "channel">): Promise<number>;
+  deliverSignal(signal: Signal): void;
+  deliverRemoteMediaState(state: MediaState): void;
+  events(name: string): RecordedEvent[];
+  lastStats(): CallStats | null;
+  session(): {
+    setMicrophoneEnabled(enabled: boolean): Promise<void>;
+    startScreenShare(): Promise<void>;
+    stopScreenShare(): Promise<void>;
+    end(reason?: string): void;
+    readonly connectionState: RTCPeerConnectionState;
+    readonly localStream: MediaStream;
+    listenerCount(): number;
+  };
+  signalHandlerCount(): number;
+  capturedTracks(): { kind: string; label: string; readyState: MediaStreamTrackState }[];
+  remoteStreams(): StreamInfo[];
+  preCallCheck(options: { iceServers: RTCIceServer[]; turnTimeoutMs?: number }): Promise<PreCallReport>;
+}
+
+declare global {
+  interface Window {
+    harness: Harness;
+    harnessReady?: boolean;
+  }
+}
+
+interface Participant {
+  name: string;
+  browser: Browser;
+  page: Page;
+  mediaConnectedReports: number;
+  iceServerRefreshes: number;
+}
+
+let turn: TurnServer;
+let pages: { url: string; close(): Promise<void> };
+let student: Participant;
+let teacher: Participant;
+const relayErrors: unknown[] = [];
+
+/** Opens the test page in its own Chromium process, wired to the stand-in hub. */
+async function join(name: string, peer: () => Participant): Promise<Participant> {
+  const browser = await launchChromium();
+  const page = await browser.newPage();
+  const participant: Participant = { name, browser, page, mediaConnectedReports: 0, iceServerRefreshes: 0 };
+  page.on("pageerror", (error) => relayErrors.push(`${name}: ${error.message}`));
+  // A real hub delivers in order; so does this relay: one chain of deliveries per receiving page.
+  let deliveries = Promise.resolve();
+  const forward = (deliver: (to: Page) => Promise<void>): void => {
+    deliveries = deliveries.then(() => deliver(peer().page)).catch((error: unknown) => {
+      relayErrors.push(error);
+    });
+  };
+  await page.exposeFunction("relaySignal", (signal: Signal) =>
+    forward((to) => to.evaluate((s) => window.harness.deliverSignal(s), signal)),
+  );
+  await page.exposeFunction("relayMediaState", (state: MediaState) =>
+    forward((to) => to.evaluate((s) => window.harness.deliverRemoteMediaState(s), state)),
+  );
+  await page.exposeFunction("reportMediaConnected", () => {
+    participant.mediaConnectedReports += 1;
+  });
+  await page.exposeFunction("refreshIceServers", () => {
+    participant.iceServerRefreshes += 1;
+    return [turnCredentials(turn)];
+  });
+  await page.goto(pages.url);
+  await page.waitForFunction(() => window.harnessReady === true);
+  return participant;
+}
+
+function events(p: Participant, name: string): Promise<RecordedEvent[]> {
+  return p.page.evaluate((n) => window.harness.events(n), name);
+}
+
+function lastStats(p: Participant): Promise<CallStats | null> {
+  return p.page.evaluate(() => window.harness.lastStats());
+}
+
+/** Waits until the page has recorded an event of `name` matching `detail` (partially). */
+async function waitForEvent(p: Participant, name: string, detail?: unknown, timeout = 15_000): Promise<RecordedEvent> {
+  const handle = await p.page.waitForFunction(
+    ([n, d]) => {
+      const matches = (actual: unknown, expected: unknown): boolean =>
+        expected === undefined ||
+        (typeof expected === "object" && expected !== null && typeof actual === "object" && actual !== null
+          ? Object.entries(expected).every(([k, v]) => matches((actual as Record<string, unknown>)[k], v))
+          : actual === expected);
+      return window.harness.events(n).find((e) => matches(e.detail, d)) ?? false;
+    },
+    [name, detail] as const,
+    { timeout, polling: 100 },
+  );
+  return (await handle.jsonValue()) as RecordedEvent;
+}
+
+/** Waits for the next stats sample whose bytesReceived exceeds `than`. */
+async function waitForBytesBeyond(p: Participant, than: number, timeout = 10_000): Promise<CallStats> {
+  await p.page.waitForFunction((n) => (window.harness.lastStats()?.bytesReceived ?? 0) > n, than, { timeout, polling: 200 });
+  const stats = await lastStats(p);
+  if (!stats) throw new Error("no stats");
+  return stats;
+}
+
+async function errorsOf(p: Participant): Promise<{ code: CallErrorCode; message: string; cause: string }[]> {
+  return (await events(p, "error")).map((e) => e.detail as { code: CallErrorCode; message: string; cause: string });
+}
+
+beforeAll(async () => {
+  turn = await turnServer();
+  pages = await startPageServer();
+  // Two separate browser processes, as a student's and a teacher's machines would be.
+  [student, teacher] = await Promise.all([join("student", () => teacher), join("teacher", () => student)]);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([student?.browser.close(), teacher?.browser.close()]);
+  await pages?.close();
+  await turn?.stop();
+});
+
+describe("CallSession in two Chromium processes through TURN (relay only)", () => {
+  it("pre-call check: camera, microphone level and a TURN relay allocation; bad credentials are reported", async () => {
+    const good = await student.page.evaluate((iceServers) => window.harness.preCallCheck({ iceServers }), [turnCredentials(turn)]);
+
+    expect(good.camera).toMatchObject({ ok: true, skipped: false, error: null });
+    expect(good.camera.width).toBeGreaterThan(0);
+    expect(good.microphone.ok).toBe(true);
+    expect(good.microphone.level).toBeGreaterThan(0.001); // Chromium's fake microphone beeps
+    expect(good.turn).toMatchObject({ ok: true, error: null });
+    expect(good.turn.relayAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(good.ok).toBe(true);
+
+    const wrong = { ...turnCredentials(turn), credential: "not-the-password" };
+    const bad = await student.page.evaluate((iceServers) => window.harness.preCallCheck({ iceServers, turnTimeoutMs: 8000 }), [wrong]);
+    expect(bad.turn.ok).toBe(false);
+    expect(bad.turn.error).toMatch(/401|Unauthorized|timed out/);
+    expect(bad.ok).toBe(false);
+    // Every device the check opened is closed again.
+    const live = (await student.page.evaluate(() => window.harness.capturedTracks())).filter((t) => t.readyState === "live");
+    expect(live).toEqual([]);
+  });
+
+  it("connects both sides through the relay and media flows both ways", async () => {
+    const options = (polite: boolean) => ({ iceServers: [turnCredentials(turn)], polite, iceTransportPolicy: "relay" as const });
+    // Started together, so both offer at once: perfect negotiation has to sort out the glare.
+    const [studentStart, teacherStart] = await Promise.all([
+      student.page.evaluate((o) => window.harness.start(o), options(true)),
+      teacher.page.evaluate((o) => window.harness.start(o), options(false)),
+    ]);
+
+    const [studentConnected, teacherConnected] = await Promise.all([
+      waitForEvent(student, "mediaConnected"),
+      waitForEvent(teacher, "mediaConnected"),
+    ]);
+    console.info(
+      `connected ${Math.round(studentConnected.at - studentStart)} ms (student) / ${Math.round(teacherConnected.at - teacherStart)} ms (teacher) after start()`,
+    );
+    expect(student.mediaConnectedReports).toBe(1);
+    expect(teacher.mediaConnectedReports).toBe(1);
+
+    for (const p of [student, teacher]) {
+      const first = await waitForBytesBeyond(p, 0);
+      const later = await waitForBytesBeyond(p, first.bytesReceived + 20_000);
+      console.info(`${p.name}: ${later.bytesReceived} bytes received, ${later.bytesSent} sent, ${later.bitrateInBps} bps in, rtt ${later.rttMs} ms`);
+      expect(later).toMatchObject({ localCandidateType: "relay", remoteCandidateType: "relay" });
+      expect(later.bytesSent).toBeGreaterThan(0);
+      const streams = await p.page.evaluate(() => window.harness.remoteStreams());
+      expect(streams).toEqual([
+        {
+          source: "camera",
+          tracks: expect.arrayContaining([
+            { kind: "audio", readyState: "live", muted: false },
+            { kind: "video", readyState: "live", muted: false },
+          ]) as unknown,
+        },
+      ]);
+      expect(await errorsOf(p)).toEqual([]);
+    }
+  });
+
+  it("shows the student's mute on the teacher's side", async () => {
+    await student.page.evaluate(() => window.harness.session().setMicrophoneEnabled(false));
+
+    await waitForEvent(teacher, "remoteMediaState", { microphone: false, camera: true, screenShare: false }, 5_000);
+    const audioEnabled = await student.page.evaluate(() => window.harness.session().localStream.getAudioTracks().map((t) => t.enabled));
+    expect(audioEnabled).toEqual([false]);
+
+    await student.page.evaluate(() => window.harness.session().setMicrophoneEnabled(true));
+    await waitForEvent(teacher, "remoteMediaState", { microphone: true }, 5_000);
+  });
+
+  it("renegotiates a screen share: the teacher gets a second video stream, and loses it when sharing stops", async () => {
+    await student.page.evaluate(() => window.harness.session().startScreenShare());
+
+    await waitForEvent(teacher, "remoteStream", { source: "screen" });
+    await waitForEvent(teacher, "remoteMediaState", { screenShare: true }, 5_000);
+    await teacher.page.waitForFunction(
+      () => window.harness.remoteStreams().some((s) => s.source === "screen" && s.tracks.some((t) => t.kind === "video" && !t.muted)),
+      undefined,
+      { timeout: 10_000 },
+    );
+
+    await student.page.evaluate(() => window.harness.session().stopScreenShare());
+
+    await waitForEvent(teacher, "remoteStreamRemoved", { source: "screen" });
+    await waitForEvent(teacher, "remoteMediaState", { screenShare: false }, 5_000);
+    const streams = await teacher.page.evaluate(() => window.harness.remoteStreams());
+    expect(streams.map((s) => s.source)).toEqual(["camera"]);
+    const bytes = (await lastStats(teacher))?.bytesReceived ?? 0;
+    await waitForBytesBeyond(teacher, bytes + 20_000); // the camera kept flowing
+    expect([...(await errorsOf(student)), ...(await errorsOf(teacher))]).toEqual([]);
+  });
+
+  it("ends cleanly: no track left running, connection closed, every listener removed", async () => {
+    for (const p of [student, teacher]) {
+      const result = await p.page.evaluate(() => {
+        const session = window.harness.session();
+        session.end();
+        return {
+          connectionState: session.connectionState,
+          listeners: session.listenerCount(),
+          signalHandlers: window.harness.signalHandlerCount(),
+          live: window.harness.capturedTracks().filter((t) => t.readyState === "live"),
+          ended: window.harness.events("ended").map((e) => e.detail),
+        };
+      });
+      expect(result).toEqual({ connectionState: "closed", listeners: 0, signalHandlers: 0, live: [], ended: ["local"] });
+    }
+    expect(relayErrors).toEqual([]);
+  });
+});
