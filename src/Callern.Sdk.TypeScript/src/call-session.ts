@@ -381,7 +381,9 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
       pc.setConfiguration({ ...pc.getConfiguration(), iceServers });
       pc.restartIce(); // fires negotiationneeded: perfect negotiation sends the restart offer
       this.restartTimer = this.schedule(this.options.iceRestartTimeoutMs ?? 10_000, () => {
-        if (pc.connectionState !== "connected") void this.restartIce(reason);
+        // A restart while media still flowed never leaves `connected`, so count it as a success here.
+        if (pc.connectionState === "connected") this.restartsWithoutSuccess = 0;
+        else void this.restartIce(reason);
       });
     } catch (error) {
       this.fail("ice", "could not restart ICE", error);

@@ -5,7 +5,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CallErrorCode, CallSessionOptions, CallStats, MediaState, PreCallReport, Signal, StreamSource } from "../../src/index.js";
-import { launchChromium, startPageServer, turnCredentials, turnServer, type TurnServer } from "./support.js";
+import { externalTurnServer, launchChromium, startCoturn, startPageServer, turnCredentials, type TurnServer } from "./support.js";
 
 interface RecordedEvent {
   name: string;
@@ -29,6 +29,7 @@ interface Harness {
     setMicrophoneEnabled(enabled: boolean): Promise<void>;
     startScreenShare(): Promise<void>;
     stopScreenShare(): Promise<void>;
+    restartIce(): Promise<void>;
     end(reason?: string): void;
     readonly connectionState: RTCPeerConnectionState;
     readonly localStream: MediaStream;
@@ -55,7 +56,11 @@ interface Participant {
   iceServerRefreshes: number;
 }
 
+/** The TURN server the stand-in platform hands out credentials for; the call starts on a throwaway coturn. */
 let turn: TurnServer;
+/** CALLERN_TEST_TURN_URL/CALLERN_TEST_TURN_SECRET: used for the pre-call check and as the failover target. */
+const external = externalTurnServer();
+const turnServers: TurnServer[] = [];
 let pages: { url: string; close(): Promise<void> };
 let student: Participant;
 let teacher: Participant;
@@ -125,12 +130,25 @@ async function waitForBytesBeyond(p: Participant, than: number, timeout = 10_000
   return stats;
 }
 
+/** Waits for an event of `name` whose detail is one of `details`, recorded after the page time `after`. */
+async function waitForEventAfter(p: Participant, name: string, details: unknown[], after: number, timeout: number): Promise<RecordedEvent> {
+  const handle = await p.page.waitForFunction(
+    ([n, d, t]) => window.harness.events(n).find((e) => e.at > t && d.includes(e.detail)) ?? false,
+    [name, details, after] as const,
+    { timeout, polling: 100 },
+  );
+  return (await handle.jsonValue()) as RecordedEvent;
+}
+
 async function errorsOf(p: Participant): Promise<{ code: CallErrorCode; message: string; cause: string }[]> {
   return (await events(p, "error")).map((e) => e.detail as { code: CallErrorCode; message: string; cause: string });
 }
 
 beforeAll(async () => {
-  turn = await turnServer();
+  // Always a coturn of our own for the call, even with an external server given: the failover
+  // scenario stops the server the call runs on, which only works for one this test started.
+  turn = await startCoturn();
+  turnServers.push(turn);
   pages = await startPageServer();
   // Two separate browser processes, as a student's and a teacher's machines would be.
   [student, teacher] = await Promise.all([join("student", () => teacher), join("teacher", () => student)]);
@@ -139,12 +157,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([student?.browser.close(), teacher?.browser.close()]);
   await pages?.close();
-  await turn?.stop();
+  await Promise.all(turnServers.map((t) => t.stop()));
 });
 
 describe("CallSession in two Chromium processes through TURN (relay only)", () => {
   it("pre-call check: camera, microphone level and a TURN relay allocation; bad credentials are reported", async () => {
-    const good = await student.page.evaluate((iceServers) => window.harness.preCallCheck({ iceServers }), [turnCredentials(turn)]);
+    const checked = external ?? turn;
+    const good = await student.page.evaluate((iceServers) => window.harness.preCallCheck({ iceServers }), [turnCredentials(checked)]);
 
     expect(good.camera).toMatchObject({ ok: true, skipped: false, error: null });
     expect(good.camera.width).toBeGreaterThan(0);
@@ -154,7 +173,7 @@ describe("CallSession in two Chromium processes through TURN (relay only)", () =
     expect(good.turn.relayAddress).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(good.ok).toBe(true);
 
-    const wrong = { ...turnCredentials(turn), credential: "not-the-password" };
+    const wrong = { ...turnCredentials(checked), credential: "not-the-password" };
     const bad = await student.page.evaluate((iceServers) => window.harness.preCallCheck({ iceServers, turnTimeoutMs: 8000 }), [wrong]);
     expect(bad.turn.ok).toBe(false);
     expect(bad.turn.error).toMatch(/401|Unauthorized|timed out/);
@@ -232,6 +251,28 @@ describe("CallSession in two Chromium processes through TURN (relay only)", () =
     expect(streams.map((s) => s.source)).toEqual(["camera"]);
     const bytes = (await lastStats(teacher))?.bytesReceived ?? 0;
     await waitForBytesBeyond(teacher, bytes + 20_000); // the camera kept flowing
+    expect([...(await errorsOf(student)), ...(await errorsOf(teacher))]).toEqual([]);
+  });
+
+  it("recovers from losing its TURN server: ICE restart with fresh credentials for another one", async () => {
+    const before = await Promise.all([lastStats(student), lastStats(teacher)]);
+    const replacement = external ?? (await startCoturn());
+    turnServers.push(replacement);
+    const lost = turn;
+    turn = replacement; // from now on the stand-in platform hands out credentials for the replacement
+    await lost.stop();
+    const lostAt = Date.now();
+    const pageTimes = await Promise.all([student, teacher].map((p) => p.page.evaluate(() => performance.now())));
+
+    for (const [i, p] of [student, teacher].entries()) {
+      const restart = await waitForEventAfter(p, "iceRestart", ["disconnected", "failed"], pageTimes[i] ?? 0, 30_000);
+      const back = await waitForEventAfter(p, "connectionState", ["connected"], restart.at, 30_000);
+      console.info(`${p.name}: ICE restart (${String(restart.detail)}), connected again ${Math.round(back.at - (pageTimes[i] ?? 0))} ms after the TURN server was stopped`);
+      const stats = await waitForBytesBeyond(p, (before[i]?.bytesReceived ?? 0) + 50_000, 15_000);
+      expect(stats).toMatchObject({ localCandidateType: "relay", remoteCandidateType: "relay" });
+      expect(p.iceServerRefreshes).toBeGreaterThan(0);
+    }
+    console.info(`recovered on both sides ${Date.now() - lostAt} ms after the TURN server was stopped`);
     expect([...(await errorsOf(student)), ...(await errorsOf(teacher))]).toEqual([]);
   });
 

@@ -20,7 +20,7 @@ export const repoRoot = resolve(packageDir, "../..");
 export interface TurnServer {
   url: string;
   secret: string;
-  /** Stops it, when the test started it. */
+  /** Stops it, when the test started it; does nothing for an external one. */
   stop(): Promise<void>;
 }
 
@@ -77,12 +77,11 @@ export async function startCoturn(): Promise<TurnServer> {
   throw new Error(`could not start coturn: ${String(lastError)}`);
 }
 
-/** The TURN server named by CALLERN_TEST_TURN_URL/CALLERN_TEST_TURN_SECRET, or a fresh coturn. */
-export async function turnServer(): Promise<TurnServer> {
+/** The TURN server named by CALLERN_TEST_TURN_URL and CALLERN_TEST_TURN_SECRET, if both are set. */
+export function externalTurnServer(): TurnServer | null {
   const url = process.env.CALLERN_TEST_TURN_URL;
   const secret = process.env.CALLERN_TEST_TURN_SECRET;
-  if (url && secret) return { url, secret, stop: async () => undefined };
-  return startCoturn();
+  return url && secret ? { url, secret, stop: async () => undefined } : null;
 }
 
 const contentTypes: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".map": "application/json" };
