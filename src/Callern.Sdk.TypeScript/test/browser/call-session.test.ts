@@ -293,4 +293,40 @@ describe("CallSession in two Chromium processes through TURN (relay only)", () =
     }
     expect(relayErrors).toEqual([]);
   });
+
+  it("adaptive quality: a second call on a poor-looking network steps the student's video down to audio only", async () => {
+    // Every sample counts as poor (any RTT is at least 0 ms) and one is enough per step, so the
+    // whole ladder runs in a few seconds: 1 Mbps, 500 kbps, 250 kbps caps, then audio only.
+    const poorNetwork = { poorRttMs: 0, poorSamplesToStepDown: 1 };
+    const options = (polite: boolean) => ({ iceServers: [turnCredentials(turn)], polite, iceTransportPolicy: "relay" as const });
+    await Promise.all([
+      student.page.evaluate((o) => window.harness.start(o), { ...options(true), quality: poorNetwork }),
+      teacher.page.evaluate((o) => window.harness.start(o), options(false)),
+    ]);
+    await Promise.all([waitForEvent(student, "mediaConnected"), waitForEvent(teacher, "mediaConnected")]);
+
+    await waitForEvent(student, "quality", { audioOnly: true }, 20_000);
+    const steps = (await events(student, "quality")).map((e) => e.detail);
+    expect(steps).toEqual([
+      { level: 1, maxBitrateBps: 1_000_000, audioOnly: false },
+      { level: 2, maxBitrateBps: 500_000, audioOnly: false },
+      { level: 3, maxBitrateBps: 250_000, audioOnly: false },
+      { level: 4, maxBitrateBps: null, audioOnly: true },
+    ]);
+    // What the teacher receives from now on is the student's audio alone: well under 100 kbps.
+    const received = await waitForBytesBeyond(teacher, ((await lastStats(teacher))?.bytesReceived ?? 0) + 1);
+    await teacher.page.waitForFunction((after) => (window.harness.lastStats()?.timestamp ?? 0) > after + 2500, received.timestamp, { timeout: 10_000 });
+    const audioOnly = await lastStats(teacher);
+    console.info(`teacher receives ${audioOnly?.bitrateInBps} bps once the student fell back to audio only`);
+    expect(audioOnly?.bitrateInBps).toBeGreaterThan(0);
+    expect(audioOnly?.bitrateInBps).toBeLessThan(100_000);
+
+    for (const p of [student, teacher]) {
+      const live = await p.page.evaluate(() => {
+        window.harness.session().end();
+        return window.harness.capturedTracks().filter((t) => t.readyState === "live");
+      });
+      expect(live).toEqual([]);
+    }
+  });
 });

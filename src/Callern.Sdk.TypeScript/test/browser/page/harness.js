@@ -44,6 +44,7 @@ function describeStream(stream) {
 
 window.harness = {
   async start(options) {
+    events.length = 0; // a new call in the same page starts a new record
     session = new CallSession({ ...options, channel, statsIntervalMs: 1000 });
     session.on("localStream", (stream, source) => record("localStream", { source, ...describeStream(stream) }));
     session.on("remoteStream", (stream, source) => {
