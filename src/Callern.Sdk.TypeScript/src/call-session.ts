@@ -256,7 +256,7 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
 
   /**
    * Switches to another camera without renegotiating (the new track replaces the old one in
-   * the same sender). While the camera is off, only remembers the choice.
+   * the same sender). Before start or while the camera is off, only remembers the choice.
    */
   async switchCamera(deviceId: string): Promise<void> {
     this.cameraDeviceId = deviceId;
@@ -266,7 +266,7 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
     await this.useTrack(track);
   }
 
-  /** Switches to another microphone without renegotiating; mute is kept. */
+  /** Switches to another microphone without renegotiating; mute is kept. Before start, only remembers the choice. */
   async switchMicrophone(deviceId: string): Promise<void> {
     this.microphoneDeviceId = deviceId;
     if (this.camera.getAudioTracks().length === 0) return;
@@ -276,7 +276,10 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
     await this.useTrack(track);
   }
 
-  /** Mutes (false) or unmutes (true) the microphone; the peer receives silence while muted. */
+  /**
+   * Mutes (false) or unmutes (true) the microphone; the peer receives silence while muted.
+   * Before {@link CallSession.start}, the session starts muted or not accordingly.
+   */
   async setMicrophoneEnabled(enabled: boolean): Promise<void> {
     this.microphoneOn = enabled;
     for (const track of this.camera.getAudioTracks()) track.enabled = enabled;
@@ -287,11 +290,13 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
   /**
    * Turns the camera off (its track is stopped, so the camera light goes out) or back on
    * (captured again, then sent through the same sender, or a new one if the session started
-   * without a camera, which renegotiates).
+   * without a camera, which renegotiates). Before {@link CallSession.start}, chooses whether
+   * start opens the camera at all.
    */
   async setCameraEnabled(enabled: boolean): Promise<void> {
     if (this.phase === "ended") return;
     this.cameraOn = enabled;
+    if (this.phase === "idle") return; // start() reads the choice
     if (!enabled) {
       for (const track of this.camera.getVideoTracks()) {
         track.stop();
@@ -418,7 +423,10 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
   }
 
   private async acquireInitialMedia(): Promise<void> {
-    const { audio = true, video = true } = this.options.media ?? {};
+    const media = this.options.media ?? {};
+    const audio = media.audio === false ? false : withDevice(media.audio ?? true, this.microphoneDeviceId);
+    // Turned off before start(): the camera is not opened at all (no light, no prompt for it).
+    const video = media.video === false || !this.cameraOn ? false : withDevice(media.video ?? true, this.cameraDeviceId);
     if (!audio && !video) return;
     let stream: MediaStream | null = null;
     try {
@@ -441,8 +449,12 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
     for (const track of stream.getTracks()) {
       this.camera.addTrack(track);
       const deviceId = track.getSettings().deviceId;
-      if (track.kind === "audio") this.microphoneDeviceId = deviceId;
-      else this.cameraDeviceId = deviceId;
+      if (track.kind === "audio") {
+        track.enabled = this.microphoneOn; // muted before start()
+        this.microphoneDeviceId = deviceId;
+      } else {
+        this.cameraDeviceId = deviceId;
+      }
     }
   }
 

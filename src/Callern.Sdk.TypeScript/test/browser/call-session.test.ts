@@ -30,6 +30,8 @@ interface Harness {
     startScreenShare(): Promise<void>;
     stopScreenShare(): Promise<void>;
     restartIce(): Promise<void>;
+    listDevices(): Promise<{ cameras: MediaDeviceInfo[]; microphones: MediaDeviceInfo[] }>;
+    switchCamera(deviceId: string): Promise<void>;
     end(reason?: string): void;
     readonly connectionState: RTCPeerConnectionState;
     readonly localStream: MediaStream;
@@ -230,6 +232,32 @@ describe("CallSession in two Chromium processes through TURN (relay only)", () =
 
     await student.page.evaluate(() => window.harness.session().setMicrophoneEnabled(true));
     await waitForEvent(teacher, "remoteMediaState", { microphone: true }, 5_000);
+  });
+
+  it("lists the devices and switches the camera without renegotiating", async () => {
+    const cameras = await student.page.evaluate(async () =>
+      (await window.harness.session().listDevices()).cameras.map((d) => ({ deviceId: d.deviceId, label: d.label })),
+    );
+    expect(cameras).toHaveLength(3);
+    expect(cameras.every((c) => c.label !== "")).toBe(true); // labels once permission was granted
+    const current = await student.page.evaluate(() => window.harness.session().localStream.getVideoTracks()[0]?.getSettings().deviceId);
+    expect(current).toBe(cameras[0]?.deviceId);
+    const other = cameras[2]; // not [1]: Chromium's second fake camera is a depth camera (see launchChromium)
+    if (!other) throw new Error("no third camera");
+    const remoteStreamsBefore = (await events(teacher, "remoteStream")).length;
+
+    await student.page.evaluate((id) => window.harness.session().switchCamera(id), other.deviceId);
+
+    const after = await student.page.evaluate(() =>
+      window.harness.session().localStream.getVideoTracks().map((t) => ({ deviceId: t.getSettings().deviceId, readyState: t.readyState })),
+    );
+    expect(after).toEqual([{ deviceId: other.deviceId, readyState: "live" }]);
+    const bytes = (await lastStats(teacher))?.bytesReceived ?? 0;
+    await waitForBytesBeyond(teacher, bytes + 50_000);
+    expect((await events(teacher, "remoteStream")).length).toBe(remoteStreamsBefore);
+    // The camera that was switched away from is released.
+    const live = (await student.page.evaluate(() => window.harness.capturedTracks())).filter((t) => t.kind === "video" && t.readyState === "live");
+    expect(live).toHaveLength(1);
   });
 
   it("renegotiates a screen share: the teacher gets a second video stream, and loses it when sharing stops", async () => {

@@ -134,7 +134,9 @@ export function launchChromium(): Promise<Browser> {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
-      "--use-fake-device-for-media-stream",
+      // Three fake cameras, so device switching has somewhere to go. Chromium makes the second
+      // one a Y16 depth camera, whose frames WebRTC does not send; the third is a plain one.
+      "--use-fake-device-for-media-stream=device-count=3",
       "--use-fake-ui-for-media-stream",
       // The pre-call check's level meter runs an AudioContext without a click.
       "--autoplay-policy=no-user-gesture-required",
