@@ -197,9 +197,14 @@ describe("CallSession in two Chromium processes through TURN (relay only)", () =
       waitForEvent(student, "mediaConnected"),
       waitForEvent(teacher, "mediaConnected"),
     ]);
-    console.info(
-      `connected ${Math.round(studentConnected.at - studentStart)} ms (student) / ${Math.round(teacherConnected.at - teacherStart)} ms (teacher) after start()`,
-    );
+    for (const [p, startedAt, connected] of [[student, studentStart, studentConnected], [teacher, teacherStart, teacherConnected]] as const) {
+      const media = (await events(p, "localStream"))[0]?.at ?? NaN;
+      const connecting = (await events(p, "connectionState")).find((e) => e.detail === "connecting")?.at ?? NaN;
+      console.info(
+        `${p.name}: connected ${Math.round(connected.at - startedAt)} ms after start() ` +
+          `(camera and microphone open after ${Math.round(media - startedAt)} ms, ICE connecting after ${Math.round(connecting - startedAt)} ms)`,
+      );
+    }
     expect(student.mediaConnectedReports).toBe(1);
     expect(teacher.mediaConnectedReports).toBe(1);
 
