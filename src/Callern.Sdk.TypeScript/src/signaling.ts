@@ -23,7 +23,9 @@ export interface MediaState {
  * implements it over the platform's hub; tests implement it with any relay.
  *
  * Implementations must deliver signals in the order they were sent: an answer that overtakes
- * its offer, or a candidate that overtakes its description, breaks negotiation.
+ * its offer, or a candidate that overtakes its description, breaks negotiation. Signals that
+ * arrive before {@link SignalingChannel.onSignal} has a subscriber must be kept and handed to
+ * it on subscription: a lost offer leaves both sides waiting for each other.
  */
 export interface SignalingChannel {
   /** Sends `signal` to the other participant of this call (and to nobody else). */

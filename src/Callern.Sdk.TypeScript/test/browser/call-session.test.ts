@@ -362,4 +362,26 @@ describe("CallSession in two Chromium processes through TURN (relay only)", () =
       expect(live).toEqual([]);
     }
   });
+
+  it("runs the README's snippet: two tabs connect through a BroadcastChannel", async () => {
+    const context = await student.browser.newContext();
+    const tabs = await Promise.all([context.newPage(), context.newPage()]);
+    const logs = tabs.map((tab) => {
+      const lines: string[] = [];
+      tab.on("console", (message) => lines.push(message.text()));
+      tab.on("pageerror", (error) => lines.push(`pageerror: ${error.message}`));
+      return lines;
+    });
+    // One tab after the other, as a user would open them.
+    await tabs[0]?.goto(`${pages.url}readme/`);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await tabs[1]?.goto(`${pages.url}readme/?polite`);
+
+    for (const lines of logs) {
+      await expect.poll(() => lines.find((l) => l.startsWith("media connected")), { timeout: 20_000, interval: 200 }).toBeDefined();
+      await expect.poll(() => lines.some((l) => /^rtt \d+ ms, in [1-9]\d* bps$/.test(l)), { timeout: 10_000, interval: 200 }).toBe(true);
+      expect(lines.filter((l) => l.startsWith("pageerror"))).toEqual([]);
+    }
+    await context.close();
+  });
 });

@@ -10,6 +10,8 @@ import { extname, join, normalize, resolve } from "node:path";
 import { promisify } from "node:util";
 import { createSocket } from "node:dgram";
 import { chromium, type Browser } from "playwright-core";
+import ts from "typescript";
+import { callSessionSnippet } from "../readme-snippets.js";
 
 const run = promisify(execFile);
 
@@ -89,15 +91,30 @@ const contentTypes: Record<string, string> = { ".html": "text/html", ".js": "tex
 /**
  * Serves the test page and the SDK's build output from http://127.0.0.1:<free port>/ (a
  * secure context, so getUserMedia works): `/` and `/harness.js` from test/browser/page,
- * `/sdk/...` from dist/.
+ * `/sdk/...` from dist/, `/readme/` runs the README's CallSession snippet.
  */
 export async function startPageServer(): Promise<{ url: string; close(): Promise<void> }> {
   const roots: [prefix: string, dir: string][] = [
     ["/sdk/", join(packageDir, "dist")],
     ["/", join(packageDir, "test/browser/page")],
   ];
+  // The README's CallSession snippet as a page, "@callern/sdk" mapped to the build output.
+  const readmePage = [
+    '<!doctype html><meta charset="utf-8"><title>README snippet</title>',
+    '<script type="importmap">{ "imports": { "@callern/sdk": "/sdk/index.js" } }</script>',
+    '<script type="module" src="/readme/snippet.js"></script>',
+  ].join("\n");
+  const readmeScript = ts.transpileModule(callSessionSnippet(), {
+    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext },
+  }).outputText;
   const server: Server = createServer((request, response) => {
     const path = new URL(request.url ?? "/", "http://127.0.0.1").pathname;
+    if (path === "/readme/" || path === "/readme/snippet.js") {
+      const html = path === "/readme/";
+      response.writeHead(200, { "content-type": html ? "text/html" : "text/javascript", "cache-control": "no-store" });
+      response.end(html ? readmePage : readmeScript);
+      return;
+    }
     const [prefix, dir] = roots.find(([p]) => path.startsWith(p)) ?? ["/", ""];
     const file = normalize(join(dir, path.slice(prefix.length) || "index.html"));
     try {

@@ -1,13 +1,13 @@
 // The README's TypeScript snippets are what users copy: they must compile against the package
-// as it is, under the same strict settings. Compiled in memory, importing "@callern/sdk" from src.
-import { readFileSync } from "node:fs";
+// as it is, under the same strict settings. Compiled in memory, importing "@callern/sdk" from
+// src. (The browser suite also runs the CallSession snippet.)
 import { join, resolve } from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
+import { readmeSnippets } from "../readme-snippets.js";
 
 const packageDir = resolve(import.meta.dirname, "../..");
-const readme = readFileSync(join(packageDir, "README.md"), "utf8");
-const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
+const snippets = readmeSnippets();
 
 /** Type-checks every snippet in one program (one lib load, several seconds); errors by snippet. */
 function compileAll(sources: string[]): string[][] {
