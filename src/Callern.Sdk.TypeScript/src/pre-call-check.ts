@@ -48,8 +48,6 @@ export interface TurnCheck {
   ok: boolean;
   /** The relayed transport address, `ip:port`. */
   relayAddress: string | null;
-  /** The transport the browser reached TURN over (`udp`, `tcp` or `tls`). */
-  protocol: string | null;
   /** Time from start until the relay candidate (or the failure), in ms. */
   elapsedMs: number;
   /** Why no relay was allocated (TURN errors, such as `401` for bad credentials, or a timeout). */
@@ -161,7 +159,7 @@ export class PreCallCheck {
     try {
       const result = new Promise<TurnCheck>((resolve) => {
         const timer = setTimeout(
-          () => resolve({ ok: false, relayAddress: null, protocol: null, elapsedMs: elapsed(), error: ["timed out", ...errors].join("; ") }),
+          () => resolve({ ok: false, relayAddress: null, elapsedMs: elapsed(), error: ["timed out", ...errors].join("; ") }),
           this.options.turnTimeoutMs ?? 10_000,
         );
         pc.addEventListener("icecandidateerror", (event) => {
@@ -174,8 +172,6 @@ export class PreCallCheck {
             resolve({
               ok: true,
               relayAddress: `${candidate.address ?? "?"}:${candidate.port ?? "?"}`,
-              // relayProtocol is newer than TypeScript's DOM typings.
-              protocol: (candidate as RTCIceCandidate & { relayProtocol?: string }).relayProtocol ?? null,
               elapsedMs: elapsed(),
               error: null,
             });
@@ -185,7 +181,6 @@ export class PreCallCheck {
             resolve({
               ok: false,
               relayAddress: null,
-              protocol: null,
               elapsedMs: elapsed(),
               error: errors.length > 0 ? errors.join("; ") : "no relay candidate (is a TURN server among the ICE servers?)",
             });
@@ -197,7 +192,7 @@ export class PreCallCheck {
       await pc.setLocalDescription(await pc.createOffer());
       return await result;
     } catch (error) {
-      return { ok: false, relayAddress: null, protocol: null, elapsedMs: elapsed(), error: describeError(error) };
+      return { ok: false, relayAddress: null, elapsedMs: elapsed(), error: describeError(error) };
     } finally {
       pc.close();
     }
