@@ -130,7 +130,6 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private phase: SessionPhase = "idle";
   private pc: RTCPeerConnection | null = null;
-  private negotiation: PerfectNegotiation | null = null;
   private unsubscribeSignals: (() => void) | null = null;
 
   private readonly camera = new MediaStream();
@@ -217,7 +216,6 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
       send: (signal) => this.options.channel.send(signal),
       onError: (error) => this.fail("negotiation", "negotiation step failed", error),
     });
-    this.negotiation = negotiation;
     const signal = this.listeners.signal;
     pc.addEventListener("negotiationneeded", () => void negotiation.negotiate(), { signal });
     pc.addEventListener(
@@ -380,16 +378,18 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
         return;
       }
       this.emit("iceRestart", reason);
-      const iceServers = await this.options.channel.refreshIceServers();
-      if (pc.signalingState === "closed") return; // ended while waiting for the servers
-      // TURN credentials expire; a restart gathers new relay candidates, so it needs new ones.
-      pc.setConfiguration({ ...pc.getConfiguration(), iceServers });
-      pc.restartIce(); // fires negotiationneeded: perfect negotiation sends the restart offer
+      // Armed first, so a restart that cannot even fetch servers (network down) is retried too;
+      // a connection stuck in `failed` fires no further state change to retry on.
       this.restartTimer = this.schedule(this.options.iceRestartTimeoutMs ?? 10_000, () => {
         // A restart while media still flowed never leaves `connected`, so count it as a success here.
         if (pc.connectionState === "connected") this.restartsWithoutSuccess = 0;
         else void this.restartIce(reason);
       });
+      const iceServers = await this.options.channel.refreshIceServers();
+      if (pc.signalingState === "closed") return; // ended while waiting for the servers
+      // TURN credentials expire; a restart gathers new relay candidates, so it needs new ones.
+      pc.setConfiguration({ ...pc.getConfiguration(), iceServers });
+      pc.restartIce(); // fires negotiationneeded: perfect negotiation sends the restart offer
     } catch (error) {
       this.fail("ice", "could not restart ICE", error);
     } finally {
