@@ -36,6 +36,7 @@ interface Harness {
   lastStats(): CallStats | null;
   session(): {
     setMicrophoneEnabled(enabled: boolean): Promise<void>;
+    setCameraEnabled(enabled: boolean): Promise<void>;
     startScreenShare(): Promise<void>;
     stopScreenShare(): Promise<void>;
     restartIce(): Promise<void>;
@@ -254,6 +255,25 @@ describe("CallSession in two Chromium processes through TURN (relay only)", () =
     await waitForEvent(teacher, "remoteMediaState", { microphone: true }, 5_000);
   });
 
+  it("turns the teacher's camera off (camera released, shown on the student's side) and back on", async () => {
+    const liveVideo = async () =>
+      (await teacher.page.evaluate(() => window.harness.capturedTracks())).filter((t) => t.kind === "video" && t.readyState === "live");
+
+    await teacher.page.evaluate(() => window.harness.session().setCameraEnabled(false));
+
+    await waitForEvent(student, "remoteMediaState", { microphone: true, camera: false, screenShare: false }, 5_000);
+    expect(await liveVideo()).toEqual([]); // the camera light goes out
+    const off = await waitForBytesBeyond(student, ((await lastStats(student))?.bytesReceived ?? 0) + 1);
+    await student.page.waitForFunction((after) => (window.harness.lastStats()?.timestamp ?? 0) > after + 1500, off.timestamp, { timeout: 10_000 });
+    expect((await lastStats(student))?.bitrateInBps).toBeLessThan(100_000); // audio only
+
+    await teacher.page.evaluate(() => window.harness.session().setCameraEnabled(true));
+
+    await waitForEvent(student, "remoteMediaState", { camera: true }, 5_000);
+    expect(await liveVideo()).toHaveLength(1);
+    await waitForBytesBeyond(student, ((await lastStats(student))?.bytesReceived ?? 0) + 50_000);
+  });
+
   it("lists the devices and switches the camera without renegotiating", async () => {
     const cameras = await student.page.evaluate(async () =>
       (await window.harness.session().listDevices()).cameras.map((d) => ({ deviceId: d.deviceId, label: d.label })),
@@ -387,9 +407,8 @@ describe("CallSession in two Chromium processes through TURN (relay only)", () =
       tab.on("pageerror", (error) => lines.push(`pageerror: ${error.message}`));
       return lines;
     });
-    // One tab after the other, as a user would open them.
+    // One tab after the other, as a user would open them (the snippet waits for both).
     await tabs[0]?.goto(`${pages.url}readme/`);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
     await tabs[1]?.goto(`${pages.url}readme/?polite`);
 
     for (const lines of logs) {
