@@ -51,15 +51,17 @@ async function portFree(port: number): Promise<boolean> {
 }
 
 /**
- * Starts a private coturn with the repository's coturn/start.sh on a random free port in
- * 20000-60000 (it owns port..port+99: listening port plus relay ports).
+ * Starts a private coturn with the repository's coturn/start.sh on a random free port block in
+ * 20000-31999 (it owns port..port+99: listening port plus relay ports). The block stays below
+ * Linux's ephemeral range (32768-60999), where the local end of any outgoing connection could
+ * take a relay port that coturn then cannot bind.
  */
 export async function startCoturn(): Promise<TurnServer> {
   const runDir = mkdtempSync(join(tmpdir(), "callern-browser-turn-"));
   const secret = randomBytes(18).toString("base64url");
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 400) * 100;
+    const port = 20_000 + Math.floor(Math.random() * 120) * 100;
     if (!(await portFree(port)) || !(await portFree(port + 2))) continue;
     try {
       await run("bash", [join(repoRoot, "coturn/start.sh"), runDir, String(port), secret], { cwd: repoRoot });
