@@ -20,7 +20,7 @@ public sealed class CrossTenantIsolationTests(CallernApp app) : IClassFixture<Ca
     private const string Marker = "Marker-A-7f3a9c";
 
     /// <summary>A value of tenant A for each route parameter name. A new route parameter must be added here.</summary>
-    private static readonly Dictionary<string, string> RouteValues = new(StringComparer.OrdinalIgnoreCase)
+    private readonly Dictionary<string, string> RouteValues = new(StringComparer.OrdinalIgnoreCase)
     {
         ["id"] = VictimId,
     };
@@ -46,6 +46,10 @@ public sealed class CrossTenantIsolationTests(CallernApp app) : IClassFixture<Ca
             DisplayName = Marker, TimeZone = "UTC", Languages = [new TeacherLanguage { Language = "en-GB", Levels = ["B1"] }], Specializations = ["business"],
         });
         await adminA.UpdateSettingsAsync(new Callern.Sdk.TenantSettings { AllowedOrigins = ["https://a.example"], DefaultTokenTtlSeconds = 1234 });
+        var package = await adminA.CreatePackageAsync(new PackageInput { Name = Marker, Minutes = 60, Price = 10m, Currency = "EUR", ValidityDays = 30 });
+        var purchase = await adminA.RecordPurchaseAsync(VictimId, "key-a", new PurchaseRequest { PackageId = package.Id, PaymentReference = Marker });
+        RouteValues["packageId"] = package.Id.ToString();
+        RouteValues["purchaseId"] = purchase.Id.ToString();
         var before = await SnapshotAsync(a);
 
         var routes = TenantRoutes().ToList();
@@ -82,7 +86,11 @@ public sealed class CrossTenantIsolationTests(CallernApp app) : IClassFixture<Ca
     private async Task<string> SnapshotAsync(TestTenant tenant)
     {
         var admin = app.As(tenant, "admin-a", CallernRoles.Admin);
-        var parts = new[] { $"/v1/students/{VictimId}", $"/v1/teachers/{VictimId}", "/v1/students", "/v1/teachers", "/v1/settings" };
+        var parts = new[]
+        {
+            $"/v1/students/{VictimId}", $"/v1/teachers/{VictimId}", "/v1/students", "/v1/teachers", "/v1/settings",
+            "/v1/packages?includeArchived=true", $"/v1/students/{VictimId}/wallet", $"/v1/students/{VictimId}/wallet/transactions",
+        };
         var bodies = new List<string>();
         foreach (var part in parts)
         {
