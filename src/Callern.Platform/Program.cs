@@ -1,8 +1,10 @@
 using Callern.Platform.Demo;
 using Callern.Platform.Infrastructure;
 using Callern.Platform.People;
+using Callern.Platform.Signaling;
 using Callern.Platform.Tenancy;
 using Callern.Platform.Wallets;
+using Callern.Platform.Turn;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -15,6 +17,8 @@ builder.Services.AddCallernOpenApi();
 builder.Services.AddTenancy();
 builder.Services.AddPeople();
 builder.Services.AddWallets(builder.Configuration);
+builder.Services.AddTurn(builder.Configuration);
+builder.Services.AddSignaling(builder.Configuration);
 builder.Services.AddDemo(builder.Configuration);
 builder.UseDocumentOnlyModeIfAsked(args);
 
@@ -32,6 +36,8 @@ app.MapAccessTokens();
 app.MapSettings();
 app.MapPeople();
 app.MapWallets();
+app.MapTurn();
+app.MapSignaling();
 
 if (await OpenApi.WriteDocumentIfAskedAsync(app, args))
 {

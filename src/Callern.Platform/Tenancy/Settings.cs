@@ -18,12 +18,22 @@ public sealed record TenantSettings
     /// <summary>Lifetime of tokens from POST /v1/tokens when the request names none.</summary>
     public int DefaultTokenTtlSeconds { get; init; } = AccessTokens.DefaultTtlSeconds;
 
+    /// <summary>Lifetime of TURN credentials from GET /v1/ice-servers: long enough for a call, short enough that a leaked one soon dies.</summary>
+    public int TurnCredentialTtlSeconds { get; init; } = Turn.TurnCredentials.DefaultTtlSeconds;
+
+    /// <summary>How long a teacher without a live hub connection keeps their status before turning offline (a reload or a network blip is not a sign-off).</summary>
+    public int PresenceGraceSeconds { get; init; } = Signaling.PresenceRules.DefaultGraceSeconds;
+
     public FieldErrors Validate()
     {
         var errors = new FieldErrors()
             .Check(AllowedOrigins is not null && AllowedOrigins.Count <= 50, "allowedOrigins", "At most 50 origins.")
             .Check(DefaultTokenTtlSeconds is >= AccessTokens.MinTtlSeconds and <= AccessTokens.MaxTtlSeconds,
-                "defaultTokenTtlSeconds", $"Between {AccessTokens.MinTtlSeconds} and {AccessTokens.MaxTtlSeconds}.");
+                "defaultTokenTtlSeconds", $"Between {AccessTokens.MinTtlSeconds} and {AccessTokens.MaxTtlSeconds}.")
+            .Check(TurnCredentialTtlSeconds is >= Turn.TurnCredentials.MinTtlSeconds and <= Turn.TurnCredentials.MaxTtlSeconds,
+                "turnCredentialTtlSeconds", $"Between {Turn.TurnCredentials.MinTtlSeconds} and {Turn.TurnCredentials.MaxTtlSeconds}.")
+            .Check(PresenceGraceSeconds is >= Signaling.PresenceRules.MinGraceSeconds and <= Signaling.PresenceRules.MaxGraceSeconds,
+                "presenceGraceSeconds", $"Between {Signaling.PresenceRules.MinGraceSeconds} and {Signaling.PresenceRules.MaxGraceSeconds}.");
         foreach (var (origin, i) in (AllowedOrigins ?? []).Select((o, i) => (o, i)))
         {
             errors.Check(IsOrigin(origin), $"allowedOrigins[{i}]", "An origin such as https://school.example (scheme, host, optional port; no path).");

@@ -1,0 +1,44 @@
+using Callern.Platform.Tenancy;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.SignalR;
+
+namespace Callern.Platform.Signaling;
+
+/// <summary>
+/// The realtime hub at /hubs/calls. Thin by design: it knows who calls (the JWT, checked by the
+/// same handler as REST), tracks the connection, and hands the work to the feature services.
+/// Rate limits and message size are enforced before any method runs (<see cref="HubRateLimitFilter"/>).
+/// </summary>
+[Authorize(Policy = Policies.TenantUser)]
+public sealed class CallsHub(ConnectionTracker connections, PresenceService presence) : Hub<ICallernClient>
+{
+    public const string Path = "/hubs/calls";
+
+    public override async Task OnConnectedAsync()
+    {
+        var caller = Context.User!.RequiredCaller();
+        await connections.OpenAsync(Context.ConnectionId, caller);
+        if (caller.Role == Roles.Admin)
+        {
+            await Groups.AddToGroupAsync(Context.ConnectionId, PresenceRules.AdminsGroup(caller.TenantId));
+        }
+    }
+
+    public override Task OnDisconnectedAsync(Exception? exception) =>
+        connections.CloseAsync(Context.ConnectionId, Context.User!.RequiredCaller());
+
+    /// <summary>A teacher sets their own status; the answer is the presence every admin now sees.</summary>
+    public Task<TeacherPresence> SetAvailability(PresenceStatus status)
+    {
+        var caller = Context.User!.RequiredCaller();
+        if (caller.Role != Roles.Teacher)
+        {
+            throw HubErrors.Create(HubErrors.Forbidden, "Only teachers have an availability.");
+        }
+        if (!Enum.IsDefined(status))
+        {
+            throw HubErrors.Create(HubErrors.InvalidArgument, "status is available, away or offline.");
+        }
+        return presence.SetAsync(caller, status);
+    }
+}

@@ -1,0 +1,25 @@
+using Callern.Platform.Tenancy;
+using Microsoft.AspNetCore.SignalR;
+
+namespace Callern.Platform.Signaling;
+
+/// <summary>Presence rules over the store, and the pushes that follow each change.</summary>
+public sealed class PresenceService(PresenceStore store, SettingsStore settings, IHubContext<CallsHub, ICallernClient> hub, TimeProvider time)
+{
+    public async Task<TeacherPresence> SetAsync(Caller teacher, PresenceStatus status)
+    {
+        var now = time.GetUtcNow();
+        var grace = (await settings.GetAsync(teacher.TenantId)).PresenceGraceSeconds;
+        var presence = await store.SetAsync(teacher.TenantId, teacher.UserId, status, now, now.AddSeconds(grace));
+        await NotifyAsync(teacher.TenantId, presence);
+        return presence;
+    }
+
+    /// <summary>
+    /// To the tenant's admins and to the teacher's own connections. Users are addressed by tenant +
+    /// sub (<see cref="GlobalUserIdProvider"/>), so another school's teacher with the same id hears nothing.
+    /// </summary>
+    public Task NotifyAsync(Guid tenantId, TeacherPresence presence) => Task.WhenAll(
+        hub.Clients.Group(PresenceRules.AdminsGroup(tenantId)).PresenceChanged(presence),
+        hub.Clients.User(new Caller(tenantId, presence.TeacherId, Roles.Teacher, "").GlobalId).PresenceChanged(presence));
+}

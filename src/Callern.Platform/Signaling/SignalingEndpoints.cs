@@ -1,0 +1,78 @@
+using Callern.Platform.Infrastructure;
+using Callern.Platform.Tenancy;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Options;
+
+namespace Callern.Platform.Signaling;
+
+public static class SignalingEndpoints
+{
+    public static IServiceCollection AddSignaling(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<SignalingOptions>().Bind(configuration.GetSection("Callern:Hub"))
+            .Validate(o => o.MaxMessageBytes >= 1024 && o.MessagesPerSecond > 0 && o.MessageBurst >= 1 && o.HeartbeatSeconds >= 1
+                && o.SweepSeconds >= 1 && o.StaleConnectionSeconds >= Math.Max(PresenceRules.MaxGraceSeconds, 3 * o.HeartbeatSeconds),
+                "Callern:Hub is invalid: see docs/configuration.md.")
+            .ValidateOnStart();
+        services.AddSignalR(o => o.AddFilter<HubRateLimitFilter>());
+        // Read lazily, like the other limits, so hosts and tests can set them after this call.
+        services.AddOptions<HubOptions>().Configure<IOptions<SignalingOptions>>((hub, signaling) =>
+            hub.MaximumReceiveMessageSize = signaling.Value.MaxMessageBytes);
+        services.AddSingleton<IUserIdProvider, GlobalUserIdProvider>();
+        services.AddSingleton<PresenceStore>();
+        services.AddSingleton<PresenceService>();
+        services.AddSingleton<ConnectionTracker>();
+        services.AddSingleton<HubRateLimitFilter>();
+        services.AddHostedService<ConnectionHeartbeat>();
+        services.AddHostedService<PresenceSweeper>();
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapSignaling(this IEndpointRouteBuilder app)
+    {
+        app.MapHub<CallsHub>(CallsHub.Path, o =>
+        {
+            // The hub trusts the token for the connection's whole life: end it when the token ends.
+            o.CloseOnAuthenticationExpiration = true;
+            // A WebSocket that drops briefly resumes the same connection, with no lost messages.
+            o.AllowStatefulReconnects = true;
+        }).Add(endpoint =>
+        {
+            var next = endpoint.RequestDelegate!;
+            endpoint.RequestDelegate = http => OriginCheck.RunAsync(http, next);
+        });
+
+        var me = app.MapGroup("/v1/me/availability").WithTags("Presence").RequireAuthorization(Policies.Teacher);
+        me.MapPut("/", SetAvailability).WithName("SetMyAvailability")
+            .WithSummary("A teacher sets their status (available, away, offline), as the hub's SetAvailability does.");
+
+        var presence = app.MapGroup("/v1/presence").WithTags("Presence").RequireAuthorization(Policies.Admin);
+        presence.MapGet("/teachers", ListTeachers).WithName("ListTeacherPresence")
+            .WithSummary("Teachers' presence by teacher id, with cursor pagination; filter by status.");
+        return app;
+    }
+
+    private static async Task<Results<Ok<TeacherPresence>, ValidationProblem>> SetAvailability(
+        SetAvailabilityRequest request, HttpContext http, PresenceService presence)
+    {
+        if (request.Status is not { } status || !Enum.IsDefined(status))
+        {
+            return new FieldErrors().Add("status", "available, away or offline.").ToProblem();
+        }
+        return TypedResults.Ok(await presence.SetAsync(http.User.RequiredCaller(), status));
+    }
+
+    private static async Task<Results<Ok<Page<TeacherPresence>>, ValidationProblem>> ListTeachers(
+        HttpContext http, PresenceStore store, PresenceStatus? status, string? cursor, int? limit)
+    {
+        var errors = new FieldErrors();
+        var (after, size) = Cursor.Read(cursor, limit, errors);
+        if (!errors.IsEmpty)
+        {
+            return errors.ToProblem();
+        }
+        var rows = await store.ListAsync(http.User.RequiredCaller().TenantId, status, after, size + 1);
+        return TypedResults.Ok(Cursor.ToPage(rows, size, p => p.TeacherId));
+    }
+}
