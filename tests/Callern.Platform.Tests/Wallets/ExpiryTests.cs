@@ -19,19 +19,20 @@ public sealed class ExpiryTests(CallernApp app) : IClassFixture<CallernApp>
         var student = await app.CreateStudentAsync(tenant);
         var week = await app.BuyAsync(tenant, student, (await app.CreatePackageAsync(tenant, 60, validityDays: 7)).Id);
         await app.BuyAsync(tenant, student, (await app.CreatePackageAsync(tenant, 10, validityDays: null)).Id);
-        var sdk = app.SdkAs(tenant, student, CallernRoles.Student);
-        Assert.Equal(3600, (await sdk.GetMyWalletAsync()).ExpiringWithin7DaysSeconds);
+        // A fresh token for each request: the clock jumps by days, past any token's lifetime.
+        CallernClient Sdk() => app.SdkAs(tenant, student, CallernRoles.Student);
+        Assert.Equal(3600, (await Sdk().GetMyWalletAsync()).ExpiringWithin7DaysSeconds);
 
         app.Clock.SetUtcNow(week.ExpiresAt!.Value.AddTicks(-10));
         await Expiry.ExpireDueAsync();
-        Assert.Equal(4200, (await sdk.GetMyWalletAsync()).AvailableSeconds);
+        Assert.Equal(4200, (await Sdk().GetMyWalletAsync()).AvailableSeconds);
 
         app.Clock.SetUtcNow(week.ExpiresAt!.Value);
         await Expiry.ExpireDueAsync();
-        var wallet = await sdk.GetMyWalletAsync();
+        var wallet = await Sdk().GetMyWalletAsync();
         Assert.Equal((600L, 0L), (wallet.AvailableSeconds, wallet.ExpiringWithin7DaysSeconds));
         Assert.DoesNotContain(wallet.Lots, l => l.Id == week.LotId);
-        var expiry = (await sdk.ListMyTransactionsAsync(null, null)).Items[0];
+        var expiry = (await Sdk().ListMyTransactionsAsync(null, null)).Items[0];
         Assert.Equal((LedgerEntryKind.Expiry, -3600L, week.LotId), (expiry.Kind, expiry.AvailableDeltaSeconds, expiry.LotId));
 
         var ledger = await app.AssertLedgerBalancedAsync(tenant.Id, student);
