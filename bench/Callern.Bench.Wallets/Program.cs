@@ -42,8 +42,12 @@ try
     {
         await connection.ExecuteAsync("INSERT INTO tenants (id, name, created_at) VALUES (@tenantId, 'Bench School', now())", new { tenantId });
     }
-    var teacher = "teacher-bench";
-    await people.UpsertTeacherAsync(tenantId, teacher, new TeacherInput("Bench Teacher", [new TeacherLanguage("en-GB", ["B1"])], [], "UTC", null, null));
+    // One teacher per worker, as a teacher teaches one call at a time.
+    var teachers = Enumerable.Range(0, workers).Select(i => $"teacher-{i}").ToArray();
+    foreach (var teacher in teachers)
+    {
+        await people.UpsertTeacherAsync(tenantId, teacher, new TeacherInput(teacher, [new TeacherLanguage("en-GB", ["B1"])], [], "UTC", null, null));
+    }
     var students = new string[workers * StudentsPerWorker];
     for (var i = 0; i < students.Length; i++)
     {
@@ -84,7 +88,7 @@ try
                 myHolds.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 var billed = random.Next(1, 1800);
                 started = Stopwatch.GetTimestamp();
-                var end = await holds.SettleAsync(tenantId, call, billed, teacher);
+                var end = await holds.SettleAsync(tenantId, call, billed, teachers[w]);
                 mySettles.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 if (hold.HeldSeconds != 1800 || end!.ChargedSeconds != billed)
                 {

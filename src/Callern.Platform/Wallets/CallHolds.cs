@@ -28,17 +28,16 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
         {
             var now = time.GetUtcNow().ToDatabasePrecision();
             await WalletSql.LockAsync(connection, tx, tenantId, studentId, now);
-            var created = await connection.ExecuteAsync(
-                """
+            var created = await connection.QuerySingleOrDefaultAsync<HoldRow>(
+                $"""
                 INSERT INTO wallet_holds (tenant_id, call_id, student_id, state, created_at)
                 VALUES (@tenantId, @callId, @studentId, 'active', @now) ON CONFLICT DO NOTHING
+                RETURNING {HoldColumns}
                 """,
                 new { tenantId, callId, studentId, now }, tx);
-            if (created == 1 && upToSeconds > 0)
-            {
-                await TakeAsync(connection, tx, tenantId, studentId, callId, upToSeconds, now);
-            }
-            return (await FindAsync(connection, tx, tenantId, callId))!;
+            return created is null ? (await FindAsync(connection, tx, tenantId, callId))!
+                : upToSeconds > 0 ? await TakeAsync(connection, tx, tenantId, studentId, callId, upToSeconds, now)
+                : created.ToHold();
         });
     }
 
@@ -61,8 +60,7 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
             {
                 return hold;
             }
-            await TakeAsync(connection, tx, tenantId, studentId, callId, toTotalSeconds - hold.HeldSeconds, time.GetUtcNow().ToDatabasePrecision());
-            return await FindAsync(connection, tx, tenantId, callId);
+            return await TakeAsync(connection, tx, tenantId, studentId, callId, toTotalSeconds - hold.HeldSeconds, time.GetUtcNow().ToDatabasePrecision());
         });
     }
 
@@ -104,8 +102,8 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
             var charge = Math.Min(billedSeconds ?? 0, hold.HeldSeconds);
             // Charge the hold's lots earliest-expiring first; give back the rest to lots still valid,
             // and let what belongs to a lot that expired during the call leave through an expiry entry.
-            await connection.ExecuteAsync(
-                """
+            var ended = await connection.QuerySingleAsync<HoldRow>(
+                $"""
                 WITH allocations AS (
                     SELECT hl.lot_id, hl.seconds, l.expired_at IS NOT NULL AS expired,
                            sum(hl.seconds) OVER (ORDER BY l.expires_at NULLS LAST, hl.lot_id) - hl.seconds AS before
@@ -137,6 +135,7 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
                 UPDATE wallet_holds SET state = @state, held_seconds = 0, charged_seconds = @charge, released_seconds = @held - @charge,
                                         teacher_id = @teacherId, ended_at = @now
                 WHERE tenant_id = @tenantId AND call_id = @callId
+                RETURNING {HoldColumns}
                 """,
                 new
                 {
@@ -144,13 +143,13 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
                     state = settle ? "settled" : "released", now = time.GetUtcNow().ToDatabasePrecision(),
                 },
                 tx);
-            return await FindAsync(connection, tx, tenantId, callId);
+            return ended.ToHold();
         });
 
     /// <summary>Takes up to <paramref name="want"/> spendable seconds into the hold, earliest-expiring lots first.</summary>
-    private static Task TakeAsync(
+    private static async Task<CallHold> TakeAsync(
         NpgsqlConnection connection, NpgsqlTransaction tx, Guid tenantId, string studentId, Guid callId, long want, DateTimeOffset now) =>
-        connection.ExecuteAsync(
+        (await connection.QuerySingleAsync<HoldRow>(
             $"""
             WITH {WalletSql.Takes},
             taken AS (
@@ -170,8 +169,9 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
                 FROM total t WHERE w.tenant_id = @tenantId AND w.student_id = @studentId AND t.seconds > 0)
             UPDATE wallet_holds h SET held_seconds = h.held_seconds + t.seconds
             FROM total t WHERE h.tenant_id = @tenantId AND h.call_id = @callId
+            RETURNING {HoldColumns}
             """,
-            new { tenantId, studentId, callId, want, now }, tx);
+            new { tenantId, studentId, callId, want, now }, tx)).ToHold();
 
     /// <summary>Locks the wallet of the call's student; null when the tenant has no hold for this call.</summary>
     private static Task<string?> LockWalletOfAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Guid tenantId, Guid callId) =>
