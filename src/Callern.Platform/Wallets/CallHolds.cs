@@ -27,14 +27,19 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
         return InTransaction(transaction, async (connection, tx) =>
         {
             var now = time.GetUtcNow().ToDatabasePrecision();
-            await WalletSql.LockAsync(connection, tx, tenantId, studentId, now);
-            var created = await connection.QuerySingleOrDefaultAsync<HoldRow>(
+            HoldRow? created;
+            await using (var results = await connection.QueryMultipleAsync(
                 $"""
+                {WalletSql.EnsureAndLock}
                 INSERT INTO wallet_holds (tenant_id, call_id, student_id, state, created_at)
                 VALUES (@tenantId, @callId, @studentId, 'active', @now) ON CONFLICT DO NOTHING
                 RETURNING {HoldColumns}
                 """,
-                new { tenantId, callId, studentId, now }, tx);
+                new { tenantId, callId, studentId, now }, tx))
+            {
+                await results.ReadAsync<int>();
+                created = await results.ReadSingleOrDefaultAsync<HoldRow>();
+            }
             return created is null ? (await FindAsync(connection, tx, tenantId, callId))!
                 : upToSeconds > 0 ? await TakeAsync(connection, tx, tenantId, studentId, callId, upToSeconds, now)
                 : created.ToHold();
@@ -51,16 +56,15 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
         ArgumentOutOfRangeException.ThrowIfNegative(toTotalSeconds);
         return InTransaction(transaction, async (connection, tx) =>
         {
-            if (await LockWalletOfAsync(connection, tx, tenantId, callId) is not { } studentId)
+            if (await LockAsync(connection, tx, tenantId, callId) is not { } hold)
             {
                 return null;
             }
-            var hold = (await FindAsync(connection, tx, tenantId, callId))!;
             if (hold.State != HoldState.Active || hold.HeldSeconds >= toTotalSeconds)
             {
                 return hold;
             }
-            return await TakeAsync(connection, tx, tenantId, studentId, callId, toTotalSeconds - hold.HeldSeconds, time.GetUtcNow().ToDatabasePrecision());
+            return await TakeAsync(connection, tx, tenantId, hold.StudentId, callId, toTotalSeconds - hold.HeldSeconds, time.GetUtcNow().ToDatabasePrecision());
         });
     }
 
@@ -89,11 +93,11 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
     private Task<CallHold?> EndAsync(Guid tenantId, Guid callId, long? billedSeconds, string? teacherId, NpgsqlTransaction? transaction) =>
         InTransaction(transaction, async (connection, tx) =>
         {
-            if (await LockWalletOfAsync(connection, tx, tenantId, callId) is not { } studentId)
+            if (await LockAsync(connection, tx, tenantId, callId) is not { } hold)
             {
                 return null;
             }
-            var hold = (await FindAsync(connection, tx, tenantId, callId))!;
+            var studentId = hold.StudentId;
             if (hold.State != HoldState.Active)
             {
                 return hold;
@@ -173,16 +177,26 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
             """,
             new { tenantId, studentId, callId, want, now }, tx)).ToHold();
 
-    /// <summary>Locks the wallet of the call's student; null when the tenant has no hold for this call.</summary>
-    private static Task<string?> LockWalletOfAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Guid tenantId, Guid callId) =>
-        connection.QuerySingleOrDefaultAsync<string?>(
-            """
+    /// <summary>
+    /// Locks the wallet of the call's student and then reads the hold, in one round trip: the read
+    /// is a statement of its own, so it sees the hold as the last holder of the lock left it.
+    /// Null when the tenant has no hold for this call.
+    /// </summary>
+    private static async Task<CallHold?> LockAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Guid tenantId, Guid callId)
+    {
+        await using var results = await connection.QueryMultipleAsync(
+            $"""
             SELECT w.student_id FROM wallets w
             WHERE w.tenant_id = @tenantId
               AND w.student_id = (SELECT student_id FROM wallet_holds WHERE tenant_id = @tenantId AND call_id = @callId)
-            FOR UPDATE
+            FOR UPDATE;
+            SELECT {HoldColumns} FROM wallet_holds WHERE tenant_id = @tenantId AND call_id = @callId;
             """,
             new { tenantId, callId }, tx);
+        var locked = await results.ReadSingleOrDefaultAsync<string>();
+        var hold = await results.ReadSingleOrDefaultAsync<HoldRow>();
+        return locked is null ? null : hold!.ToHold();
+    }
 
     private static async Task<CallHold?> FindAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, Guid tenantId, Guid callId)
     {
