@@ -58,13 +58,27 @@ try
 
     // Warm-up: connections opened, statements planned, JIT done.
     await RunAsync(TimeSpan.FromSeconds(3));
+    // CPU time spent by this process and by the PostgreSQL server (when it runs on this machine),
+    // so that a run on a busy machine still tells what one call costs.
+    var postmaster = await PostmasterPidAsync();
+    var cpuBefore = (Client: Process.GetCurrentProcess().TotalProcessorTime, Server: ServerCpu(postmaster));
     var (settled, charged, holdTimes, settleTimes, elapsed) = await RunAsync(TimeSpan.FromSeconds(seconds));
+    var clientCpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore.Client;
+    var serverCpu = ServerCpu(postmaster) - cpuBefore.Server;
 
     Console.WriteLine($"machine: {Environment.ProcessorCount} cores; PostgreSQL {await ScalarAsync<string>("SHOW server_version")}, fsync={await ScalarAsync<string>("SHOW fsync")}, synchronous_commit={await ScalarAsync<string>("SHOW synchronous_commit")}");
     Console.WriteLine($"{workers} workers x {StudentsPerWorker} students, {elapsed.TotalSeconds:F1} s measured after a 3 s warm-up");
     Console.WriteLine($"calls settled: {settled:N0}  ->  {settled / elapsed.TotalSeconds:N0} settlements/s (each call also took a hold: {2 * settled / elapsed.TotalSeconds:N0} wallet transactions/s)");
     Console.WriteLine($"settle latency: p50 {Percentile(settleTimes, 0.50):F2} ms  p99 {Percentile(settleTimes, 0.99):F2} ms  max {settleTimes[^1]:F2} ms");
     Console.WriteLine($"hold latency:   p50 {Percentile(holdTimes, 0.50):F2} ms  p99 {Percentile(holdTimes, 0.99):F2} ms  max {holdTimes[^1]:F2} ms");
+
+    if (postmaster is not null)
+    {
+        var perCall = (clientCpu + serverCpu).TotalMilliseconds / settled;
+        Console.WriteLine($"load average at the end: {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; CPU per call (hold + settle): " +
+            $"{perCall:F2} ms ({serverCpu.TotalMilliseconds / settled:F2} PostgreSQL, {clientCpu.TotalMilliseconds / settled:F2} client) " +
+            $"-> at most {Environment.ProcessorCount * 1000 / perCall:N0} settlements/s if these {Environment.ProcessorCount} cores did nothing else");
+    }
 
     exitCode = await CheckLedgerAsync(charged) ? 0 : 1;
 
@@ -138,6 +152,19 @@ try
         return duplicates == 0 && lost == 0 && unbalanced == 0 && conserved;
     }
 
+    async Task<int?> PostmasterPidAsync()
+    {
+        try
+        {
+            var pidFile = Path.Combine(await ScalarAsync<string>("SHOW data_directory"), "postmaster.pid");
+            return File.Exists(pidFile) ? int.Parse(File.ReadLines(pidFile).First(), CultureInfo.InvariantCulture) : null;
+        }
+        catch (Exception exception) when (exception is PostgresException or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     async Task<T> ScalarAsync<T>(string sql)
     {
         await using var connection = await db.OpenConnectionAsync();
@@ -151,5 +178,32 @@ finally
     await admin.ExecuteAsync($"DROP DATABASE IF EXISTS {database} WITH (FORCE)");
 }
 return exitCode;
+
+// utime + stime of the postmaster's children (the backends), from /proc; zero when not on this machine.
+static TimeSpan ServerCpu(int? postmaster)
+{
+    if (postmaster is null)
+    {
+        return TimeSpan.Zero;
+    }
+    var ticks = 0L;
+    foreach (var dir in Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)))
+    {
+        try
+        {
+            var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            if (int.Parse(fields[1], CultureInfo.InvariantCulture) == postmaster)
+            {
+                ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            }
+        }
+        catch (IOException)
+        {
+            // The process ended while we looked.
+        }
+    }
+    return TimeSpan.FromSeconds(ticks / 100.0);
+}
 
 static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
