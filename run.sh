@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the platform locally: a private PostgreSQL under .callern/ (unless CALLERN_DB is set),
-# migrations, the demo school, then the API on http://127.0.0.1:${CALLERN_PORT:-5080}.
-# Ctrl+C or TERM stops everything it started.
+# a private coturn on 127.0.0.1:${CALLERN_TURN_PORT:-3478} (unless CALLERN_TURN_URLS and
+# CALLERN_TURN_SECRET name one), migrations, the demo school, then the API on
+# http://127.0.0.1:${CALLERN_PORT:-5080}. Ctrl+C or TERM stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup.sh
@@ -19,10 +20,12 @@ fi
 OPERATOR_KEY=$(<"$STATE_DIR/operator-key")
 
 STARTED_PG=""
+STARTED_TURN=""
 APP_PID=""
 cleanup() {
   trap - EXIT INT TERM
   if [[ -n $APP_PID ]]; then kill "$APP_PID" 2>/dev/null || true; wait "$APP_PID" 2>/dev/null || true; fi
+  if [[ -n $STARTED_TURN ]]; then coturn/stop.sh "$STARTED_TURN" || true; fi
   if [[ -n $STARTED_PG ]]; then callern_pg_stop "$STARTED_PG"; fi
 }
 trap cleanup EXIT
@@ -35,9 +38,29 @@ if [[ -z ${CALLERN_DB:-} ]]; then
   CALLERN_DB="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=postgres"
 fi
 
+# TURN: the platform signs credentials with the secret coturn checks them against. One secret
+# per checkout, generated once, like the operator key; or an existing coturn (./test.sh's).
+if [[ -n ${CALLERN_TURN_URLS:-} || -n ${CALLERN_TURN_SECRET:-} ]]; then
+  [[ -n ${CALLERN_TURN_URLS:-} && -n ${CALLERN_TURN_SECRET:-} ]] || callern_die "set both CALLERN_TURN_URLS and CALLERN_TURN_SECRET, or neither"
+  TURN_SECRET=$CALLERN_TURN_SECRET
+  read -r -a TURN_URLS <<<"$CALLERN_TURN_URLS"
+else
+  if [[ ! -s $STATE_DIR/turn-secret ]]; then
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$STATE_DIR/turn-secret")
+  fi
+  TURN_SECRET=$(<"$STATE_DIR/turn-secret")
+  TURN_PORT=${CALLERN_TURN_PORT:-3478}
+  coturn/start.sh "$STATE_DIR/turn" "$TURN_PORT" "$TURN_SECRET" >/dev/null
+  STARTED_TURN="$STATE_DIR/turn"
+  TURN_URLS=("stun:127.0.0.1:$TURN_PORT" "turn:127.0.0.1:$TURN_PORT?transport=udp" "turn:127.0.0.1:$TURN_PORT?transport=tcp")
+fi
+TURN_ENV=("Callern__Turn__Secrets__0=$TURN_SECRET")
+for i in "${!TURN_URLS[@]}"; do TURN_ENV+=("Callern__Turn__Urls__$i=${TURN_URLS[$i]}"); done
+
 callern_log "building"
 dotnet build src/Callern.Platform -c Release -nologo -clp:ErrorsOnly -v q >&2
 
+env "${TURN_ENV[@]}" \
 ConnectionStrings__Callern="$CALLERN_DB" \
 Callern__OperatorKey="$OPERATOR_KEY" \
 Callern__DataProtection__KeysPath="$STATE_DIR/keys" \
@@ -61,6 +84,8 @@ API:         $BASE_URL/v1
 Swagger UI:  $BASE_URL/docs
 OpenAPI:     $BASE_URL/swagger/v1/swagger.json
 Health:      $BASE_URL/health/ready
+Hub:         ${BASE_URL/http/ws}/hubs/calls
+TURN:        ${TURN_URLS[*]}
 Demo keys:   $STATE_DIR/demo.json
 Logs:        $STATE_DIR/platform.log
 Callern is ready at $BASE_URL

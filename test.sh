@@ -11,6 +11,7 @@ PG_PORT=$(callern_free_port)
 PLATFORM_PID=""
 cleanup() {
   if [[ -n $PLATFORM_PID ]]; then kill -TERM "$PLATFORM_PID" 2>/dev/null || true; wait "$PLATFORM_PID" 2>/dev/null || true; fi
+  coturn/stop.sh "$RUN_DIR/turn" || true
   callern_pg_stop "$RUN_DIR/pg"
   rm -rf "$RUN_DIR"
 }
@@ -20,6 +21,24 @@ trap 'exit 130' INT TERM
 # A throwaway cluster: durability settings off for speed, room for many parallel test classes.
 callern_pg_start "$RUN_DIR/pg" "$PG_PORT" fsync=off synchronous_commit=off full_page_writes=off max_connections=400
 export CALLERN_TEST_DB="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=postgres"
+
+# A throwaway coturn: the TURN tests allocate through it with credentials from the platform
+# (C# tests), and the platforms that ./run.sh starts below hand out its URLs instead of
+# starting their own. It owns ports TURN_PORT..TURN_PORT+99 (relays above TURN_PORT+1).
+# Its block is below Linux's ephemeral range (32768-60999), where the local end of any outgoing
+# connection could take one of its ports; start.sh refuses a port that is in use.
+TURN_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+for attempt in 1 2 3 4 5; do
+  TURN_PORT=$(((RANDOM % 120 + 200) * 100))
+  coturn/start.sh "$RUN_DIR/turn" "$TURN_PORT" "$TURN_SECRET" >/dev/null && break
+  ((attempt < 5)) || callern_die "coturn did not start"
+done
+export CALLERN_TEST_TURN_URL="turn:127.0.0.1:$TURN_PORT?transport=udp"
+export CALLERN_TEST_TURN_SECRET="$TURN_SECRET"
+export CALLERN_TURN_URLS="stun:127.0.0.1:$TURN_PORT $CALLERN_TEST_TURN_URL turn:127.0.0.1:$TURN_PORT?transport=tcp"
+export CALLERN_TURN_SECRET="$TURN_SECRET"
+# The production template must parse as written and deny what it says it denies.
+coturn/check-prod-template.sh
 
 dotnet build Callern.sln -c Release -nologo -clp:ErrorsOnly
 dotnet test Callern.sln -c Release --no-build -nologo --logger "console;verbosity=normal"

@@ -52,8 +52,10 @@ if (($# == 1)); then
   fi
   block_free "$base" || coturn_die "a port in $base..$((base + 99)) is in use"
 else
+  # Below Linux's ephemeral range (32768-60999): a port there may be the local end of any
+  # outgoing connection, which a listener cannot bind even though nothing listens on it.
   for _ in {1..50}; do
-    base=$(((RANDOM % 400 + 200) * 100))
+    base=$(((RANDOM % 120 + 200) * 100))
     block_free "$base" && break
   done
   block_free "$base" || coturn_die "found no free block of 100 ports"

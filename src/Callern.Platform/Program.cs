@@ -1,3 +1,4 @@
+using Callern.Platform.Calls;
 using Callern.Platform.Demo;
 using Callern.Platform.Infrastructure;
 using Callern.Platform.People;
@@ -19,6 +20,7 @@ builder.Services.AddPeople();
 builder.Services.AddWallets(builder.Configuration);
 builder.Services.AddTurn(builder.Configuration);
 builder.Services.AddSignaling(builder.Configuration);
+builder.Services.AddCalls();
 builder.Services.AddDemo(builder.Configuration);
 builder.UseDocumentOnlyModeIfAsked(args);
 
@@ -38,6 +40,7 @@ app.MapPeople();
 app.MapWallets();
 app.MapTurn();
 app.MapSignaling();
+app.MapCalls();
 
 if (await OpenApi.WriteDocumentIfAskedAsync(app, args))
 {

@@ -10,7 +10,7 @@ namespace Callern.Platform.Signaling;
 /// Rate limits and message size are enforced before any method runs (<see cref="HubRateLimitFilter"/>).
 /// </summary>
 [Authorize(Policy = Policies.TenantUser)]
-public sealed class CallsHub(ConnectionTracker connections, PresenceService presence) : Hub<ICallernClient>
+public sealed partial class CallsHub(ConnectionTracker connections, PresenceService presence, Calls.CallService calls, Turn.IceServerIssuer iceServers) : Hub<ICallernClient>
 {
     public const string Path = "/hubs/calls";
 
@@ -22,10 +22,15 @@ public sealed class CallsHub(ConnectionTracker connections, PresenceService pres
         {
             await Groups.AddToGroupAsync(Context.ConnectionId, PresenceRules.AdminsGroup(caller.TenantId));
         }
+        await calls.ParticipantReturnedAsync(caller);
     }
 
-    public override Task OnDisconnectedAsync(Exception? exception) =>
-        connections.CloseAsync(Context.ConnectionId, Context.User!.RequiredCaller());
+    public override async Task OnDisconnectedAsync(Exception? exception)
+    {
+        var caller = Context.User!.RequiredCaller();
+        await connections.CloseAsync(Context.ConnectionId, caller);
+        await calls.ParticipantLeftAsync(caller);
+    }
 
     /// <summary>A teacher sets their own status; the answer is the presence every admin now sees.</summary>
     public Task<TeacherPresence> SetAvailability(PresenceStatus status)

@@ -28,7 +28,7 @@ public sealed class ConnectionTracker(PresenceStore store, SettingsStore setting
     {
         _live.TryRemove(connectionId, out _);
         var now = time.GetUtcNow();
-        var grace = caller.Role == Roles.Teacher ? (await settings.GetAsync(caller.TenantId)).PresenceGraceSeconds : 0;
+        var grace = caller.Role == Roles.Teacher ? (await settings.GetAsync(caller.TenantId)).PresenceGraceSeconds!.Value : 0;
         await store.CloseConnectionAsync(connectionId, now.AddSeconds(grace));
     }
 }

@@ -1,7 +1,7 @@
 namespace Callern.Platform.Signaling;
 
 /// <summary>The events the platform sends to hub clients (method names as on the wire, camelCase in JavaScript).</summary>
-public interface ICallernClient
+public partial interface ICallernClient
 {
     /// <summary>
     /// A teacher's status changed: to the tenant's admins, and to every connection of that teacher

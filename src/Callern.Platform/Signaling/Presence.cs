@@ -1,13 +1,11 @@
-using System.Text.Json.Serialization;
-
 namespace Callern.Platform.Signaling;
 
-[JsonConverter(typeof(JsonStringEnumConverter<PresenceStatus>))]
+/// <summary>On the wire in camelCase (available, away, offline), read case-insensitively, over REST and the hub alike.</summary>
 public enum PresenceStatus
 {
-    [JsonStringEnumMemberName("available")] Available,
-    [JsonStringEnumMemberName("away")] Away,
-    [JsonStringEnumMemberName("offline")] Offline,
+    Available,
+    Away,
+    Offline,
 }
 
 /// <summary>A teacher's status as every node sees it.</summary>

@@ -9,7 +9,7 @@ public sealed class PresenceService(PresenceStore store, SettingsStore settings,
     public async Task<TeacherPresence> SetAsync(Caller teacher, PresenceStatus status)
     {
         var now = time.GetUtcNow();
-        var grace = (await settings.GetAsync(teacher.TenantId)).PresenceGraceSeconds;
+        var grace = (await settings.GetAsync(teacher.TenantId)).PresenceGraceSeconds!.Value;
         var presence = await store.SetAsync(teacher.TenantId, teacher.UserId, status, now, now.AddSeconds(grace));
         await NotifyAsync(teacher.TenantId, presence);
         return presence;

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Callern.Platform.Infrastructure;
 using Callern.Platform.Tenancy;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -15,7 +17,9 @@ public static class SignalingEndpoints
                 && o.SweepSeconds >= 1 && o.StaleConnectionSeconds >= Math.Max(PresenceRules.MaxGraceSeconds, 3 * o.HeartbeatSeconds),
                 "Callern:Hub is invalid: see docs/configuration.md.")
             .ValidateOnStart();
-        services.AddSignalR(o => o.AddFilter<HubRateLimitFilter>());
+        services.AddSignalR(o => o.AddFilter<HubRateLimitFilter>())
+            // Enums as the REST API writes them (ApiConventions), so both SDKs share one contract.
+            .AddJsonProtocol(o => o.PayloadSerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase)));
         // Read lazily, like the other limits, so hosts and tests can set them after this call.
         services.AddOptions<HubOptions>().Configure<IOptions<SignalingOptions>>((hub, signaling) =>
             hub.MaximumReceiveMessageSize = signaling.Value.MaxMessageBytes);
@@ -64,15 +68,18 @@ public static class SignalingEndpoints
     }
 
     private static async Task<Results<Ok<Page<TeacherPresence>>, ValidationProblem>> ListTeachers(
-        HttpContext http, PresenceStore store, PresenceStatus? status, string? cursor, int? limit)
+        HttpContext http, PresenceStore store, string? status, string? cursor, int? limit)
     {
-        var errors = new FieldErrors();
+        // A string, not the enum: query binding of enums is case-sensitive and would answer a bare 400.
+        PresenceStatus? wanted = status is not null && status.All(char.IsAsciiLetter)
+            && Enum.TryParse<PresenceStatus>(status, ignoreCase: true, out var parsed) ? parsed : null;
+        var errors = new FieldErrors().Check(status is null || wanted is not null, "status", "available, away or offline.");
         var (after, size) = Cursor.Read(cursor, limit, errors);
         if (!errors.IsEmpty)
         {
             return errors.ToProblem();
         }
-        var rows = await store.ListAsync(http.User.RequiredCaller().TenantId, status, after, size + 1);
+        var rows = await store.ListAsync(http.User.RequiredCaller().TenantId, wanted, after, size + 1);
         return TypedResults.Ok(Cursor.ToPage(rows, size, p => p.TeacherId));
     }
 }

@@ -19,10 +19,15 @@ public sealed record TenantSettings
     public int DefaultTokenTtlSeconds { get; init; } = AccessTokens.DefaultTtlSeconds;
 
     /// <summary>Lifetime of TURN credentials from GET /v1/ice-servers: long enough for a call, short enough that a leaked one soon dies.</summary>
-    public int TurnCredentialTtlSeconds { get; init; } = Turn.TurnCredentials.DefaultTtlSeconds;
+    /// <remarks>Null (what clients that do not know the field send) means the default.</remarks>
+    public int? TurnCredentialTtlSeconds { get; init => field = value ?? Turn.TurnCredentials.DefaultTtlSeconds; } = Turn.TurnCredentials.DefaultTtlSeconds;
 
     /// <summary>How long a teacher without a live hub connection keeps their status before turning offline (a reload or a network blip is not a sign-off).</summary>
-    public int PresenceGraceSeconds { get; init; } = Signaling.PresenceRules.DefaultGraceSeconds;
+    /// <remarks>Null means the default, as above.</remarks>
+    public int? PresenceGraceSeconds { get; init => field = value ?? Signaling.PresenceRules.DefaultGraceSeconds; } = Signaling.PresenceRules.DefaultGraceSeconds;
+
+    /// <summary>Matching, ringing, metering and billing of calls (docs/calls.md).</summary>
+    public Calls.CallSettings Calls { get; init; } = new();
 
     public FieldErrors Validate()
     {
@@ -34,6 +39,14 @@ public sealed record TenantSettings
                 "turnCredentialTtlSeconds", $"Between {Turn.TurnCredentials.MinTtlSeconds} and {Turn.TurnCredentials.MaxTtlSeconds}.")
             .Check(PresenceGraceSeconds is >= Signaling.PresenceRules.MinGraceSeconds and <= Signaling.PresenceRules.MaxGraceSeconds,
                 "presenceGraceSeconds", $"Between {Signaling.PresenceRules.MinGraceSeconds} and {Signaling.PresenceRules.MaxGraceSeconds}.");
+        if (Calls is null)
+        {
+            errors.Add("calls", "Required.");
+        }
+        else
+        {
+            Calls.Validate(errors, "calls.");
+        }
         foreach (var (origin, i) in (AllowedOrigins ?? []).Select((o, i) => (o, i)))
         {
             errors.Check(IsOrigin(origin), $"allowedOrigins[{i}]", "An origin such as https://school.example (scheme, host, optional port; no path).");
@@ -49,7 +62,11 @@ public sealed record TenantSettings
 
 public sealed class SettingsStore(NpgsqlDataSource db)
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    // Enums by name, so stored settings survive reordered members.
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
 
     public async Task<TenantSettings> GetAsync(Guid tenantId)
     {

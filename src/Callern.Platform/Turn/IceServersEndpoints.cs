@@ -17,6 +17,7 @@ public static class IceServersEndpoints
         services.AddOptions<TurnOptions>().Bind(configuration.GetSection("Callern:Turn"))
             .Validate(o => !o.Problems().Any(), "Callern:Turn is invalid: see docs/turn.md.")
             .ValidateOnStart();
+        services.AddSingleton<IceServerIssuer>();
         return services;
     }
 
@@ -28,20 +29,14 @@ public static class IceServersEndpoints
         return app;
     }
 
-    private static async Task<Results<Ok<IceServersResponse>, ProblemHttpResult>> GetIceServers(
-        HttpContext http, IOptions<TurnOptions> options, SettingsStore settings, TimeProvider time)
+    private static async Task<Results<Ok<IceServersResponse>, ProblemHttpResult>> GetIceServers(HttpContext http, IceServerIssuer issuer)
     {
-        var turn = options.Value;
-        if (!turn.IsConfigured)
+        if (!issuer.IsConfigured)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable,
                 title: "TURN is not configured on this platform.", detail: "Set Callern:Turn:Secrets and Callern:Turn:Urls.");
         }
-        var caller = http.User.RequiredCaller();
-        var ttl = (await settings.GetAsync(caller.TenantId)).TurnCredentialTtlSeconds;
-        var credential = TurnCredentials.Issue(turn.Secrets[0], caller.GlobalId, time.GetUtcNow(), ttl);
         http.Response.Headers.CacheControl = "no-store";
-        return TypedResults.Ok(new IceServersResponse(
-            [new IceServer(turn.Urls, credential.Username, credential.Password)], ttl, credential.ExpiresAt));
+        return TypedResults.Ok(await issuer.IssueAsync(http.User.RequiredCaller()));
     }
 }

@@ -70,6 +70,21 @@ describe("generated REST client against the running platform", () => {
     await expect(api.getStudent("student-new")).rejects.toMatchObject({ status: 404 });
   });
 
+  it("hands out ICE servers with a TURN REST credential for the coturn that ./test.sh started", async () => {
+    const token = await mintToken("student-ana", "student");
+    const api = createCallernApi({ baseUrl: demo().baseUrl, accessToken: () => token });
+
+    const ice = await api.getIceServers();
+
+    expect(ice.iceServers).toHaveLength(1);
+    const server = ice.iceServers[0]!;
+    expect(server.urls.some((url) => url.startsWith("turn:127.0.0.1:"))).toBe(true);
+    expect(server.username).toMatch(/^\d{10}:[A-Za-z0-9_-]{16}$/);
+    expect(server.username).not.toContain("student-ana");
+    expect(Number(server.username.split(":")[0]) * 1000).toBe(new Date(ice.expiresAt).getTime());
+    expect(ice.ttl).toBe(3600);
+  });
+
   it("refuses a token that is not signed by a tenant key", async () => {
     const api = createCallernApi({ baseUrl: demo().baseUrl, accessToken: () => "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0." });
     const failure = await api.getMe().then(() => undefined, (error: unknown) => error);

@@ -30,7 +30,13 @@ public class CallernApp : WebApplicationFactory<Program>
 
     public TestDatabase Database { get; }
     public string OperatorKey { get; } = "op_" + Guid.NewGuid().ToString("N");
-    public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
+    private FakeTimeProvider? _clock;
+
+    /// <summary>The app's TimeProvider, starting at <see cref="ClockStart"/>; tests move it forward.</summary>
+    public FakeTimeProvider Clock => _clock ??= new FakeTimeProvider(ClockStart);
+
+    /// <summary>Where the fake clock starts; a class may start it in the past (JWTs are checked against the real clock).</summary>
+    protected virtual DateTimeOffset ClockStart => DateTimeOffset.UtcNow;
     public FakeLogCollector Logs => Services.GetRequiredService<FakeLogCollector>();
 
     /// <summary>Extra configuration for a test class (limits, settings) as key/value pairs.</summary>
@@ -80,9 +86,13 @@ public class CallernApp : WebApplicationFactory<Program>
         return new TestTenant(created.Tenant.Id, created.ApiKey.KeyId, created.ApiKey.Secret);
     }
 
-    /// <summary>A token signed locally with the SDK's builder, as a school's backend would.</summary>
+    /// <summary>
+    /// A token signed locally with the SDK's builder, as a school's backend would. On the real clock:
+    /// the JWT handler and SignalR check lifetimes against it, so a test that moves <see cref="Clock"/>
+    /// forward keeps working tokens.
+    /// </summary>
     public string Token(TestTenant tenant, string userId, string role, string? name = null) =>
-        new AccessTokenBuilder(tenant.KeyId, tenant.Secret, Clock).ForUser(userId, role, name).Build();
+        new AccessTokenBuilder(tenant.KeyId, tenant.Secret).ForUser(userId, role, name).Build();
 
     public HttpClient As(TestTenant tenant, string userId, string role, string? name = null) =>
         WithBearer(Token(tenant, userId, role, name));

@@ -19,11 +19,8 @@ public sealed class CrossTenantIsolationTests(CallernApp app) : IClassFixture<Ca
     private const string VictimId = "victim-1";
     private const string Marker = "Marker-A-7f3a9c";
 
-    /// <summary>A value of tenant A for each route parameter name. A new route parameter must be added here.</summary>
-    private readonly Dictionary<string, string> RouteValues = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["id"] = VictimId,
-    };
+    /// <summary>A value of tenant A for each route parameter name, filled as A's data is made. A new route parameter must be added here.</summary>
+    private readonly Dictionary<string, string> _routeValues = new(StringComparer.OrdinalIgnoreCase) { ["id"] = VictimId };
 
     private static readonly Dictionary<string, string> RoleForPolicy = new()
     {
@@ -41,15 +38,21 @@ public sealed class CrossTenantIsolationTests(CallernApp app) : IClassFixture<Ca
         var b = await app.CreateTenantAsync("School B");
         var adminA = app.SdkAs(a, "admin-a", CallernRoles.Admin);
         await adminA.UpsertStudentAsync(VictimId, new StudentInput { DisplayName = Marker, TimeZone = "UTC", TargetLanguage = "en", Level = "B1" });
+        var package = await adminA.CreatePackageAsync(new PackageInput { Name = Marker, Minutes = 60, Price = 10m, Currency = "EUR", ValidityDays = 30 });
+        var purchase = await adminA.RecordPurchaseAsync(VictimId, "key-a-1", new PurchaseRequest { PackageId = package.Id, PaymentReference = Marker });
+        _routeValues["packageId"] = package.Id.ToString();
+        _routeValues["purchaseId"] = purchase.Id.ToString();
+        // Nobody teaches at level C2 in A, so the call waits in the queue and stays put during the walk.
+        var call = await app.SdkAs(a, VictimId, CallernRoles.Student).RequestCallAsync(new CallRequest { Language = "en", Level = "C2" });
+        _routeValues["callId"] = call.Id.ToString();
         await adminA.UpsertTeacherAsync(VictimId, new TeacherInput
         {
             DisplayName = Marker, TimeZone = "UTC", Languages = [new TeacherLanguage { Language = "en-GB", Levels = ["B1"] }], Specializations = ["business"],
         });
-        await adminA.UpdateSettingsAsync(new Callern.Sdk.TenantSettings { AllowedOrigins = ["https://a.example"], DefaultTokenTtlSeconds = 1234 });
-        var package = await adminA.CreatePackageAsync(new PackageInput { Name = Marker, Minutes = 60, Price = 10m, Currency = "EUR", ValidityDays = 30 });
-        var purchase = await adminA.RecordPurchaseAsync(VictimId, "key-a", new PurchaseRequest { PackageId = package.Id, PaymentReference = Marker });
-        RouteValues["packageId"] = package.Id.ToString();
-        RouteValues["purchaseId"] = purchase.Id.ToString();
+        var settings = await adminA.GetSettingsAsync();
+        settings.AllowedOrigins = ["https://a.example"];
+        settings.DefaultTokenTtlSeconds = 1234;
+        await adminA.UpdateSettingsAsync(settings);
         var before = await SnapshotAsync(a);
 
         var routes = TenantRoutes().ToList();
@@ -59,7 +62,7 @@ public sealed class CrossTenantIsolationTests(CallernApp app) : IClassFixture<Ca
             var path = "/" + pattern.TrimStart('/');
             foreach (var parameter in parameters)
             {
-                Assert.True(RouteValues.TryGetValue(parameter, out var value), $"Add a tenant-A value for route parameter '{parameter}' of {pattern}.");
+                Assert.True(_routeValues.TryGetValue(parameter, out var value), $"Add a tenant-A value for route parameter '{parameter}' of {pattern}.");
                 path = System.Text.RegularExpressions.Regex.Replace(path, "\\{" + parameter + "(:[^}]*)?\\}", value);
             }
             var client = app.As(b, "victim-1", RoleForPolicy[policy]);
@@ -89,7 +92,8 @@ public sealed class CrossTenantIsolationTests(CallernApp app) : IClassFixture<Ca
         var parts = new[]
         {
             $"/v1/students/{VictimId}", $"/v1/teachers/{VictimId}", "/v1/students", "/v1/teachers", "/v1/settings",
-            "/v1/packages?includeArchived=true", $"/v1/students/{VictimId}/wallet", $"/v1/students/{VictimId}/wallet/transactions",
+            "/v1/packages", $"/v1/students/{VictimId}/wallet", $"/v1/students/{VictimId}/wallet/transactions",
+            $"/v1/calls/{_routeValues["callId"]}", "/v1/calls",
         };
         var bodies = new List<string>();
         foreach (var part in parts)

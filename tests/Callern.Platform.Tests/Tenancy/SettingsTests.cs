@@ -15,7 +15,10 @@ public sealed class SettingsTests(CallernApp app) : IClassFixture<CallernApp>
         var admin = app.SdkAs(tenant, "admin-1", CallernRoles.Admin);
 
         var defaults = await admin.GetSettingsAsync();
-        await admin.UpdateSettingsAsync(new TenantSettings { AllowedOrigins = ["https://school.example", "http://localhost:5173"], DefaultTokenTtlSeconds = 900 });
+        var changed = await admin.GetSettingsAsync();
+        changed.AllowedOrigins = ["https://school.example", "http://localhost:5173"];
+        changed.DefaultTokenTtlSeconds = 900;
+        await admin.UpdateSettingsAsync(changed);
         var issued = await CallernApp.Sdk(app.WithApiKey(tenant.KeyId, tenant.Secret))
             .IssueAccessTokenAsync(new TokenRequest { UserId = "s1", Role = CallernRoles.Student });
 

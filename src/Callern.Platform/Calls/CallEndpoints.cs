@@ -1,0 +1,151 @@
+using Callern.Platform.Infrastructure;
+using Callern.Platform.People;
+using Callern.Platform.Tenancy;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Callern.Platform.Calls;
+
+public static class CallEndpoints
+{
+    public static IServiceCollection AddCalls(this IServiceCollection services) =>
+        services.AddSingleton<CallService>().AddSingleton<CallNotifier>().AddDeadlines().AddCallDeadlines();
+
+    public static IEndpointRouteBuilder MapCalls(this IEndpointRouteBuilder app)
+    {
+        var calls = app.MapGroup("/v1/calls").WithTags("Calls").RequireAuthorization(Policies.TenantUser);
+        calls.MapPost("/", Request).RequireAuthorization(Policies.Student).WithName("RequestCall")
+            .WithSummary("A student asks for a teacher now: the best free teacher is rung, or the request waits in the queue.");
+        calls.MapGet("/", List).WithName("ListCalls")
+            .WithSummary("Call history, newest first: a student's or a teacher's own calls; admins see all and may filter.");
+        calls.MapGet("/{callId:guid}", Get).WithName("GetCall").WithSummary("One call with its offers, billing and rating (the summary once ended).");
+        calls.MapPost("/{callId:guid}/end", End).WithName("EndCall")
+            .WithSummary("Ends (or withdraws) the call; ending twice has one effect. Admins may end any call of their school.");
+        calls.MapPost("/{callId:guid}/rating", Rate).RequireAuthorization(Policies.Student).WithName("RateCall")
+            .WithSummary("The student rates the teacher of an ended call once (1–5 stars, optional comment).");
+
+        app.MapGroup("/v1/matching").WithTags("Calls").RequireAuthorization(Policies.Admin)
+            .MapPost("/preview", Preview).WithName("PreviewMatching")
+            .WithSummary("Ranks the teachers free now for a student's preferences, with each score's breakdown, without ringing anyone.");
+        return app;
+    }
+
+    private static async Task<Results<Created<Call>, ValidationProblem, ProblemHttpResult>> Request(CallRequest request, HttpContext http, CallService calls)
+    {
+        var errors = request.Validate(new FieldErrors());
+        if (!errors.IsEmpty)
+        {
+            return errors.ToProblem();
+        }
+        try
+        {
+            var call = await calls.RequestAsync(http.User.RequiredCaller(), request);
+            return TypedResults.Created($"/v1/calls/{call.Id}", call);
+        }
+        catch (CallRuleException rule)
+        {
+            return Problem(rule);
+        }
+    }
+
+    private static async Task<Results<Ok<Page<Call>>, ValidationProblem>> List(
+        HttpContext http, CallService calls, string? cursor, int? limit, string? studentId, string? teacherId, CallState? state)
+    {
+        var errors = new FieldErrors();
+        var (after, size) = Cursor.Read(cursor, limit, errors);
+        Guid? before = null;
+        if (after is not null)
+        {
+            errors.Check(Guid.TryParse(after, out var parsed), "cursor", "Not a cursor returned by this list.");
+            before = parsed;
+        }
+        if (studentId is not null)
+        {
+            errors.Id(studentId, "studentId");
+        }
+        if (teacherId is not null)
+        {
+            errors.Id(teacherId, "teacherId");
+        }
+        if (!errors.IsEmpty)
+        {
+            return errors.ToProblem();
+        }
+        var caller = http.User.RequiredCaller();
+        // Students and teachers see their own calls only, whatever they filter by.
+        if (caller.Role == Roles.Student)
+        {
+            studentId = caller.UserId;
+        }
+        else if (caller.Role == Roles.Teacher)
+        {
+            teacherId = caller.UserId;
+        }
+        var stateName = state is { } s ? s.ToString().ToLowerInvariant() : null;
+        var rows = await calls.ListAsync(caller.TenantId, studentId, teacherId, stateName, before, size + 1);
+        return TypedResults.Ok(Cursor.ToPage(rows, size, c => c.Id.ToString()));
+    }
+
+    private static async Task<Results<Ok<Call>, NotFound>> Get(Guid callId, HttpContext http, CallService calls)
+    {
+        var caller = http.User.RequiredCaller();
+        var call = await calls.GetAsync(caller.TenantId, callId);
+        return call is not null && (caller.Role is Roles.Admin or Roles.Service || call.StudentId == caller.UserId || call.TeacherId == caller.UserId)
+            ? TypedResults.Ok(call)
+            : TypedResults.NotFound();
+    }
+
+    private static async Task<Results<Ok<Call>, NotFound, ProblemHttpResult>> End(Guid callId, HttpContext http, CallService calls)
+    {
+        try
+        {
+            return TypedResults.Ok(await calls.EndAsync(http.User.RequiredCaller(), callId));
+        }
+        catch (CallRuleException rule) when (rule.Status == StatusCodes.Status404NotFound)
+        {
+            return TypedResults.NotFound();
+        }
+        catch (CallRuleException rule)
+        {
+            return Problem(rule);
+        }
+    }
+
+    private static async Task<Results<Ok<Call>, NotFound, ValidationProblem, ProblemHttpResult>> Rate(
+        Guid callId, RateCallRequest request, HttpContext http, CallService calls)
+    {
+        var errors = new FieldErrors()
+            .Check(request.Stars is >= 1 and <= 5, "stars", "1 to 5.")
+            .Optional(request.Comment, "comment", 1000);
+        if (!errors.IsEmpty)
+        {
+            return errors.ToProblem();
+        }
+        try
+        {
+            return TypedResults.Ok(await calls.RateAsync(http.User.RequiredCaller(), callId, request.Stars!.Value, request.Comment));
+        }
+        catch (CallRuleException rule) when (rule.Status == StatusCodes.Status404NotFound)
+        {
+            return TypedResults.NotFound();
+        }
+        catch (CallRuleException rule)
+        {
+            return Problem(rule);
+        }
+    }
+
+    private static async Task<Results<Ok<MatchPreview>, ValidationProblem>> Preview(MatchPreviewRequest request, HttpContext http, CallService calls)
+    {
+        var asRequest = new CallRequest(request.Language, request.Level, request.Accent, request.Specialization, request.PreferredTeachers);
+        var errors = asRequest.Validate(new FieldErrors().Id(request.StudentId, "studentId"));
+        if (!errors.IsEmpty)
+        {
+            return errors.ToProblem();
+        }
+        var ranked = await calls.PreviewAsync(http.User.RequiredCaller().TenantId, request.StudentId!, asRequest);
+        return TypedResults.Ok(new MatchPreview(ranked));
+    }
+
+    private static ProblemHttpResult Problem(CallRuleException rule) =>
+        TypedResults.Problem(statusCode: rule.Status, title: rule.Message, extensions: new Dictionary<string, object?> { ["code"] = rule.Code });
+}

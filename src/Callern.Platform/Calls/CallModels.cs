@@ -1,0 +1,130 @@
+using Callern.Platform.Infrastructure;
+using Callern.Platform.Matching;
+using Callern.Platform.People;
+using Callern.Platform.Turn;
+
+namespace Callern.Platform.Calls;
+
+public enum CallState
+{
+    Queued,
+    Ringing,
+    Accepted,
+    Connected,
+    Ended,
+}
+
+/// <summary>Why a call ended (docs/calls.md).</summary>
+public static class EndReasons
+{
+    /// <summary>A participant hung up after the call connected.</summary>
+    public const string Completed = "completed";
+    /// <summary>The student withdrew the request before it was accepted, or a participant ended it before media connected.</summary>
+    public const string Cancelled = "cancelled";
+    /// <summary>Nobody accepted: every candidate declined or timed out, or the queue wait ran out.</summary>
+    public const string NoTeacher = "no_teacher";
+    /// <summary>The student had no spendable minutes when the call was accepted.</summary>
+    public const string NoMinutes = "no_minutes";
+    /// <summary>Media never connected within the setup timeout; no charge.</summary>
+    public const string SetupFailed = "setup_failed";
+    public const string BalanceDepleted = "balance_depleted";
+    /// <summary>A participant stayed away beyond the reconnect grace.</summary>
+    public const string ConnectionLost = "connection_lost";
+    public const string MaxDuration = "max_duration";
+    /// <summary>A tenant admin ended it.</summary>
+    public const string AdminEnded = "admin_ended";
+}
+
+/// <summary>POST /v1/calls, or the hub's RequestCall. Language and level default to the student's profile.</summary>
+public sealed record CallRequest(string? Language, string? Level, string? Accent, string? Specialization, IReadOnlyList<string>? PreferredTeachers)
+{
+    public FieldErrors Validate(FieldErrors errors)
+    {
+        errors.LanguageTag(Language, "language", required: false)
+            .Level(Level, "level", required: false)
+            .LanguageTag(Accent, "accent", required: false)
+            .Check(PreferredTeachers is null || PreferredTeachers.Count <= 10, "preferredTeachers", "At most 10.");
+        if (Specialization is not null)
+        {
+            errors.Specialization(Specialization, "specialization");
+        }
+        foreach (var (id, i) in (PreferredTeachers ?? []).Select((t, i) => (t, i)))
+        {
+            errors.Id(id, $"preferredTeachers[{i}]");
+        }
+        return errors;
+    }
+}
+
+public sealed record CallOffer(Guid Id, string TeacherId, DateTimeOffset OfferedAt, DateTimeOffset ExpiresAt, string? Outcome, DateTimeOffset? DecidedAt, double Score);
+
+public sealed record CallRating(int Stars, string? Comment, DateTimeOffset CreatedAt);
+
+/// <summary>A call and, once ended, its summary.</summary>
+public sealed record Call(
+    Guid Id, string StudentId, string? TeacherId, CallState State, string? EndReason, string? EndedBy,
+    string Language, string Level, string? Accent, string? Specialization,
+    DateTimeOffset RequestedAt, DateTimeOffset? AcceptedAt, DateTimeOffset? ConnectedAt, DateTimeOffset? EndedAt,
+    long MeteredSeconds, long? BilledSeconds, int? QueuePosition, IReadOnlyList<CallOffer> Offers, CallRating? Rating);
+
+public sealed record RateCallRequest(int? Stars, string? Comment);
+
+/// <summary>POST /v1/matching/preview: ranks for a student without ringing anyone.</summary>
+public sealed record MatchPreviewRequest(string? StudentId, string? Language, string? Level, string? Accent, string? Specialization, IReadOnlyList<string>? PreferredTeachers);
+
+public sealed record MatchPreview(IReadOnlyList<RankedCandidate> Candidates);
+
+// Hub events (ICallernClient). Each carries the call id so a client can route it.
+
+/// <summary>To the student: nobody is free yet; the request waits at this position.</summary>
+public sealed record CallQueuedEvent(Guid CallId, int Position, DateTimeOffset GiveUpAt);
+
+/// <summary>To the student: these many teachers are being rung.</summary>
+public sealed record CallRingingEvent(Guid CallId, int TeachersRinging);
+
+/// <summary>What a teacher sees of the student before accepting.</summary>
+public sealed record StudentPreview(string Id, string DisplayName, string? Level, string? TargetLanguage, string? Goal);
+
+/// <summary>To a teacher: accept or decline before <paramref name="ExpiresAt"/>.</summary>
+public sealed record IncomingCallEvent(Guid OfferId, Guid CallId, DateTimeOffset ExpiresAt, StudentPreview Student, string Language, string Level, string? Specialization);
+
+/// <summary>To a teacher: the offer is gone (timed_out, revoked because another teacher accepted, or the student cancelled).</summary>
+public sealed record OfferClosedEvent(Guid OfferId, Guid CallId, string Outcome);
+
+/// <summary>The other participant as each side sees them.</summary>
+public sealed record PeerProfile(string Id, string DisplayName, string Role, string? AvatarUrl, string? Level);
+
+/// <summary>
+/// To both sides on accept: who the peer is, the ICE servers with fresh TURN credentials, and the
+/// perfect-negotiation role (the teacher is polite, the student impolite).
+/// </summary>
+public sealed record CallAcceptedEvent(Guid CallId, PeerProfile Peer, bool Polite, IceServersResponse IceServers);
+
+/// <summary>WebRTC negotiation relayed between the two participants: type is offer, answer, candidate or another app-defined kind.</summary>
+public sealed record SignalMessage(string Type, string Payload);
+
+public sealed record SignalEvent(Guid CallId, string From, SignalMessage Signal);
+
+/// <summary>To both: media connected on both sides; metering started.</summary>
+public sealed record CallConnectedEvent(Guid CallId, DateTimeOffset ConnectedAt);
+
+/// <summary>To both, at least every 5 s while connected. <paramref name="RemainingSeconds"/> is null where the tenant hides the balance.</summary>
+public sealed record CallTimerEvent(Guid CallId, long ElapsedSeconds, long? RemainingSeconds, bool Paused);
+
+/// <summary>To the student: few minutes left.</summary>
+public sealed record BalanceWarningEvent(Guid CallId, long RemainingSeconds, int ThresholdMinutes);
+
+/// <summary>To the peer: the other side's connection dropped (reconnecting) or came back.</summary>
+public sealed record PeerConnectionEvent(Guid CallId, bool Connected, DateTimeOffset? GraceEndsAt);
+
+/// <summary>To both: the call ended; the summary is the call as ended.</summary>
+public sealed record CallEndedEvent(Guid CallId, string Reason, long BilledSeconds, Call Summary);
+
+internal static class CallRules
+{
+    public const int MaxSignalPayloadChars = 16 * 1024;
+    public static readonly TimeSpan TickInterval = TimeSpan.FromSeconds(5);
+
+    public static StudentPreview Preview(Student? student, string studentId) =>
+        new(studentId, student?.DisplayName ?? studentId, student?.Level, student?.TargetLanguage, student?.Goal);
+}

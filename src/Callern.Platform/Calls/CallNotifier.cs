@@ -1,0 +1,11 @@
+using Callern.Platform.Signaling;
+using Callern.Platform.Tenancy;
+using Microsoft.AspNetCore.SignalR;
+
+namespace Callern.Platform.Calls;
+
+/// <summary>Sends call events to users (every connection of tenant + sub, on any node through the backplane).</summary>
+public sealed class CallNotifier(IHubContext<CallsHub, ICallernClient> hub)
+{
+    public ICallernClient User(Guid tenantId, string userId) => hub.Clients.User(new Caller(tenantId, userId, "", "").GlobalId);
+}

@@ -1,0 +1,631 @@
+using Callern.Platform.Infrastructure;
+using Callern.Platform.Matching;
+using Callern.Platform.People;
+using Callern.Platform.Signaling;
+using Callern.Platform.Tenancy;
+using Callern.Platform.Turn;
+using Callern.Platform.Wallets;
+using Dapper;
+using Npgsql;
+
+namespace Callern.Platform.Calls;
+
+/// <summary>
+/// The call state machine: request → (queued) → ringing → accepted → connected → ended. Every
+/// transition is a conditional update inside a transaction that locks the call row; events go out
+/// only after the commit. Timers are durable deadlines (<see cref="CallDeadlines"/>).
+/// </summary>
+public sealed class CallService(
+    NpgsqlDataSource db, CallHolds holds, WalletStore wallets, PeopleStore people, PresenceService presence,
+    SettingsStore settings, IceServerIssuer iceServers, CallNotifier notify, TimeProvider time)
+{
+    public static readonly TimeSpan QueueRetry = TimeSpan.FromSeconds(2);
+    /// <summary>A connection whose heartbeat is older than this is taken as gone (its node died).</summary>
+    public static readonly TimeSpan StaleConnection = TimeSpan.FromSeconds(45);
+
+    public async Task<Call> RequestAsync(Caller student, CallRequest request)
+    {
+        var profile = await people.FindStudentAsync(student.TenantId, student.UserId);
+        var language = request.Language ?? profile?.TargetLanguage;
+        var level = request.Level ?? profile?.Level;
+        if (language is null || level is null)
+        {
+            throw CallRuleException.Invalid("Name the language and level, or set them on the student's profile.");
+        }
+        if ((await wallets.GetBalanceAsync(student.TenantId, student.UserId)).AvailableSeconds <= 0)
+        {
+            throw CallRuleException.NoMinutes();
+        }
+        var now = time.GetUtcNow().ToDatabasePrecision();
+        var callId = Guid.CreateVersion7(now);
+        await using (var connection = await db.OpenConnectionAsync())
+        {
+            try
+            {
+                await connection.ExecuteAsync(
+                    """
+                    INSERT INTO calls (id, tenant_id, student_id, state, language, level, accent, specialization, preferred_teachers, requested_at)
+                    VALUES (@callId, @TenantId, @UserId, 'queued', @language, @level, @Accent, @Specialization, @preferred, @now)
+                    """,
+                    new { callId, student.TenantId, student.UserId, language, level, request.Accent, request.Specialization,
+                          preferred = (request.PreferredTeachers ?? []).ToArray(), now });
+            }
+            catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
+            {
+                throw CallRuleException.CallInProgress();
+            }
+        }
+        await DispatchAsync(student.TenantId, callId);
+        return (await GetAsync(student.TenantId, callId))!;
+    }
+
+    /// <summary>
+    /// Rings the best free teachers for a waiting call, or leaves it queued. Runs on request, after
+    /// each decline or timeout (the cascade), and on the queue's retry deadline.
+    /// </summary>
+    public async Task DispatchAsync(Guid tenantId, Guid callId)
+    {
+        var rules = (await settings.GetAsync(tenantId)).Calls;
+        var after = new List<Func<Task>>();
+        await using (var connection = await db.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            var call = await CallStore.LockAsync(connection, transaction, tenantId, callId);
+            if (call is null || call.State is not ("queued" or "ringing"))
+            {
+                return;
+            }
+            var open = await connection.ExecuteScalarAsync<int>(
+                "SELECT count(*)::int FROM call_offers WHERE call_id = @callId AND outcome IS NULL", new { callId }, transaction);
+            if (open > 0)
+            {
+                return;
+            }
+            var now = time.GetUtcNow().ToDatabasePrecision();
+            var tried = await connection.ExecuteScalarAsync<int>(
+                "SELECT count(*)::int FROM call_offers WHERE call_id = @callId", new { callId }, transaction);
+            var ranked = tried >= rules.MaxOffersPerRequest
+                ? []
+                : Ranking.Rank(
+                    new MatchRequest(call.Language, call.Level, call.Accent, call.Specialization, call.PreferredTeachers, await StudentZoneAsync(call)),
+                    await CallStore.CandidatesAsync(connection, transaction, call), rules.Ranking, now,
+                    Math.Min(rules.RingStrategy == RingStrategy.Parallel ? rules.ParallelRingCount : 1, rules.MaxOffersPerRequest - tried));
+            var offered = new List<(Guid OfferId, string TeacherId)>();
+            var expiresAt = now.AddSeconds(rules.OfferTimeoutSeconds);
+            foreach (var candidate in ranked)
+            {
+                var offerId = Guid.CreateVersion7(now);
+                // The partial unique index keeps a teacher to one open offer: a concurrent request may have taken them.
+                var inserted = await connection.ExecuteAsync(
+                    """
+                    INSERT INTO call_offers (id, tenant_id, call_id, teacher_id, offered_at, expires_at, score)
+                    VALUES (@offerId, @tenantId, @callId, @TeacherId, @now, @expiresAt, @Score)
+                    ON CONFLICT (tenant_id, teacher_id) WHERE outcome IS NULL DO NOTHING
+                    """,
+                    new { offerId, tenantId, callId, candidate.TeacherId, now, expiresAt, candidate.Score }, transaction);
+                if (inserted == 1)
+                {
+                    await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.OfferTimeout, offerId, tenantId, expiresAt);
+                    offered.Add((offerId, candidate.TeacherId));
+                }
+            }
+            if (offered.Count > 0)
+            {
+                await connection.ExecuteAsync("UPDATE calls SET state = 'ringing' WHERE id = @callId", new { callId }, transaction);
+                await Deadlines.CancelAsync(connection, transaction, CallDeadlines.QueueRetry, callId);
+                var student = await people.FindStudentAsync(tenantId, call.StudentId);
+                var incoming = offered.Select(o => (o.TeacherId, Event: new IncomingCallEvent(
+                    o.OfferId, callId, expiresAt, CallRules.Preview(student, call.StudentId), call.Language, call.Level, call.Specialization))).ToList();
+                after.Add(() => Task.WhenAll(incoming.Select(i => notify.User(tenantId, i.TeacherId).IncomingCall(i.Event))
+                    .Append(notify.User(tenantId, call.StudentId).CallRinging(new CallRingingEvent(callId, offered.Count)))));
+            }
+            else
+            {
+                var giveUpAt = call.RequestedAt.AsUtc().AddSeconds(rules.MaxQueueWaitSeconds);
+                if (call.State != "queued")
+                {
+                    await connection.ExecuteAsync("UPDATE calls SET state = 'queued' WHERE id = @callId", new { callId }, transaction);
+                }
+                if (giveUpAt <= now)
+                {
+                    await EndLockedAsync(connection, transaction, call, EndReasons.NoTeacher, "platform", now, after);
+                }
+                else
+                {
+                    await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.QueueTimeout, callId, tenantId, giveUpAt);
+                    await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.QueueRetry, callId, tenantId, now + QueueRetry);
+                    var position = await CallStore.QueuePositionAsync(connection, transaction, call);
+                    after.Add(() => notify.User(tenantId, call.StudentId).CallQueued(new CallQueuedEvent(callId, position, giveUpAt)));
+                }
+            }
+            await transaction.CommitAsync();
+        }
+        await RunAsync(after);
+    }
+
+    public async Task<CallAcceptedEvent> AcceptAsync(Caller teacher, Guid offerId)
+    {
+        var rules = (await settings.GetAsync(teacher.TenantId)).Calls;
+        var after = new List<Func<Task>>();
+        CallRecord call;
+        await using (var connection = await db.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            var now = time.GetUtcNow().ToDatabasePrecision();
+            var callId = await connection.QuerySingleOrDefaultAsync<Guid?>(
+                """
+                UPDATE call_offers SET outcome = 'accepted', decided_at = @now
+                WHERE id = @offerId AND tenant_id = @TenantId AND teacher_id = @UserId AND outcome IS NULL AND expires_at > @now
+                RETURNING call_id
+                """,
+                new { offerId, teacher.TenantId, teacher.UserId, now }, transaction);
+            if (callId is null)
+            {
+                throw await OfferErrorAsync(connection, transaction, teacher, offerId);
+            }
+            var locked = await CallStore.LockAsync(connection, transaction, teacher.TenantId, callId.Value);
+            if (locked is not { State: "ringing" })
+            {
+                throw CallRuleException.OfferClosed();
+            }
+            try
+            {
+                await connection.ExecuteAsync(
+                    "UPDATE calls SET state = 'accepted', teacher_id = @UserId, accepted_at = @now WHERE id = @callId AND state = 'ringing'",
+                    new { teacher.UserId, now, callId }, transaction);
+            }
+            catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
+            {
+                throw CallRuleException.TeacherBusy();
+            }
+            await Deadlines.CancelAsync(connection, transaction, CallDeadlines.OfferTimeout, offerId);
+            await RevokeOpenOffersAsync(connection, transaction, locked, "revoked", now, after);
+            await Deadlines.CancelAsync(connection, transaction, CallDeadlines.QueueTimeout, locked.Id);
+            await Deadlines.CancelAsync(connection, transaction, CallDeadlines.QueueRetry, locked.Id);
+            call = (await CallStore.LockAsync(connection, transaction, teacher.TenantId, callId.Value))!;
+            var hold = await holds.HoldAsync(teacher.TenantId, call.StudentId, call.Id, rules.MaxCallMinutes * 60L, transaction);
+            if (hold.HeldSeconds == 0)
+            {
+                await EndLockedAsync(connection, transaction, call, EndReasons.NoMinutes, "platform", now, after);
+                await transaction.CommitAsync();
+                await RunAsync(after);
+                throw CallRuleException.NoMinutes();
+            }
+            await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.SetupTimeout, call.Id, call.TenantId, now.AddSeconds(rules.SetupTimeoutSeconds));
+            await transaction.CommitAsync();
+        }
+        await RunAsync(after);
+        var student = new Caller(teacher.TenantId, call.StudentId, Roles.Student, "");
+        var studentProfile = await people.FindStudentAsync(teacher.TenantId, call.StudentId);
+        var teacherProfile = await people.FindTeacherAsync(teacher.TenantId, teacher.UserId);
+        // Perfect negotiation: the teacher is polite (yields on glare), the student impolite.
+        var toTeacher = new CallAcceptedEvent(call.Id,
+            new PeerProfile(call.StudentId, studentProfile?.DisplayName ?? call.StudentId, Roles.Student, null, studentProfile?.Level),
+            Polite: true, await iceServers.IssueAsync(teacher));
+        var toStudent = new CallAcceptedEvent(call.Id,
+            new PeerProfile(teacher.UserId, teacherProfile?.DisplayName ?? teacher.Name, Roles.Teacher, teacherProfile?.AvatarUrl, null),
+            Polite: false, await iceServers.IssueAsync(student));
+        await Task.WhenAll(notify.User(teacher.TenantId, teacher.UserId).CallAccepted(toTeacher),
+            notify.User(teacher.TenantId, call.StudentId).CallAccepted(toStudent));
+        return toTeacher;
+    }
+
+    public async Task DeclineAsync(Caller teacher, Guid offerId)
+    {
+        Guid callId;
+        await using (var connection = await db.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            var declined = await connection.QuerySingleOrDefaultAsync<Guid?>(
+                """
+                UPDATE call_offers SET outcome = 'declined', decided_at = @now
+                WHERE id = @offerId AND tenant_id = @TenantId AND teacher_id = @UserId AND outcome IS NULL
+                RETURNING call_id
+                """,
+                new { offerId, teacher.TenantId, teacher.UserId, now = time.GetUtcNow() }, transaction);
+            callId = declined ?? throw await OfferErrorAsync(connection, transaction, teacher, offerId);
+            await Deadlines.CancelAsync(connection, transaction, CallDeadlines.OfferTimeout, offerId);
+            await transaction.CommitAsync();
+        }
+        await DispatchAsync(teacher.TenantId, callId);
+    }
+
+    /// <summary>An offer ran out: auto-decline, set a teacher who keeps missing offers away, ring the next.</summary>
+    internal async Task OfferTimedOutAsync(Deadline deadline, DeadlineContext context)
+    {
+        var offer = await context.Connection.QuerySingleOrDefaultAsync<(Guid CallId, string TeacherId)>(
+            "UPDATE call_offers SET outcome = 'timed_out', decided_at = @now WHERE id = @SubjectId AND outcome IS NULL RETURNING call_id, teacher_id",
+            new { deadline.SubjectId, now = time.GetUtcNow() }, context.Transaction);
+        if (offer.TeacherId is null)
+        {
+            return;
+        }
+        var rules = (await settings.GetAsync(deadline.TenantId)).Calls;
+        var recent = (await context.Connection.QueryAsync<string?>(
+            "SELECT outcome FROM call_offers WHERE tenant_id = @TenantId AND teacher_id = @TeacherId ORDER BY offered_at DESC LIMIT @n",
+            new { deadline.TenantId, offer.TeacherId, n = rules.MissedOffersBeforeAway }, context.Transaction)).ToList();
+        var setAway = recent.Count == rules.MissedOffersBeforeAway && recent.All(o => o == "timed_out");
+        var teacher = new Caller(deadline.TenantId, offer.TeacherId, Roles.Teacher, "");
+        context.AfterCommit(async () =>
+        {
+            await notify.User(deadline.TenantId, offer.TeacherId).OfferClosed(new OfferClosedEvent(deadline.SubjectId, offer.CallId, "timed_out"));
+            if (setAway)
+            {
+                await presence.SetAsync(teacher, PresenceStatus.Away);
+            }
+            await DispatchAsync(deadline.TenantId, offer.CallId);
+        });
+    }
+
+    /// <summary>Each side reports when its media connected; when both have, metering starts.</summary>
+    public async Task MediaConnectedAsync(Caller caller, Guid callId)
+    {
+        var after = new List<Func<Task>>();
+        await using (var connection = await db.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            var call = await LockParticipantAsync(connection, transaction, caller, callId);
+            if (call.State is not ("accepted" or "connected"))
+            {
+                throw CallRuleException.WrongState("The call is not accepted.");
+            }
+            var now = time.GetUtcNow().ToDatabasePrecision();
+            var column = caller.UserId == call.StudentId ? "student_media_at" : "teacher_media_at";
+            await connection.ExecuteAsync($"UPDATE calls SET {column} = coalesce({column}, @now) WHERE id = @callId", new { now, callId }, transaction);
+            var bothConnected = (caller.UserId == call.StudentId ? call.TeacherMediaAt : call.StudentMediaAt) is not null;
+            if (call.State == "accepted" && bothConnected)
+            {
+                await connection.ExecuteAsync(
+                    "UPDATE calls SET state = 'connected', connected_at = @now, metering_since = @now WHERE id = @callId AND state = 'accepted'",
+                    new { now, callId }, transaction);
+                await Deadlines.CancelAsync(connection, transaction, CallDeadlines.SetupTimeout, callId);
+                await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.Tick, callId, call.TenantId, now);
+                after.Add(() => Task.WhenAll(
+                    notify.User(call.TenantId, call.StudentId).CallConnected(new CallConnectedEvent(callId, now)),
+                    notify.User(call.TenantId, call.TeacherId!).CallConnected(new CallConnectedEvent(callId, now))));
+            }
+            await transaction.CommitAsync();
+        }
+        await RunAsync(after);
+    }
+
+    /// <summary>
+    /// Every few seconds of a connected call: picks up top-ups, pauses billing for a participant
+    /// whose connection went stale (a dead node), warns, ends at zero or at the maximum duration,
+    /// and sends both sides the timer.
+    /// </summary>
+    internal async Task TickAsync(Deadline deadline, DeadlineContext context)
+    {
+        var (connection, transaction) = (context.Connection, context.Transaction);
+        var call = await CallStore.LockAsync(connection, transaction, deadline.TenantId, deadline.SubjectId);
+        if (call is not { State: "connected" })
+        {
+            return;
+        }
+        var rules = (await settings.GetAsync(call.TenantId)).Calls;
+        var now = time.GetUtcNow().ToDatabasePrecision();
+        var after = new List<Func<Task>>();
+        if (call.MeteringSince is not null)
+        {
+            var lastSeen = await LastSeenAsync(connection, transaction, call, now);
+            if (lastSeen is { } stale)
+            {
+                // Bill only up to the last heartbeat of the participant who vanished.
+                await PauseLockedAsync(connection, transaction, call, stale, now, rules, after);
+                call = (await CallStore.LockAsync(connection, transaction, call.TenantId, call.Id))!;
+            }
+        }
+        var hold = await holds.ExtendAsync(call.TenantId, call.Id, rules.MaxCallMinutes * 60L, transaction);
+        var held = hold?.HeldSeconds ?? 0;
+        var elapsed = call.ElapsedSeconds(now);
+        var remaining = Math.Max(0, held - elapsed);
+        if (remaining == 0)
+        {
+            await EndLockedAsync(connection, transaction, call, EndReasons.BalanceDepleted, "platform", now, after);
+        }
+        else if (elapsed >= rules.MaxCallMinutes * 60L)
+        {
+            await EndLockedAsync(connection, transaction, call, EndReasons.MaxDuration, "platform", now, after);
+        }
+        else
+        {
+            var threshold = rules.WarningMinutes.Where(m => remaining <= m * 60L && (call.WarnedMinutes is null || m < call.WarnedMinutes))
+                .DefaultIfEmpty(0).Min();
+            if (threshold > 0)
+            {
+                await connection.ExecuteAsync("UPDATE calls SET warned_minutes = @threshold WHERE id = @Id", new { threshold, call.Id }, transaction);
+                after.Add(() => notify.User(call.TenantId, call.StudentId).BalanceWarning(new BalanceWarningEvent(call.Id, remaining, threshold)));
+            }
+            var paused = call.MeteringSince is null;
+            var next = paused ? CallRules.TickInterval : TimeSpan.FromSeconds(Math.Clamp(remaining, 1, CallRules.TickInterval.TotalSeconds));
+            await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.Tick, call.Id, call.TenantId, now + next);
+            after.Add(() => Task.WhenAll(
+                notify.User(call.TenantId, call.StudentId).CallTimer(new CallTimerEvent(call.Id, elapsed, remaining, paused)),
+                notify.User(call.TenantId, call.TeacherId!).CallTimer(new CallTimerEvent(call.Id, elapsed, rules.ShowBalanceToTeacher ? remaining : null, paused))));
+        }
+        foreach (var action in after)
+        {
+            context.AfterCommit(action);
+        }
+    }
+
+    /// <summary>A participant's last hub connection closed: pause billing and start the reconnect grace.</summary>
+    public async Task ParticipantLeftAsync(Caller caller)
+    {
+        var after = new List<Func<Task>>();
+        await using (var connection = await db.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            var call = await LiveCallOfAsync(connection, transaction, caller);
+            var stillHere = call is not null && await connection.ExecuteScalarAsync<bool>(
+                "SELECT EXISTS (SELECT 1 FROM hub_connections WHERE tenant_id = @TenantId AND user_id = @UserId)",
+                new { caller.TenantId, caller.UserId }, transaction);
+            if (call is { State: "connected", MeteringSince: not null } && !stillHere)
+            {
+                var now = time.GetUtcNow().ToDatabasePrecision();
+                await PauseLockedAsync(connection, transaction, call, now, now, (await settings.GetAsync(caller.TenantId)).Calls, after);
+            }
+            await transaction.CommitAsync();
+        }
+        await RunAsync(after);
+    }
+
+    /// <summary>A participant connected again: when both are back, billing resumes.</summary>
+    public async Task ParticipantReturnedAsync(Caller caller)
+    {
+        var after = new List<Func<Task>>();
+        await using (var connection = await db.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            var call = await LiveCallOfAsync(connection, transaction, caller);
+            if (call is { State: "connected", MeteringSince: null })
+            {
+                var now = time.GetUtcNow().ToDatabasePrecision();
+                if (await LastSeenAsync(connection, transaction, call, now) is null)
+                {
+                    await connection.ExecuteAsync("UPDATE calls SET metering_since = @now WHERE id = @Id", new { now, call.Id }, transaction);
+                    await Deadlines.CancelAsync(connection, transaction, CallDeadlines.ReconnectGrace, call.Id);
+                    var peer = call.PeerOf(caller.UserId)!;
+                    after.Add(() => notify.User(call.TenantId, peer).PeerConnection(new PeerConnectionEvent(call.Id, true, null)));
+                }
+            }
+            await transaction.CommitAsync();
+        }
+        await RunAsync(after);
+    }
+
+    public async Task<Call> EndAsync(Caller caller, Guid callId)
+    {
+        var after = new List<Func<Task>>();
+        await using (var connection = await db.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            var call = caller.Role == Roles.Admin
+                ? await CallStore.LockAsync(connection, transaction, caller.TenantId, callId) ?? throw CallRuleException.NotFound()
+                : await LockParticipantAsync(connection, transaction, caller, callId);
+            if (call.State != "ended")
+            {
+                var reason = caller.Role == Roles.Admin && !call.IsParticipant(caller.UserId) ? EndReasons.AdminEnded
+                    : call.State == "connected" ? EndReasons.Completed : EndReasons.Cancelled;
+                await EndLockedAsync(connection, transaction, call, reason, caller.UserId, time.GetUtcNow().ToDatabasePrecision(), after);
+            }
+            await transaction.CommitAsync();
+        }
+        await RunAsync(after);
+        return (await GetAsync(caller.TenantId, callId))!;
+    }
+
+    /// <summary>Ends the call for a deadline (setup timeout, reconnect grace, queue wait) if it is still where the deadline expects.</summary>
+    internal async Task EndForDeadlineAsync(Deadline deadline, DeadlineContext context, string expectedState, string reason, bool onlyWhilePaused = false)
+    {
+        var call = await CallStore.LockAsync(context.Connection, context.Transaction, deadline.TenantId, deadline.SubjectId);
+        if (call is null || call.State != expectedState || (onlyWhilePaused && call.MeteringSince is not null))
+        {
+            return;
+        }
+        var after = new List<Func<Task>>();
+        await EndLockedAsync(context.Connection, context.Transaction, call, reason, "platform", time.GetUtcNow().ToDatabasePrecision(), after);
+        after.ForEach(context.AfterCommit);
+    }
+
+    public async Task<Call> RateAsync(Caller student, Guid callId, int stars, string? comment)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        var call = await connection.QuerySingleOrDefaultAsync<CallRecord>(
+            $"SELECT {CallStore.Columns} FROM calls WHERE id = @callId AND tenant_id = @TenantId AND student_id = @UserId",
+            new { callId, student.TenantId, student.UserId }) ?? throw CallRuleException.NotFound();
+        if (call.State != "ended" || call.ConnectedAt is null || call.TeacherId is null)
+        {
+            throw CallRuleException.WrongState("Only a call that connected and ended can be rated.");
+        }
+        var inserted = await connection.ExecuteAsync(
+            """
+            INSERT INTO call_ratings (call_id, tenant_id, student_id, teacher_id, stars, comment, created_at)
+            VALUES (@callId, @TenantId, @UserId, @TeacherId, @stars, @comment, @now) ON CONFLICT (call_id) DO NOTHING
+            """,
+            new { callId, student.TenantId, student.UserId, call.TeacherId, stars, comment, now = time.GetUtcNow() });
+        if (inserted == 0)
+        {
+            throw CallRuleException.AlreadyRated();
+        }
+        return (await CallStore.GetAsync(connection, student.TenantId, callId))!;
+    }
+
+    /// <summary>The peer's user id, when the caller takes part in a live (accepted or connected) call.</summary>
+    public async Task<string> PeerForSignalAsync(Caller caller, Guid callId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        var call = await connection.QuerySingleOrDefaultAsync<(string StudentId, string? TeacherId, string State)>(
+            "SELECT student_id, teacher_id, state FROM calls WHERE id = @callId AND tenant_id = @TenantId",
+            new { callId, caller.TenantId });
+        if (call.StudentId is null || (caller.UserId != call.StudentId && caller.UserId != call.TeacherId))
+        {
+            throw CallRuleException.NotFound();
+        }
+        if (call.State is not ("accepted" or "connected"))
+        {
+            throw CallRuleException.WrongState("Signals flow only in an accepted or connected call.");
+        }
+        return caller.UserId == call.StudentId ? call.TeacherId! : call.StudentId;
+    }
+
+    public async Task<Call?> GetAsync(Guid tenantId, Guid callId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await CallStore.GetAsync(connection, tenantId, callId);
+    }
+
+    public async Task<IReadOnlyList<Call>> ListAsync(Guid tenantId, string? studentId, string? teacherId, string? state, Guid? before, int limit)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await CallStore.ListAsync(connection, tenantId, studentId, teacherId, state, before, limit);
+    }
+
+    /// <summary>POST /v1/matching/preview: the ranking a request would see now, without ringing anyone.</summary>
+    public async Task<IReadOnlyList<RankedCandidate>> PreviewAsync(Guid tenantId, string studentId, CallRequest request)
+    {
+        var profile = await people.FindStudentAsync(tenantId, studentId);
+        var rules = (await settings.GetAsync(tenantId)).Calls;
+        var probe = new CallRecord
+        {
+            Id = Guid.Empty, TenantId = tenantId, StudentId = studentId,
+            Language = request.Language ?? profile?.TargetLanguage ?? "", Level = request.Level ?? profile?.Level ?? "",
+        };
+        await using var connection = await db.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        var candidates = await CallStore.CandidatesAsync(connection, transaction, probe);
+        return Ranking.Rank(
+            new MatchRequest(probe.Language, probe.Level, request.Accent ?? profile?.Preferences.Accent,
+                request.Specialization ?? profile?.Preferences.Specialization, request.PreferredTeachers ?? [], profile?.TimeZone ?? "UTC"),
+            candidates, rules.Ranking, time.GetUtcNow());
+    }
+
+    private async Task EndLockedAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, string reason, string endedBy, DateTimeOffset now, List<Func<Task>> after)
+    {
+        var rules = (await settings.GetAsync(call.TenantId)).Calls;
+        var metered = call.ElapsedSeconds(now);
+        var billed = call.ConnectedAt is null ? 0 : Billing.Bill(metered, reason, rules);
+        await RevokeOpenOffersAsync(connection, transaction, call, "revoked", now, after);
+        await connection.ExecuteAsync(
+            """
+            UPDATE calls SET state = 'ended', end_reason = @reason, ended_by = @endedBy, ended_at = @now,
+                             metered_seconds = @metered, metering_since = NULL, billed_seconds = @billed
+            WHERE id = @Id AND state <> 'ended'
+            """,
+            new { reason, endedBy, now, metered, billed, call.Id }, transaction);
+        long charged = 0;
+        if (call.AcceptedAt is not null)
+        {
+            // Settlement commits with the end: one charge per call, never a second.
+            var hold = billed > 0
+                ? await holds.SettleAsync(call.TenantId, call.Id, billed, call.TeacherId!, transaction)
+                : await holds.ReleaseAsync(call.TenantId, call.Id, transaction);
+            charged = hold?.ChargedSeconds ?? 0;
+            if (charged != billed)
+            {
+                await connection.ExecuteAsync("UPDATE calls SET billed_seconds = @charged WHERE id = @Id", new { charged, call.Id }, transaction);
+            }
+        }
+        await connection.ExecuteAsync("DELETE FROM deadlines WHERE subject_id = @Id", new { call.Id }, transaction);
+        after.Add(async () =>
+        {
+            var summary = (await GetAsync(call.TenantId, call.Id))!;
+            var ended = new CallEndedEvent(call.Id, reason, charged, summary);
+            await notify.User(call.TenantId, call.StudentId).CallEnded(ended);
+            if (call.TeacherId is not null)
+            {
+                await notify.User(call.TenantId, call.TeacherId).CallEnded(ended);
+            }
+        });
+    }
+
+    private async Task PauseLockedAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, DateTimeOffset pausedAt, DateTimeOffset now,
+        CallSettings rules, List<Func<Task>> after)
+    {
+        var metered = call.ElapsedSeconds(pausedAt < call.MeteringSince!.Value.AsUtc() ? call.MeteringSince.Value.AsUtc() : pausedAt);
+        await connection.ExecuteAsync(
+            "UPDATE calls SET metered_seconds = @metered, metering_since = NULL WHERE id = @Id", new { metered, call.Id }, transaction);
+        var graceEndsAt = now.AddSeconds(rules.ReconnectGraceSeconds);
+        await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.ReconnectGrace, call.Id, call.TenantId, graceEndsAt);
+        var present = await connection.QueryAsync<string>(
+            "SELECT DISTINCT user_id FROM hub_connections WHERE tenant_id = @TenantId AND user_id IN (@StudentId, @TeacherId)",
+            new { call.TenantId, call.StudentId, call.TeacherId }, transaction);
+        foreach (var user in present)
+        {
+            after.Add(() => notify.User(call.TenantId, user).PeerConnection(new PeerConnectionEvent(call.Id, false, graceEndsAt)));
+        }
+    }
+
+    private async Task RevokeOpenOffersAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, string outcome, DateTimeOffset now, List<Func<Task>> after)
+    {
+        var revoked = (await connection.QueryAsync<(Guid Id, string TeacherId)>(
+            "UPDATE call_offers SET outcome = @outcome, decided_at = @now WHERE call_id = @Id AND outcome IS NULL RETURNING id, teacher_id",
+            new { outcome, now, call.Id }, transaction)).ToList();
+        foreach (var offer in revoked)
+        {
+            await Deadlines.CancelAsync(connection, transaction, CallDeadlines.OfferTimeout, offer.Id);
+        }
+        if (revoked.Count > 0)
+        {
+            after.Add(() => Task.WhenAll(revoked.Select(o =>
+                notify.User(call.TenantId, o.TeacherId).OfferClosed(new OfferClosedEvent(o.Id, call.Id, outcome)))));
+        }
+    }
+
+    /// <summary>
+    /// The earliest last-seen time of a participant who has no fresh hub connection, or null when
+    /// both are present. No row at all counts as gone since the stretch began.
+    /// </summary>
+    private static async Task<DateTimeOffset?> LastSeenAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, DateTimeOffset now)
+    {
+        var seen = (await connection.QueryAsync<(string UserId, DateTime LastSeen)>(
+            "SELECT user_id, max(last_seen_at) FROM hub_connections WHERE tenant_id = @TenantId AND user_id IN (@StudentId, @TeacherId) GROUP BY user_id",
+            new { call.TenantId, call.StudentId, call.TeacherId }, transaction)).ToDictionary(r => r.UserId, r => r.LastSeen.AsUtc());
+        DateTimeOffset? gone = null;
+        foreach (var user in new[] { call.StudentId, call.TeacherId! })
+        {
+            var last = seen.TryGetValue(user, out var at) ? at : (DateTimeOffset?)null;
+            if (last is null || last < now - StaleConnection)
+            {
+                var since = last ?? call.MeteringSince?.AsUtc() ?? now;
+                gone = gone is null || since < gone ? since : gone;
+            }
+        }
+        return gone;
+    }
+
+    private static async Task<CallRecord?> LiveCallOfAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Caller caller) =>
+        await connection.QuerySingleOrDefaultAsync<CallRecord>(
+            $"""
+            SELECT {CallStore.Columns} FROM calls
+            WHERE tenant_id = @TenantId AND state = 'connected' AND (student_id = @UserId OR teacher_id = @UserId) FOR UPDATE
+            """,
+            new { caller.TenantId, caller.UserId }, transaction);
+
+    private static async Task<CallRecord> LockParticipantAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Caller caller, Guid callId)
+    {
+        var call = await CallStore.LockAsync(connection, transaction, caller.TenantId, callId);
+        return call is not null && call.IsParticipant(caller.UserId) ? call : throw CallRuleException.NotFound();
+    }
+
+    private static async Task<CallRuleException> OfferErrorAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Caller teacher, Guid offerId) =>
+        await connection.ExecuteScalarAsync<bool>(
+            "SELECT EXISTS (SELECT 1 FROM call_offers WHERE id = @offerId AND tenant_id = @TenantId AND teacher_id = @UserId)",
+            new { offerId, teacher.TenantId, teacher.UserId }, transaction)
+            ? CallRuleException.OfferClosed()
+            : CallRuleException.OfferNotFound();
+
+    private async Task<string> StudentZoneAsync(CallRecord call) =>
+        (await people.FindStudentAsync(call.TenantId, call.StudentId))?.TimeZone ?? "UTC";
+
+    private static async Task RunAsync(List<Func<Task>> actions)
+    {
+        foreach (var action in actions)
+        {
+            await action();
+        }
+    }
+}

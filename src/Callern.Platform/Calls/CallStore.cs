@@ -1,0 +1,199 @@
+using System.Text.Json;
+using Callern.Platform.Infrastructure;
+using Callern.Platform.Matching;
+using Callern.Platform.People;
+using Dapper;
+using Npgsql;
+
+namespace Callern.Platform.Calls;
+
+/// <summary>A call row as the service works on it.</summary>
+internal sealed class CallRecord
+{
+    public Guid Id { get; init; }
+    public Guid TenantId { get; init; }
+    public string StudentId { get; init; } = "";
+    public string? TeacherId { get; init; }
+    public string State { get; init; } = "";
+    public string? EndReason { get; init; }
+    public string? EndedBy { get; init; }
+    public string Language { get; init; } = "";
+    public string Level { get; init; } = "";
+    public string? Accent { get; init; }
+    public string? Specialization { get; init; }
+    public string[] PreferredTeachers { get; init; } = [];
+    public DateTime RequestedAt { get; init; }
+    public DateTime? AcceptedAt { get; init; }
+    public DateTime? ConnectedAt { get; init; }
+    public DateTime? EndedAt { get; init; }
+    public DateTime? StudentMediaAt { get; init; }
+    public DateTime? TeacherMediaAt { get; init; }
+    public long MeteredSeconds { get; init; }
+    public DateTime? MeteringSince { get; init; }
+    public int? WarnedMinutes { get; init; }
+    public long? BilledSeconds { get; init; }
+
+    /// <summary>Billable seconds so far: closed stretches plus the open one, in whole seconds.</summary>
+    public long ElapsedSeconds(DateTimeOffset now) =>
+        MeteredSeconds + (MeteringSince is { } since ? Math.Max(0, (long)(now - since.AsUtc()).TotalSeconds) : 0);
+
+    public bool IsParticipant(string userId) => userId == StudentId || userId == TeacherId;
+
+    public string? PeerOf(string userId) => userId == StudentId ? TeacherId : userId == TeacherId ? StudentId : null;
+}
+
+/// <summary>SQL of the calls feature, and the matching read model of candidate teachers.</summary>
+internal static class CallStore
+{
+    public const string Columns =
+        """
+        id, tenant_id, student_id, teacher_id, state, end_reason, ended_by, language, level, accent, specialization, preferred_teachers,
+        requested_at, accepted_at, connected_at, ended_at, student_media_at, teacher_media_at, metered_seconds, metering_since,
+        warned_minutes, billed_seconds
+        """;
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public static Task<CallRecord?> LockAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenantId, Guid callId) =>
+        connection.QuerySingleOrDefaultAsync<CallRecord>(
+            $"SELECT {Columns} FROM calls WHERE id = @callId AND tenant_id = @tenantId FOR UPDATE", new { callId, tenantId }, transaction);
+
+    public static async Task<Call?> GetAsync(NpgsqlConnection connection, Guid tenantId, Guid callId)
+    {
+        var record = await connection.QuerySingleOrDefaultAsync<CallRecord>(
+            $"SELECT {Columns} FROM calls WHERE id = @callId AND tenant_id = @tenantId", new { callId, tenantId });
+        return record is null ? null : (await ToCallsAsync(connection, [record]))[0];
+    }
+
+    /// <summary>History newest first; <paramref name="before"/> is the id of the last call of the previous page (UUIDv7 sorts by time).</summary>
+    public static async Task<IReadOnlyList<Call>> ListAsync(
+        NpgsqlConnection connection, Guid tenantId, string? studentId, string? teacherId, string? state, Guid? before, int limit)
+    {
+        var records = (await connection.QueryAsync<CallRecord>(
+            $"""
+            SELECT {Columns} FROM calls
+            WHERE tenant_id = @tenantId AND (@studentId::text IS NULL OR student_id = @studentId)
+              AND (@teacherId::text IS NULL OR teacher_id = @teacherId) AND (@state::text IS NULL OR state = @state)
+              AND (@before::uuid IS NULL OR id < @before)
+            ORDER BY id DESC LIMIT @limit
+            """,
+            new { tenantId, studentId, teacherId, state, before, limit })).ToList();
+        return await ToCallsAsync(connection, records);
+    }
+
+    private static async Task<IReadOnlyList<Call>> ToCallsAsync(NpgsqlConnection connection, IReadOnlyList<CallRecord> records)
+    {
+        if (records.Count == 0)
+        {
+            return [];
+        }
+        var ids = records.Select(r => r.Id).ToArray();
+        var offers = (await connection.QueryAsync<OfferRow>(
+            "SELECT id, call_id, teacher_id, offered_at, expires_at, outcome, decided_at, score FROM call_offers WHERE call_id = ANY(@ids) ORDER BY offered_at, id",
+            new { ids })).ToLookup(o => o.CallId);
+        var ratings = (await connection.QueryAsync<RatingRow>(
+            "SELECT call_id, stars, comment, created_at FROM call_ratings WHERE call_id = ANY(@ids)", new { ids })).ToDictionary(r => r.CallId);
+        var positions = new Dictionary<Guid, int>();
+        foreach (var queued in records.Where(r => r.State == "queued"))
+        {
+            positions[queued.Id] = await QueuePositionAsync(connection, null, queued);
+        }
+        return records.Select(r => new Call(
+            r.Id, r.StudentId, r.TeacherId, ParseState(r.State), r.EndReason, r.EndedBy, r.Language, r.Level, r.Accent, r.Specialization,
+            r.RequestedAt.AsUtc(), r.AcceptedAt?.AsUtc(), r.ConnectedAt?.AsUtc(), r.EndedAt?.AsUtc(), r.MeteredSeconds, r.BilledSeconds,
+            positions.TryGetValue(r.Id, out var position) ? position : null,
+            offers[r.Id].Select(o => new CallOffer(o.Id, o.TeacherId, o.OfferedAt.AsUtc(), o.ExpiresAt.AsUtc(), o.Outcome, o.DecidedAt?.AsUtc(), o.Score)).ToList(),
+            ratings.TryGetValue(r.Id, out var rating) ? new CallRating(rating.Stars, rating.Comment, rating.CreatedAt.AsUtc()) : null)).ToList();
+    }
+
+    /// <summary>1 for the oldest waiting request of the school.</summary>
+    public static Task<int> QueuePositionAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, CallRecord call) =>
+        connection.ExecuteScalarAsync<int>(
+            "SELECT count(*)::int FROM calls WHERE tenant_id = @TenantId AND state = 'queued' AND (requested_at, id) <= (@RequestedAt, @Id)",
+            new { call.TenantId, call.RequestedAt, call.Id }, transaction);
+
+    public static CallState ParseState(string state) => state switch
+    {
+        "queued" => CallState.Queued,
+        "ringing" => CallState.Ringing,
+        "accepted" => CallState.Accepted,
+        "connected" => CallState.Connected,
+        _ => CallState.Ended,
+    };
+
+    /// <summary>
+    /// The teachers who could take this call now: available, teaching the language at the level,
+    /// not in a call, not holding another offer, not yet offered this call; with the facts ranking
+    /// needs. One query on purpose: it runs on every request and every cascade step, so it reads
+    /// People's teachers and Signaling's presence as a read model instead of three round trips.
+    /// </summary>
+    public static async Task<IReadOnlyList<CandidateTeacher>> CandidatesAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call)
+    {
+        var rows = await connection.QueryAsync<CandidateRow>(
+            """
+            SELECT t.id, t.languages::text AS languages, t.specializations, t.time_zone, p.changed_at AS available_since,
+                   coalesce(r.count, 0) AS rating_count, coalesce(r.sum, 0) AS rating_sum, own.avg AS own_rating,
+                   coalesce(o.received, 0) AS offers_received, coalesce(o.accepted, 0) AS offers_accepted, last.ended_at AS last_call_ended
+            FROM teachers t
+            JOIN teacher_presence p ON p.tenant_id = t.tenant_id AND p.teacher_id = t.id AND p.status = 'available'
+            LEFT JOIN LATERAL (SELECT count(*) AS count, sum(stars) AS sum FROM call_ratings
+                               WHERE tenant_id = t.tenant_id AND teacher_id = t.id) r ON true
+            LEFT JOIN LATERAL (SELECT avg(stars)::float8 AS avg FROM call_ratings
+                               WHERE tenant_id = t.tenant_id AND teacher_id = t.id AND student_id = @StudentId) own ON true
+            LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE outcome IS NOT NULL) AS received,
+                                      count(*) FILTER (WHERE outcome = 'accepted') AS accepted
+                               FROM call_offers WHERE tenant_id = t.tenant_id AND teacher_id = t.id) o ON true
+            LEFT JOIN LATERAL (SELECT max(ended_at) AS ended_at FROM calls
+                               WHERE tenant_id = t.tenant_id AND teacher_id = t.id) last ON true
+            WHERE t.tenant_id = @TenantId
+              AND EXISTS (SELECT 1 FROM jsonb_array_elements(t.languages) l
+                          WHERE (l->>'language' = @Language OR l->>'language' LIKE @Language || '-%') AND l->'levels' ? @Level)
+              AND NOT EXISTS (SELECT 1 FROM call_offers x WHERE x.tenant_id = t.tenant_id AND x.teacher_id = t.id AND x.outcome IS NULL)
+              AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.tenant_id = t.tenant_id AND c.teacher_id = t.id AND c.state IN ('accepted', 'connected'))
+              AND NOT EXISTS (SELECT 1 FROM call_offers x WHERE x.call_id = @Id AND x.teacher_id = t.id)
+            """,
+            new { call.TenantId, call.StudentId, call.Language, call.Level, call.Id }, transaction);
+        return rows.Select(r => new CandidateTeacher(
+            r.Id, JsonSerializer.Deserialize<List<TeacherLanguage>>(r.Languages, Json)!, r.Specializations, r.TimeZone,
+            Available: true, Blocked: false, (int)r.RatingCount, r.RatingSum, r.OwnRating, (int)r.OffersReceived, (int)r.OffersAccepted,
+            Max(r.AvailableSince.AsUtc(), r.LastCallEnded?.AsUtc()))).ToList();
+    }
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset? b) => b is { } value && value > a ? value : a;
+
+    private sealed class CandidateRow
+    {
+        public string Id { get; init; } = "";
+        public string Languages { get; init; } = "[]";
+        public string[] Specializations { get; init; } = [];
+        public string TimeZone { get; init; } = "UTC";
+        public DateTime AvailableSince { get; init; }
+        public long RatingCount { get; init; }
+        public long RatingSum { get; init; }
+        public double? OwnRating { get; init; }
+        public long OffersReceived { get; init; }
+        public long OffersAccepted { get; init; }
+        public DateTime? LastCallEnded { get; init; }
+    }
+
+    private sealed class OfferRow
+    {
+        public Guid Id { get; init; }
+        public Guid CallId { get; init; }
+        public string TeacherId { get; init; } = "";
+        public DateTime OfferedAt { get; init; }
+        public DateTime ExpiresAt { get; init; }
+        public string? Outcome { get; init; }
+        public DateTime? DecidedAt { get; init; }
+        public double Score { get; init; }
+    }
+
+    private sealed class RatingRow
+    {
+        public Guid CallId { get; init; }
+        public int Stars { get; init; }
+        public string? Comment { get; init; }
+        public DateTime CreatedAt { get; init; }
+    }
+}

@@ -1,0 +1,138 @@
+using Dapper;
+using Npgsql;
+
+namespace Callern.Platform.Infrastructure;
+
+/// <summary>A due deadline as its handler receives it.</summary>
+public sealed record Deadline(string Kind, Guid SubjectId, Guid TenantId, DateTimeOffset DueAt);
+
+/// <summary>
+/// The transaction a deadline's handler runs in. Effects inside it commit together with the
+/// deadline's removal; <see cref="AfterCommit"/> actions (notifications) run only once it did.
+/// </summary>
+public sealed class DeadlineContext(NpgsqlConnection connection, NpgsqlTransaction transaction)
+{
+    private readonly List<Func<Task>> _afterCommit = [];
+    public NpgsqlConnection Connection { get; } = connection;
+    public NpgsqlTransaction Transaction { get; } = transaction;
+    public void AfterCommit(Func<Task> action) => _afterCommit.Add(action);
+    internal IReadOnlyList<Func<Task>> Pending => _afterCommit;
+}
+
+/// <summary>Handles one kind of deadline. Must tolerate a deadline whose subject already moved on.</summary>
+public interface IDeadlineHandler
+{
+    string Kind { get; }
+    Task HandleAsync(Deadline deadline, DeadlineContext context);
+}
+
+/// <summary>Schedules, cancels and fires durable deadlines (see 0005_deadlines.sql).</summary>
+public sealed class Deadlines(NpgsqlDataSource db, IEnumerable<IDeadlineHandler> handlers, TimeProvider time, ILogger<Deadlines> logger)
+{
+    public static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(30);
+    private readonly Dictionary<string, IDeadlineHandler> _handlers = handlers.ToDictionary(h => h.Kind, StringComparer.Ordinal);
+
+    /// <summary>Sets (or moves) the one deadline of this kind for the subject.</summary>
+    public static Task ScheduleAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string kind, Guid subjectId, Guid tenantId, DateTimeOffset dueAt) =>
+        connection.ExecuteAsync(
+            """
+            INSERT INTO deadlines (kind, subject_id, tenant_id, due_at) VALUES (@kind, @subjectId, @tenantId, @dueAt)
+            ON CONFLICT (kind, subject_id) DO UPDATE SET due_at = excluded.due_at
+            """,
+            new { kind, subjectId, tenantId, dueAt }, transaction);
+
+    public static Task CancelAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string kind, Guid subjectId) =>
+        connection.ExecuteAsync("DELETE FROM deadlines WHERE kind = @kind AND subject_id = @subjectId", new { kind, subjectId }, transaction);
+
+    /// <summary>
+    /// Fires every deadline due now, one transaction each, and returns how many fired. Safe to run
+    /// on every node at once: a row locked by another sweeper is skipped, a fired row is gone.
+    /// </summary>
+    public async Task<int> SweepOnceAsync(CancellationToken cancellationToken = default)
+    {
+        var fired = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            await using var connection = await db.OpenConnectionAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var row = await connection.QuerySingleOrDefaultAsync<DeadlineRow>(
+                """
+                DELETE FROM deadlines WHERE (kind, subject_id) = (
+                    SELECT kind, subject_id FROM deadlines WHERE due_at <= @now ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+                RETURNING kind, subject_id, tenant_id, due_at
+                """,
+                new { now = time.GetUtcNow() }, transaction);
+            if (row is null)
+            {
+                return fired;
+            }
+            var deadline = new Deadline(row.Kind, row.SubjectId, row.TenantId, row.DueAt.AsUtc());
+            var context = new DeadlineContext(connection, transaction);
+            try
+            {
+                if (_handlers.TryGetValue(deadline.Kind, out var handler))
+                {
+                    await handler.HandleAsync(deadline, context);
+                }
+                else
+                {
+                    logger.LogError("No handler for deadline kind {Kind}; dropped", deadline.Kind);
+                }
+                await transaction.CommitAsync(cancellationToken);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                // Put it back a little later, so one failing deadline cannot block the ones behind it.
+                logger.LogError(exception, "Deadline {Kind} {SubjectId} failed; retrying in {Delay}", deadline.Kind, deadline.SubjectId, RetryDelay);
+                await transaction.RollbackAsync(CancellationToken.None);
+                await connection.ExecuteAsync(
+                    "UPDATE deadlines SET due_at = @due WHERE kind = @Kind AND subject_id = @SubjectId AND due_at = @DueAt",
+                    new { due = time.GetUtcNow() + RetryDelay, deadline.Kind, deadline.SubjectId, DueAt = row.DueAt });
+                continue;
+            }
+            fired++;
+            foreach (var action in context.Pending)
+            {
+                await action();
+            }
+        }
+        return fired;
+    }
+
+    private sealed class DeadlineRow
+    {
+        public string Kind { get; init; } = "";
+        public Guid SubjectId { get; init; }
+        public Guid TenantId { get; init; }
+        public DateTime DueAt { get; init; }
+    }
+}
+
+/// <summary>Runs <see cref="Deadlines.SweepOnceAsync"/> on every node, twice a second.</summary>
+public sealed class DeadlineSweeper(Deadlines deadlines, TimeProvider time, ILogger<DeadlineSweeper> logger) : BackgroundService
+{
+    public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(500);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Interval, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                await deadlines.SweepOnceAsync(stoppingToken);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                // The database may be away for a moment; rows stay and fire on a later sweep.
+                logger.LogError(exception, "Deadline sweep failed");
+            }
+        }
+    }
+}
+
+public static class DeadlineServices
+{
+    public static IServiceCollection AddDeadlines(this IServiceCollection services) =>
+        services.AddSingleton<Deadlines>().AddHostedService<DeadlineSweeper>();
+}

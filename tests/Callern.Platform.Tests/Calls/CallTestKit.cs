@@ -1,0 +1,65 @@
+using Callern.Platform.Calls;
+using Callern.Platform.Tests.Infrastructure;
+using Callern.Sdk;
+using Call = Callern.Platform.Calls.Call;
+using CallRequest = Callern.Platform.Calls.CallRequest;
+
+namespace Callern.Platform.Tests.Calls;
+
+/// <summary>A school with teachers on the hub and a student with minutes, ready to call.</summary>
+public static class CallTestKit
+{
+    public static async Task<string> TeacherAsync(this CallernApp app, TestTenant tenant, string id, string accent = "en-GB")
+    {
+        await app.SdkAs(tenant, "admin-1", CallernRoles.Admin).UpsertTeacherAsync(id, new TeacherInput
+        {
+            DisplayName = "Teacher " + id, TimeZone = "Europe/London",
+            Languages = [new TeacherLanguage { Language = accent, Levels = ["A2", "B1", "B2"] }],
+            Specializations = ["conversational"],
+        });
+        return id;
+    }
+
+    /// <summary>A student granted <paramref name="seconds"/> through an admin adjustment.</summary>
+    public static async Task<string> StudentWithSecondsAsync(this CallernApp app, TestTenant tenant, string id, long seconds)
+    {
+        var admin = app.SdkAs(tenant, "admin-1", CallernRoles.Admin);
+        await admin.UpsertStudentAsync(id, new StudentInput { DisplayName = "Student " + id, TimeZone = "Europe/Berlin", TargetLanguage = "en", Level = "B1" });
+        if (seconds > 0)
+        {
+            await admin.AdjustWalletAsync(id, Guid.NewGuid().ToString(), new AdjustmentRequest { Seconds = seconds, Reason = "test grant" });
+        }
+        return id;
+    }
+
+    public static async Task<CallParty> AvailableTeacherAsync(this CallernApp app, TestTenant tenant, string id, string accent = "en-GB")
+    {
+        await app.TeacherAsync(tenant, id, accent);
+        var party = await CallParty.JoinAsync(app, tenant, id, CallernRoles.Teacher);
+        await party.InvokeAsync<object>("SetAvailability", "available");
+        return party;
+    }
+
+    public static async Task UseSettingsAsync(this CallernApp app, TestTenant tenant, Action<Sdk.CallSettings> change)
+    {
+        var admin = app.SdkAs(tenant, "admin-1", CallernRoles.Admin);
+        var settings = await admin.GetSettingsAsync();
+        change(settings.Calls);
+        await admin.UpdateSettingsAsync(settings);
+    }
+
+    /// <summary>Requests, accepts and connects media on both sides: a connected call.</summary>
+    public static async Task<Guid> ConnectedCallAsync(CallParty student, CallParty teacher)
+    {
+        var call = await student.InvokeAsync<Call>("RequestCall", new CallRequest("en", "B1", null, null, null));
+        var incoming = await teacher.NextAsync<IncomingCallEvent>("IncomingCall");
+        await teacher.InvokeAsync<CallAcceptedEvent>("AcceptOffer", incoming.OfferId);
+        await student.NextAsync<CallAcceptedEvent>("CallAccepted");
+        await teacher.NextAsync<CallAcceptedEvent>("CallAccepted");
+        await student.InvokeAsync("ReportMediaConnected", call.Id);
+        await teacher.InvokeAsync("ReportMediaConnected", call.Id);
+        await student.NextAsync<CallConnectedEvent>("CallConnected");
+        await teacher.NextAsync<CallConnectedEvent>("CallConnected");
+        return call.Id;
+    }
+}
