@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Callern.Platform.People;
 using Callern.Platform.Tenancy;
+using Callern.Platform.Wallets;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -22,11 +23,13 @@ public sealed record DemoFile(string BaseUrl, Guid TenantId, string ApiKeyId, st
 
 /// <summary>
 /// The demo school: one tenant, one API key, an admin, students and teachers with varied
-/// languages, accents, levels, specializations and time zones. Safe to run on every start:
-/// it finds the tenant it made before and upserts the same people.
+/// languages, accents, levels, specializations and time zones, a package catalog, and a paid
+/// package for each student. Safe to run on every start: it finds the tenant it made before,
+/// upserts the same people, adds only missing packages, and records each student's purchase under
+/// a fixed Idempotency-Key, so a second run credits nothing.
 /// </summary>
 public sealed class DemoSeed(
-    NpgsqlDataSource db, TenantStore tenants, ApiKeyStore keys, PeopleStore people,
+    NpgsqlDataSource db, TenantStore tenants, ApiKeyStore keys, PeopleStore people, PackageStore packages, WalletStore wallets,
     IOptions<DemoOptions> options, IOptions<TenancyOptions> tenancy, ILogger<DemoSeed> logger)
 {
     public const string TenantName = "Callern Demo School";
@@ -61,6 +64,13 @@ public sealed class DemoSeed(
             "Corporate trainer; night-owl hours for the Americas.", null)),
     ];
 
+    private static readonly PackageInput[] Catalog =
+    [
+        new("Starter: 60 minutes", 60, 19.90m, "EUR", 30),
+        new("Regular: 300 minutes", 300, 89.00m, "EUR", 90),
+        new("Intensive: 1200 minutes", 1200, 299.00m, "EUR", null),
+    ];
+
     public async Task<DemoFile> RunAsync()
     {
         var settings = options.Value;
@@ -90,6 +100,7 @@ public sealed class DemoSeed(
         {
             await people.UpsertTeacherAsync(tenantId, id, profile);
         }
+        await SeedWalletsAsync(tenantId);
         var demo = new DemoFile(settings.BaseUrl, tenantId, keyId, secret, tenancy.Value.OperatorKey,
             new DemoUsers(AdminId, Students.Select(s => s.Id).ToList(), Teachers.Select(t => t.Id).ToList()));
         if (settings.OutputPath is { } path)
@@ -99,6 +110,21 @@ public sealed class DemoSeed(
             logger.LogInformation("Demo tenant {TenantId} ready; credentials written to {Path}", tenantId, path);
         }
         return demo;
+    }
+
+    private async Task SeedWalletsAsync(Guid tenantId)
+    {
+        var existing = await packages.ListAsync(tenantId, includeArchived: true, after: null, limit: 200);
+        var catalog = new List<Package>();
+        foreach (var input in Catalog)
+        {
+            catalog.Add(existing.FirstOrDefault(p => p.Name == input.Name) ?? await packages.CreateAsync(tenantId, input));
+        }
+        // Student i buys package i mod 3: balances from one hour to twenty, some expiring, one not.
+        foreach (var ((id, _), i) in Students.Select((s, i) => (s, i)))
+        {
+            await wallets.PurchaseAsync(tenantId, id, catalog[i % catalog.Count].Id, "demo-seed", $"demo-seed-purchase-{id}");
+        }
     }
 }
 

@@ -27,18 +27,22 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
         return InTransaction(transaction, async (connection, tx) =>
         {
             var now = time.GetUtcNow().ToDatabasePrecision();
-            await WalletSql.LockAsync(connection, tx, tenantId, studentId, now);
-            var created = await connection.ExecuteAsync(
-                """
+            HoldRow? created;
+            await using (var results = await connection.QueryMultipleAsync(
+                $"""
+                {WalletSql.EnsureAndLock}
                 INSERT INTO wallet_holds (tenant_id, call_id, student_id, state, created_at)
                 VALUES (@tenantId, @callId, @studentId, 'active', @now) ON CONFLICT DO NOTHING
+                RETURNING {HoldColumns}
                 """,
-                new { tenantId, callId, studentId, now }, tx);
-            if (created == 1 && upToSeconds > 0)
+                new { tenantId, callId, studentId, now }, tx))
             {
-                await TakeAsync(connection, tx, tenantId, studentId, callId, upToSeconds, now);
+                await results.ReadAsync<int>();
+                created = await results.ReadSingleOrDefaultAsync<HoldRow>();
             }
-            return (await FindAsync(connection, tx, tenantId, callId))!;
+            return created is null ? (await FindAsync(connection, tx, tenantId, callId))!
+                : upToSeconds > 0 ? await TakeAsync(connection, tx, tenantId, studentId, callId, upToSeconds, now)
+                : created.ToHold();
         });
     }
 
@@ -52,17 +56,15 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
         ArgumentOutOfRangeException.ThrowIfNegative(toTotalSeconds);
         return InTransaction(transaction, async (connection, tx) =>
         {
-            if (await LockWalletOfAsync(connection, tx, tenantId, callId) is not { } studentId)
+            if (await LockAsync(connection, tx, tenantId, callId) is not { } hold)
             {
                 return null;
             }
-            var hold = (await FindAsync(connection, tx, tenantId, callId))!;
             if (hold.State != HoldState.Active || hold.HeldSeconds >= toTotalSeconds)
             {
                 return hold;
             }
-            await TakeAsync(connection, tx, tenantId, studentId, callId, toTotalSeconds - hold.HeldSeconds, time.GetUtcNow().ToDatabasePrecision());
-            return await FindAsync(connection, tx, tenantId, callId);
+            return await TakeAsync(connection, tx, tenantId, hold.StudentId, callId, toTotalSeconds - hold.HeldSeconds, time.GetUtcNow().ToDatabasePrecision());
         });
     }
 
@@ -91,11 +93,11 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
     private Task<CallHold?> EndAsync(Guid tenantId, Guid callId, long? billedSeconds, string? teacherId, NpgsqlTransaction? transaction) =>
         InTransaction(transaction, async (connection, tx) =>
         {
-            if (await LockWalletOfAsync(connection, tx, tenantId, callId) is not { } studentId)
+            if (await LockAsync(connection, tx, tenantId, callId) is not { } hold)
             {
                 return null;
             }
-            var hold = (await FindAsync(connection, tx, tenantId, callId))!;
+            var studentId = hold.StudentId;
             if (hold.State != HoldState.Active)
             {
                 return hold;
@@ -104,8 +106,8 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
             var charge = Math.Min(billedSeconds ?? 0, hold.HeldSeconds);
             // Charge the hold's lots earliest-expiring first; give back the rest to lots still valid,
             // and let what belongs to a lot that expired during the call leave through an expiry entry.
-            await connection.ExecuteAsync(
-                """
+            var ended = await connection.QuerySingleAsync<HoldRow>(
+                $"""
                 WITH allocations AS (
                     SELECT hl.lot_id, hl.seconds, l.expired_at IS NOT NULL AS expired,
                            sum(hl.seconds) OVER (ORDER BY l.expires_at NULLS LAST, hl.lot_id) - hl.seconds AS before
@@ -137,6 +139,7 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
                 UPDATE wallet_holds SET state = @state, held_seconds = 0, charged_seconds = @charge, released_seconds = @held - @charge,
                                         teacher_id = @teacherId, ended_at = @now
                 WHERE tenant_id = @tenantId AND call_id = @callId
+                RETURNING {HoldColumns}
                 """,
                 new
                 {
@@ -144,13 +147,13 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
                     state = settle ? "settled" : "released", now = time.GetUtcNow().ToDatabasePrecision(),
                 },
                 tx);
-            return await FindAsync(connection, tx, tenantId, callId);
+            return ended.ToHold();
         });
 
     /// <summary>Takes up to <paramref name="want"/> spendable seconds into the hold, earliest-expiring lots first.</summary>
-    private static Task TakeAsync(
+    private static async Task<CallHold> TakeAsync(
         NpgsqlConnection connection, NpgsqlTransaction tx, Guid tenantId, string studentId, Guid callId, long want, DateTimeOffset now) =>
-        connection.ExecuteAsync(
+        (await connection.QuerySingleAsync<HoldRow>(
             $"""
             WITH {WalletSql.Takes},
             taken AS (
@@ -170,19 +173,30 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
                 FROM total t WHERE w.tenant_id = @tenantId AND w.student_id = @studentId AND t.seconds > 0)
             UPDATE wallet_holds h SET held_seconds = h.held_seconds + t.seconds
             FROM total t WHERE h.tenant_id = @tenantId AND h.call_id = @callId
+            RETURNING {HoldColumns}
             """,
-            new { tenantId, studentId, callId, want, now }, tx);
+            new { tenantId, studentId, callId, want, now }, tx)).ToHold();
 
-    /// <summary>Locks the wallet of the call's student; null when the tenant has no hold for this call.</summary>
-    private static Task<string?> LockWalletOfAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Guid tenantId, Guid callId) =>
-        connection.QuerySingleOrDefaultAsync<string?>(
-            """
+    /// <summary>
+    /// Locks the wallet of the call's student and then reads the hold, in one round trip: the read
+    /// is a statement of its own, so it sees the hold as the last holder of the lock left it.
+    /// Null when the tenant has no hold for this call.
+    /// </summary>
+    private static async Task<CallHold?> LockAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Guid tenantId, Guid callId)
+    {
+        await using var results = await connection.QueryMultipleAsync(
+            $"""
             SELECT w.student_id FROM wallets w
             WHERE w.tenant_id = @tenantId
               AND w.student_id = (SELECT student_id FROM wallet_holds WHERE tenant_id = @tenantId AND call_id = @callId)
-            FOR UPDATE
+            FOR UPDATE;
+            SELECT {HoldColumns} FROM wallet_holds WHERE tenant_id = @tenantId AND call_id = @callId;
             """,
             new { tenantId, callId }, tx);
+        var locked = await results.ReadSingleOrDefaultAsync<string>();
+        var hold = await results.ReadSingleOrDefaultAsync<HoldRow>();
+        return locked is null ? null : hold!.ToHold();
+    }
 
     private static async Task<CallHold?> FindAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, Guid tenantId, Guid callId)
     {

@@ -7,7 +7,10 @@ namespace Callern.Platform.Wallets;
 
 public sealed class WalletOptions
 {
-    /// <summary>How often each node looks for lots past their expiry.</summary>
+    /// <summary>
+    /// How often this node looks for lots past their expiry (1 to 3600). 0 turns this node's sweeper
+    /// off, for nodes that leave sweeping to others; at least one node must sweep.
+    /// </summary>
     public int ExpirySweepSeconds { get; set; } = 5;
 }
 
@@ -92,7 +95,12 @@ public sealed class WalletExpirySweeper(
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var interval = TimeSpan.FromSeconds(Math.Max(1, options.Value.ExpirySweepSeconds));
+        if (options.Value.ExpirySweepSeconds <= 0)
+        {
+            logger.LogInformation("Wallet expiry sweeper is off on this node");
+            return;
+        }
+        var interval = TimeSpan.FromSeconds(Math.Min(options.Value.ExpirySweepSeconds, 3600));
         while (!stoppingToken.IsCancellationRequested)
         {
             try

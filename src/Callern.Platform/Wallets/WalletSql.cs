@@ -11,20 +11,18 @@ namespace Callern.Platform.Wallets;
 /// </summary>
 internal static class WalletSql
 {
-    /// <summary>Locks the student's wallet, creating it at zero on first use.</summary>
-    public static async Task LockAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenantId, string studentId, DateTimeOffset now)
-    {
-        const string select = "SELECT 1 FROM wallets WHERE tenant_id = @tenantId AND student_id = @studentId FOR UPDATE";
-        if (await connection.ExecuteScalarAsync<int?>(select, new { tenantId, studentId }, transaction) is not null)
-        {
-            return;
-        }
-        // First use: another transaction may be creating the same wallet; DO NOTHING waits for it.
-        await connection.ExecuteAsync(
-            "INSERT INTO wallets (tenant_id, student_id, created_at) VALUES (@tenantId, @studentId, @now) ON CONFLICT DO NOTHING",
-            new { tenantId, studentId, now }, transaction);
-        await connection.ExecuteScalarAsync<int?>(select, new { tenantId, studentId }, transaction);
-    }
+    /// <summary>
+    /// Locks the student's wallet, creating it at zero on first use (a concurrent creator makes the
+    /// insert wait, then do nothing). Two statements, one round trip; the lock returns one row, so
+    /// a batch that starts with this reads past one result set.
+    /// </summary>
+    public const string EnsureAndLock = """
+        INSERT INTO wallets (tenant_id, student_id, created_at) VALUES (@tenantId, @studentId, @now) ON CONFLICT DO NOTHING;
+        SELECT 1 FROM wallets WHERE tenant_id = @tenantId AND student_id = @studentId FOR UPDATE;
+        """;
+
+    public static Task LockAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenantId, string studentId, DateTimeOffset now) =>
+        connection.ExecuteAsync(EnsureAndLock, new { tenantId, studentId, now }, transaction);
 
     /// <summary>
     /// The lots seconds are taken from, earliest expiry first (never-expiring lots last), with the

@@ -25,4 +25,24 @@ public sealed class DemoSeedTests(CallernApp app) : IClassFixture<CallernApp>
         Assert.True(teachers.Select(t => t.TimeZone).Distinct().Count() >= 5);
         Assert.Equal(first.Users.Students.Count, (await admin.ListStudentsAsync(limit: 200)).Items.Count);
     }
+
+    [Fact]
+    public async Task Seeding_twice_gives_a_package_catalog_and_every_student_one_paid_package_once()
+    {
+        var seed = app.Services.GetRequiredService<DemoSeed>();
+
+        var first = await seed.RunAsync();
+        await seed.RunAsync();
+
+        var admin = CallernApp.Sdk(app.WithBearer(new AccessTokenBuilder(first.ApiKeyId, first.ApiKeySecret, app.Clock)
+            .ForUser(first.Users.Admin, CallernRoles.Admin).Build()));
+        Assert.Equal(3, (await admin.ListPackagesAsync(includeArchived: true)).Items.Count);
+        foreach (var student in first.Users.Students)
+        {
+            var wallet = await admin.GetStudentWalletAsync(student);
+            Assert.True(wallet.AvailableSeconds >= 3600, $"{student} has {wallet.AvailableSeconds} s");
+            Assert.Single(wallet.Lots);
+            Assert.Single((await admin.ListStudentTransactionsAsync(student)).Items);
+        }
+    }
 }
