@@ -138,8 +138,7 @@ public static class Authentication
         var jwt = (JsonWebToken)context.SecurityToken;
         var key = context.HttpContext.RequestServices.GetRequiredService<ApiKeyStore>().Cached(jwt.Kid);
         var role = principal.FindFirstValue(CallernClaims.Role);
-        var now = context.HttpContext.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
-        var issuedAt = jwt.IssuedAt == DateTime.MinValue ? now : jwt.IssuedAt;
+        var issuedAt = jwt.IssuedAt == DateTime.MinValue ? DateTime.UtcNow : jwt.IssuedAt;
         if (key is null)
         {
             context.Fail("Unknown or revoked key.");
@@ -152,7 +151,7 @@ public static class Authentication
         {
             context.Fail("Token has no valid role.");
         }
-        else if (jwt.ValidTo - issuedAt > MaxTokenLifetime || jwt.ValidTo - now > MaxTokenLifetime)
+        else if (jwt.ValidTo - issuedAt > MaxTokenLifetime || jwt.ValidTo - DateTime.UtcNow > MaxTokenLifetime)
         {
             context.Fail("Token lifetime exceeds 24 hours.");
         }
@@ -168,20 +167,11 @@ public static class Authentication
         return Task.CompletedTask;
     }
 
-    private sealed class ResolveKeysFromStore(ApiKeyStore keys, TimeProvider time) : IPostConfigureOptions<JwtBearerOptions>
+    private sealed class ResolveKeysFromStore(ApiKeyStore keys) : IPostConfigureOptions<JwtBearerOptions>
     {
-        public void PostConfigure(string? name, JwtBearerOptions options)
-        {
+        public void PostConfigure(string? name, JwtBearerOptions options) =>
             options.TokenValidationParameters.IssuerSigningKeyResolver = (_, _, kid, _) =>
                 keys.Cached(kid) is { } key ? [new SymmetricSecurityKey(Encoding.UTF8.GetBytes(key.Secret)) { KeyId = kid }] : [];
-            // IdentityModel reads the system clock; token lifetimes follow the app's TimeProvider like every other deadline.
-            options.TokenValidationParameters.LifetimeValidator = (notBefore, expires, _, parameters) =>
-            {
-                var now = time.GetUtcNow().UtcDateTime;
-                return expires is { } until && now < until + parameters.ClockSkew
-                    && (notBefore is not { } from || from <= now + parameters.ClockSkew);
-            };
-        }
     }
 
     private sealed class OperatorHandler(

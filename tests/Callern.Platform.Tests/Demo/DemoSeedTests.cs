@@ -34,7 +34,7 @@ public sealed class DemoSeedTests(CallernApp app) : IClassFixture<CallernApp>
         var first = await seed.RunAsync();
         await seed.RunAsync();
 
-        var admin = CallernApp.Sdk(app.WithBearer(new AccessTokenBuilder(first.ApiKeyId, first.ApiKeySecret, app.Clock)
+        var admin = CallernApp.Sdk(app.WithBearer(new AccessTokenBuilder(first.ApiKeyId, first.ApiKeySecret)
             .ForUser(first.Users.Admin, CallernRoles.Admin).Build()));
         Assert.Equal(3, (await admin.ListPackagesAsync(includeArchived: true)).Items.Count);
         foreach (var student in first.Users.Students)

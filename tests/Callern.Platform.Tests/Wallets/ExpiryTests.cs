@@ -19,7 +19,6 @@ public sealed class ExpiryTests(CallernApp app) : IClassFixture<CallernApp>
         var student = await app.CreateStudentAsync(tenant);
         var week = await app.BuyAsync(tenant, student, (await app.CreatePackageAsync(tenant, 60, validityDays: 7)).Id);
         await app.BuyAsync(tenant, student, (await app.CreatePackageAsync(tenant, 10, validityDays: null)).Id);
-        // A fresh token for each request: the clock jumps by days, past any token's lifetime.
         CallernClient Sdk() => app.SdkAs(tenant, student, CallernRoles.Student);
         Assert.Equal(3600, (await Sdk().GetMyWalletAsync()).ExpiringWithin7DaysSeconds);
 
