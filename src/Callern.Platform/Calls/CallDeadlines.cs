@@ -17,7 +17,8 @@ public static class CallDeadlines
         services.AddSingleton<IDeadlineHandler>(sp => new Handler(OfferTimeout, (d, c) => sp.GetRequiredService<CallService>().OfferTimedOutAsync(d, c)));
         services.AddSingleton<IDeadlineHandler>(sp => new Handler(QueueRetry, (d, c) =>
         {
-            c.AfterCommit(() => sp.GetRequiredService<CallService>().DispatchAsync(d.TenantId, d.SubjectId));
+            // The whole school's queue, oldest first: requests due in the same sweep must not overtake each other.
+            c.AfterCommit(() => sp.GetRequiredService<CallService>().DispatchQueuedAsync(d.TenantId));
             return Task.CompletedTask;
         }));
         services.AddSingleton<IDeadlineHandler>(sp => new Handler(QueueTimeout, (d, c) =>

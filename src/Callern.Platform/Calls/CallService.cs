@@ -231,6 +231,21 @@ public sealed class CallService(
         await DispatchAsync(teacher.TenantId, callId);
     }
 
+    /// <summary>Offers the school's waiting requests to free teachers, oldest request first.</summary>
+    public async Task DispatchQueuedAsync(Guid tenantId)
+    {
+        List<Guid> queued;
+        await using (var connection = await db.OpenConnectionAsync())
+        {
+            queued = (await connection.QueryAsync<Guid>(
+                "SELECT id FROM calls WHERE tenant_id = @tenantId AND state = 'queued' ORDER BY seq", new { tenantId })).ToList();
+        }
+        foreach (var callId in queued)
+        {
+            await DispatchAsync(tenantId, callId);
+        }
+    }
+
     /// <summary>An offer ran out: auto-decline, set a teacher who keeps missing offers away, ring the next.</summary>
     internal async Task OfferTimedOutAsync(Deadline deadline, DeadlineContext context)
     {
@@ -578,7 +593,9 @@ public sealed class CallService(
 
     /// <summary>
     /// The earliest last-seen time of a participant who has no fresh hub connection, or null when
-    /// both are present. No row at all counts as gone since the stretch began.
+    /// both are present. A stale row (its node died) says when the participant was last there; no
+    /// row at all means a connection closed just now, which <see cref="ParticipantLeftAsync"/> handles
+    /// at this same instant.
     /// </summary>
     private static async Task<DateTimeOffset?> LastSeenAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, DateTimeOffset now)
     {
@@ -591,7 +608,7 @@ public sealed class CallService(
             var last = seen.TryGetValue(user, out var at) ? at : (DateTimeOffset?)null;
             if (last is null || last < now - StaleConnection)
             {
-                var since = last ?? call.MeteringSince?.AsUtc() ?? now;
+                var since = last ?? now;
                 gone = gone is null || since < gone ? since : gone;
             }
         }

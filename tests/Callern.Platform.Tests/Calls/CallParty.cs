@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Threading.Channels;
 using Callern.Platform.Infrastructure;
+using Callern.Platform.Signaling;
 using Callern.Platform.Tests.Infrastructure;
 using Callern.Platform.Tests.Signaling;
 using Callern.Sdk;
@@ -95,17 +96,21 @@ public sealed class CallParty : IAsyncDisposable
 /// <summary>Time on the fake clock, and firing the durable deadlines that came due.</summary>
 public static class CallClock
 {
-    /// <summary>Moves the clock in 5-second steps (the heartbeat keeps connections fresh) and fires due deadlines after each.</summary>
+    /// <summary>
+    /// Moves the clock in 5-second steps; after each, the live connections beat (as the heartbeat
+    /// service does on its own timer, which on a fake clock would race the test) and due deadlines fire.
+    /// </summary>
     public static async Task AdvanceAsync(this CallernApp app, TimeSpan by)
     {
         var deadlines = app.Services.GetRequiredService<Deadlines>();
+        var tracker = app.Services.GetRequiredService<ConnectionTracker>();
+        var presence = app.Services.GetRequiredService<PresenceStore>();
         var step = TimeSpan.FromSeconds(5);
         for (var moved = TimeSpan.Zero; moved < by; moved += step)
         {
             var next = by - moved < step ? by - moved : step;
             app.Clock.Advance(next);
-            // Let the heartbeat's timer callback stamp the connections before deadlines read them.
-            await Task.Delay(20);
+            await presence.TouchAsync(tracker.LiveConnectionIds.ToList(), app.Clock.GetUtcNow());
             await deadlines.SweepOnceAsync();
         }
     }
