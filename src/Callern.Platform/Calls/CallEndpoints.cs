@@ -53,13 +53,7 @@ public static class CallEndpoints
         HttpContext http, CallService calls, string? cursor, int? limit, string? studentId, string? teacherId, CallState? state)
     {
         var errors = new FieldErrors();
-        var (after, size) = Cursor.Read(cursor, limit, errors);
-        Guid? before = null;
-        if (after is not null)
-        {
-            errors.Check(Guid.TryParse(after, out var parsed), "cursor", "Not a cursor returned by this list.");
-            before = parsed;
-        }
+        var (before, size) = Cursor.ReadGuid(cursor, limit, errors);
         if (studentId is not null)
         {
             errors.Id(studentId, "studentId");

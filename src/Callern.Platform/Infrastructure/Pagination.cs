@@ -41,6 +41,18 @@ public static class Cursor
         return (after, limit ?? DefaultLimit);
     }
 
+    /// <summary>As <see cref="Read"/>, for lists keyed by a UUID.</summary>
+    public static (Guid? After, int Limit) ReadGuid(string? cursor, int? limit, FieldErrors errors)
+    {
+        var (after, size) = Read(cursor, limit, errors);
+        if (after is null)
+        {
+            return (null, size);
+        }
+        errors.Check(Guid.TryParse(after, out var id), "cursor", "Not a cursor returned by this list.");
+        return (id, size);
+    }
+
     /// <summary>Builds a page from up to limit + 1 rows fetched in key order.</summary>
     public static Page<T> ToPage<T>(IReadOnlyList<T> rows, int limit, Func<T, string> key) =>
         rows.Count > limit

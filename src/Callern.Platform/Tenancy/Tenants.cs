@@ -73,13 +73,7 @@ public static class Tenants
     private static async Task<Results<Ok<Page<Tenant>>, ValidationProblem>> List(TenantStore tenants, string? cursor, int? limit)
     {
         var errors = new FieldErrors();
-        var (after, size) = Cursor.Read(cursor, limit, errors);
-        Guid? afterId = null;
-        if (after is not null)
-        {
-            errors.Check(Guid.TryParse(after, out var parsed), "cursor", "Not a cursor returned by this list.");
-            afterId = parsed;
-        }
+        var (afterId, size) = Cursor.ReadGuid(cursor, limit, errors);
         if (!errors.IsEmpty)
         {
             return errors.ToProblem();

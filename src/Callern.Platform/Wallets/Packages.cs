@@ -160,13 +160,7 @@ public static class PackageEndpoints
         var caller = http.User.RequiredCaller();
         var errors = new FieldErrors()
             .Check(includeArchived != true || SeesArchived(caller), "includeArchived", "Only admins see archived packages.");
-        var (after, size) = Cursor.Read(cursor, limit, errors);
-        Guid? afterId = null;
-        if (after is not null)
-        {
-            errors.Check(Guid.TryParse(after, out var parsed), "cursor", "Not a cursor returned by this list.");
-            afterId = parsed;
-        }
+        var (afterId, size) = Cursor.ReadGuid(cursor, limit, errors);
         if (!errors.IsEmpty)
         {
             return errors.ToProblem();

@@ -48,6 +48,15 @@ public static class CallTestKit
         await admin.UpdateSettingsAsync(settings);
     }
 
+    /// <summary>A new school with student "s" (granted <paramref name="seconds"/>) and available teacher "t", both on the hub.</summary>
+    public static async Task<CallPair> PairAsync(this CallernApp app, long seconds)
+    {
+        var tenant = await app.CreateTenantAsync();
+        await app.StudentWithSecondsAsync(tenant, "s", seconds);
+        var teacher = await app.AvailableTeacherAsync(tenant, "t");
+        return new CallPair(tenant, await CallParty.JoinAsync(app, tenant, "s", CallernRoles.Student), teacher);
+    }
+
     /// <summary>Requests, accepts and connects media on both sides: a connected call.</summary>
     public static async Task<Guid> ConnectedCallAsync(CallParty student, CallParty teacher)
     {
@@ -61,5 +70,14 @@ public static class CallTestKit
         await student.NextAsync<CallConnectedEvent>("CallConnected");
         await teacher.NextAsync<CallConnectedEvent>("CallConnected");
         return call.Id;
+    }
+}
+
+public sealed record CallPair(TestTenant Tenant, CallParty Student, CallParty Teacher) : IAsyncDisposable
+{
+    public async ValueTask DisposeAsync()
+    {
+        await Student.DisposeAsync();
+        await Teacher.DisposeAsync();
     }
 }

@@ -12,10 +12,8 @@ public sealed class MeteringTests(CallernApp app) : IClassFixture<CallernApp>
     [Fact]
     public async Task Media_that_never_connects_ends_the_call_as_setup_failed_at_no_charge()
     {
-        var tenant = await app.CreateTenantAsync();
-        await app.StudentWithSecondsAsync(tenant, "s", 300);
-        await using var teacher = await app.AvailableTeacherAsync(tenant, "t");
-        await using var student = await CallParty.JoinAsync(app, tenant, "s", CallernRoles.Student);
+        await using var pair = await app.PairAsync(300);
+        var (tenant, student, teacher) = pair;
         var call = await student.InvokeAsync<Call>("RequestCall", new CallRequest("en", "B1", null, null, null));
         await teacher.InvokeAsync<CallAcceptedEvent>("AcceptOffer", (await teacher.NextAsync<IncomingCallEvent>("IncomingCall")).OfferId);
         await student.InvokeAsync("ReportMediaConnected", call.Id);
@@ -31,10 +29,8 @@ public sealed class MeteringTests(CallernApp app) : IClassFixture<CallernApp>
     [Fact]
     public async Task The_student_is_warned_and_the_call_ends_when_the_balance_runs_out()
     {
-        var tenant = await app.CreateTenantAsync();
-        await app.StudentWithSecondsAsync(tenant, "s", 130);
-        await using var teacher = await app.AvailableTeacherAsync(tenant, "t");
-        await using var student = await CallParty.JoinAsync(app, tenant, "s", CallernRoles.Student);
+        await using var pair = await app.PairAsync(130);
+        var (tenant, student, teacher) = pair;
         var callId = await CallTestKit.ConnectedCallAsync(student, teacher);
 
         await app.AdvanceAsync(TimeSpan.FromSeconds(10));
@@ -61,10 +57,8 @@ public sealed class MeteringTests(CallernApp app) : IClassFixture<CallernApp>
     [Fact]
     public async Task A_top_up_during_the_call_extends_it()
     {
-        var tenant = await app.CreateTenantAsync();
-        await app.StudentWithSecondsAsync(tenant, "s", 60);
-        await using var teacher = await app.AvailableTeacherAsync(tenant, "t");
-        await using var student = await CallParty.JoinAsync(app, tenant, "s", CallernRoles.Student);
+        await using var pair = await app.PairAsync(60);
+        var (tenant, student, teacher) = pair;
         var callId = await CallTestKit.ConnectedCallAsync(student, teacher);
 
         await app.AdvanceAsync(TimeSpan.FromSeconds(30));
@@ -81,10 +75,8 @@ public sealed class MeteringTests(CallernApp app) : IClassFixture<CallernApp>
     [Fact]
     public async Task A_drop_within_the_grace_pauses_billing_and_a_longer_one_ends_the_call()
     {
-        var tenant = await app.CreateTenantAsync();
-        await app.StudentWithSecondsAsync(tenant, "s", 600);
-        await using var teacher = await app.AvailableTeacherAsync(tenant, "t");
-        await using var student = await CallParty.JoinAsync(app, tenant, "s", CallernRoles.Student);
+        await using var pair = await app.PairAsync(600);
+        var (tenant, student, teacher) = pair;
         await CallTestKit.ConnectedCallAsync(student, teacher);
 
         await app.AdvanceAsync(TimeSpan.FromSeconds(20));
@@ -108,11 +100,9 @@ public sealed class MeteringTests(CallernApp app) : IClassFixture<CallernApp>
     [Fact]
     public async Task A_third_user_cannot_inject_or_read_signals_and_ended_calls_relay_nothing()
     {
-        var tenant = await app.CreateTenantAsync();
-        await app.StudentWithSecondsAsync(tenant, "s", 600);
+        await using var pair = await app.PairAsync(600);
+        var (tenant, student, teacher) = pair;
         await app.StudentWithSecondsAsync(tenant, "intruder", 600);
-        await using var teacher = await app.AvailableTeacherAsync(tenant, "t");
-        await using var student = await CallParty.JoinAsync(app, tenant, "s", CallernRoles.Student);
         await using var intruder = await CallParty.JoinAsync(app, tenant, "intruder", CallernRoles.Student);
         var callId = await CallTestKit.ConnectedCallAsync(student, teacher);
 
@@ -134,10 +124,8 @@ public sealed class MeteringTests(CallernApp app) : IClassFixture<CallernApp>
     [Fact]
     public async Task The_student_rates_once_and_the_rating_feeds_the_next_ranking()
     {
-        var tenant = await app.CreateTenantAsync();
-        await app.StudentWithSecondsAsync(tenant, "s", 600);
-        await using var teacher = await app.AvailableTeacherAsync(tenant, "t");
-        await using var student = await CallParty.JoinAsync(app, tenant, "s", CallernRoles.Student);
+        await using var pair = await app.PairAsync(600);
+        var (tenant, student, teacher) = pair;
         var callId = await CallTestKit.ConnectedCallAsync(student, teacher);
         await app.AdvanceAsync(TimeSpan.FromSeconds(30));
         await student.InvokeAsync<Call>("EndCall", callId);
