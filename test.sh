@@ -53,3 +53,6 @@ kill -TERM "$PLATFORM_PID" && wait "$PLATFORM_PID" || true
 PLATFORM_PID=""
 
 CALLERN_DB="$SERVER_DB" tests/scripts/run-twice.sh
+
+# CallSession in two real Chromium processes through a throwaway coturn (installs Debian's chromium if missing).
+(cd src/Callern.Sdk.TypeScript && npm run test:browser)

@@ -1,5 +1,6 @@
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
-  test: { include: ["test/**/*.test.ts"], testTimeout: 20_000 },
+  // The browser suite has its own config (vitest.browser.config.ts, `npm run test:browser`).
+  test: { include: ["test/**/*.test.ts"], exclude: ["test/browser/**", "**/node_modules/**"], testTimeout: 20_000 },
 });

@@ -14,13 +14,15 @@ public static class CallEndpoints
     {
         var calls = app.MapGroup("/v1/calls").WithTags("Calls").RequireAuthorization(Policies.TenantUser);
         calls.MapPost("/", Request).RequireAuthorization(Policies.Student).WithName("RequestCall")
+            .ProducesProblem(StatusCodes.Status402PaymentRequired).ProducesProblem(StatusCodes.Status409Conflict)
             .WithSummary("A student asks for a teacher now: the best free teacher is rung, or the request waits in the queue.");
         calls.MapGet("/", List).WithName("ListCalls")
             .WithSummary("Call history, newest first: a student's or a teacher's own calls; admins see all and may filter.");
         calls.MapGet("/{callId:guid}", Get).WithName("GetCall").WithSummary("One call with its offers, billing and rating (the summary once ended).");
-        calls.MapPost("/{callId:guid}/end", End).WithName("EndCall")
+        calls.MapPost("/{callId:guid}/end", End).WithName("EndCall").ProducesProblem(StatusCodes.Status409Conflict)
             .WithSummary("Ends (or withdraws) the call; ending twice has one effect. Admins may end any call of their school.");
         calls.MapPost("/{callId:guid}/rating", Rate).RequireAuthorization(Policies.Student).WithName("RateCall")
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .WithSummary("The student rates the teacher of an ended call once (1–5 stars, optional comment).");
 
         app.MapGroup("/v1/matching").WithTags("Calls").RequireAuthorization(Policies.Admin)

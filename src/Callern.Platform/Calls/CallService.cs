@@ -152,19 +152,20 @@ public sealed class CallService(
         await using (var transaction = await connection.BeginTransactionAsync())
         {
             var now = time.GetUtcNow().ToDatabasePrecision();
+            // Lock order everywhere: the call row first, then its offers. Two teachers accepting
+            // offers of one call at once queue on the call row instead of deadlocking on each other's offers.
+            var offerCall = await connection.QuerySingleOrDefaultAsync<Guid?>(
+                "SELECT call_id FROM call_offers WHERE id = @offerId AND tenant_id = @TenantId AND teacher_id = @UserId",
+                new { offerId, teacher.TenantId, teacher.UserId }, transaction) ?? throw CallRuleException.OfferNotFound();
+            var locked = await CallStore.LockAsync(connection, transaction, teacher.TenantId, offerCall);
             var callId = await connection.QuerySingleOrDefaultAsync<Guid?>(
                 """
                 UPDATE call_offers SET outcome = 'accepted', decided_at = @now
-                WHERE id = @offerId AND tenant_id = @TenantId AND teacher_id = @UserId AND outcome IS NULL AND expires_at > @now
+                WHERE id = @offerId AND outcome IS NULL AND expires_at > @now
                 RETURNING call_id
                 """,
-                new { offerId, teacher.TenantId, teacher.UserId, now }, transaction);
-            if (callId is null)
-            {
-                throw await OfferErrorAsync(connection, transaction, teacher, offerId);
-            }
-            var locked = await CallStore.LockAsync(connection, transaction, teacher.TenantId, callId.Value);
-            if (locked is not { State: "ringing" })
+                new { offerId, now }, transaction);
+            if (callId is null || locked is not { State: "ringing" })
             {
                 throw CallRuleException.OfferClosed();
             }

@@ -11,6 +11,7 @@ namespace Callern.Platform.Calls;
 internal sealed class CallRecord
 {
     public Guid Id { get; init; }
+    public long Seq { get; init; }
     public Guid TenantId { get; init; }
     public string StudentId { get; init; } = "";
     public string? TeacherId { get; init; }
@@ -47,7 +48,7 @@ internal static class CallStore
 {
     public const string Columns =
         """
-        id, tenant_id, student_id, teacher_id, state, end_reason, ended_by, language, level, accent, specialization, preferred_teachers,
+        id, seq, tenant_id, student_id, teacher_id, state, end_reason, ended_by, language, level, accent, specialization, preferred_teachers,
         requested_at, accepted_at, connected_at, ended_at, student_media_at, teacher_media_at, metered_seconds, metering_since,
         warned_minutes, billed_seconds
         """;
@@ -89,7 +90,7 @@ internal static class CallStore
         }
         var ids = records.Select(r => r.Id).ToArray();
         var offers = (await connection.QueryAsync<OfferRow>(
-            "SELECT id, call_id, teacher_id, offered_at, expires_at, outcome, decided_at, score FROM call_offers WHERE call_id = ANY(@ids) ORDER BY offered_at, id",
+            "SELECT id, call_id, teacher_id, offered_at, expires_at, outcome, decided_at, score FROM call_offers WHERE call_id = ANY(@ids) ORDER BY offered_at, coalesce(decided_at, 'infinity'), id",
             new { ids })).ToLookup(o => o.CallId);
         var ratings = (await connection.QueryAsync<RatingRow>(
             "SELECT call_id, stars, comment, created_at FROM call_ratings WHERE call_id = ANY(@ids)", new { ids })).ToDictionary(r => r.CallId);
@@ -109,8 +110,8 @@ internal static class CallStore
     /// <summary>1 for the oldest waiting request of the school.</summary>
     public static Task<int> QueuePositionAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, CallRecord call) =>
         connection.ExecuteScalarAsync<int>(
-            "SELECT count(*)::int FROM calls WHERE tenant_id = @TenantId AND state = 'queued' AND (requested_at, id) <= (@RequestedAt, @Id)",
-            new { call.TenantId, call.RequestedAt, call.Id }, transaction);
+            "SELECT count(*)::int FROM calls WHERE tenant_id = @TenantId AND state = 'queued' AND seq <= @Seq",
+            new { call.TenantId, call.Seq }, transaction);
 
     public static CallState ParseState(string state) => state switch
     {

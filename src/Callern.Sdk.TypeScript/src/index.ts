@@ -3,8 +3,18 @@
  *
  * The REST client ({@link CallernApi}) is generated from the platform's OpenAPI document by the
  * .NET build (`dotnet build src/Callern.Sdk`); {@link createCallernApi} wires it to an access token.
+ * {@link CallSession} is one participant's side of a WebRTC call; {@link PreCallCheck} tests
+ * devices and TURN before one.
  */
 export * from "./generated/api.js";
+export * from "./adaptive-quality.js";
+export * from "./call-session.js";
+export * from "./errors.js";
+export * from "./events.js";
+export * from "./perfect-negotiation.js";
+export * from "./pre-call-check.js";
+export * from "./signaling.js";
+export * from "./stats.js";
 import { CallernApi } from "./generated/api.js";
 
 /** Where the platform is and how to authenticate to it. */

@@ -89,6 +89,7 @@ public sealed class RingingTests(CallernApp app) : IClassFixture<CallernApp>
         await app.AdvanceAsync(TimeSpan.FromSeconds(5));
         var offer = await teacher.NextAsync<IncomingCallEvent>("IncomingCall");
         Assert.Equal(call1.Id, offer.CallId);
+        await teacher.InvokeAsync<CallAcceptedEvent>("AcceptOffer", offer.OfferId);
 
         await app.AdvanceAsync(TimeSpan.FromSeconds(60));
         var gaveUp = await second.NextAsync<CallEndedEvent>("CallEnded");

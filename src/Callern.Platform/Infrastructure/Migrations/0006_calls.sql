@@ -3,6 +3,8 @@
 -- stretches; metering_since is the start of the open stretch (null while paused or not started).
 CREATE TABLE calls (
     id                  uuid PRIMARY KEY,
+    -- Arrival order: requests in the same instant still queue first come, first served.
+    seq                 bigint GENERATED ALWAYS AS IDENTITY,
     tenant_id           uuid NOT NULL REFERENCES tenants (id),
     student_id          text COLLATE "C" NOT NULL,
     teacher_id          text COLLATE "C",
@@ -32,7 +34,7 @@ CREATE UNIQUE INDEX calls_live_student ON calls (tenant_id, student_id) WHERE st
 CREATE UNIQUE INDEX calls_live_teacher ON calls (tenant_id, teacher_id) WHERE state IN ('accepted', 'connected');
 CREATE INDEX calls_student_history ON calls (tenant_id, student_id, requested_at DESC);
 CREATE INDEX calls_teacher_history ON calls (tenant_id, teacher_id, requested_at DESC);
-CREATE INDEX calls_queued ON calls (tenant_id, requested_at) WHERE state = 'queued';
+CREATE INDEX calls_queued ON calls (tenant_id, seq) WHERE state = 'queued';
 
 CREATE TABLE call_offers (
     id          uuid PRIMARY KEY,

@@ -1,0 +1,164 @@
+// Infrastructure for the real-browser suite: a throwaway coturn, TURN REST credentials, a
+// static server for the page and the SDK build, and Chromium processes driven by playwright-core.
+import { execFile } from "node:child_process";
+import { createHmac, randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { createServer as createTcpServer } from "node:net";
+import { tmpdir } from "node:os";
+import { extname, join, normalize, resolve } from "node:path";
+import { promisify } from "node:util";
+import { createSocket } from "node:dgram";
+import { chromium, type Browser } from "playwright-core";
+import ts from "typescript";
+import { callSessionSnippet } from "../readme-snippets.js";
+
+const run = promisify(execFile);
+
+export const packageDir = resolve(import.meta.dirname, "../..");
+export const repoRoot = resolve(packageDir, "../..");
+
+/** A TURN server the test can hand out credentials for. */
+export interface TurnServer {
+  url: string;
+  secret: string;
+  /** Stops it, when the test started it; does nothing for an external one. */
+  stop(): Promise<void>;
+}
+
+/**
+ * coturn's TURN REST scheme (`use-auth-secret`): the username carries the expiry in Unix
+ * seconds, the password is base64(HMAC-SHA1(secret, username)).
+ */
+export function turnCredentials(server: TurnServer, ttlSeconds = 600): RTCIceServer {
+  const username = `${Math.floor(Date.now() / 1000) + ttlSeconds}:test`;
+  const credential = createHmac("sha1", server.secret).update(username).digest("base64");
+  return { urls: [server.url], username, credential };
+}
+
+async function portFree(port: number): Promise<boolean> {
+  const tcp = await new Promise<boolean>((done) => {
+    const server = createTcpServer();
+    server.once("error", () => done(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => done(true)));
+  });
+  if (!tcp) return false;
+  return new Promise<boolean>((done) => {
+    const socket = createSocket("udp4");
+    socket.once("error", () => done(false));
+    socket.bind(port, "127.0.0.1", () => socket.close(() => done(true)));
+  });
+}
+
+/**
+ * Starts a private coturn with the repository's coturn/start.sh on a random free port block in
+ * 20000-31999 (it owns port..port+99: listening port plus relay ports). The block stays below
+ * Linux's ephemeral range (32768-60999), where the local end of any outgoing connection could
+ * take a relay port that coturn then cannot bind.
+ */
+export async function startCoturn(): Promise<TurnServer> {
+  const runDir = mkdtempSync(join(tmpdir(), "callern-browser-turn-"));
+  const secret = randomBytes(18).toString("base64url");
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 120) * 100;
+    if (!(await portFree(port)) || !(await portFree(port + 2))) continue;
+    try {
+      await run("bash", [join(repoRoot, "coturn/start.sh"), runDir, String(port), secret], { cwd: repoRoot });
+      return {
+        url: `turn:127.0.0.1:${port}?transport=udp`,
+        secret,
+        async stop() {
+          await run("bash", [join(repoRoot, "coturn/stop.sh"), runDir], { cwd: repoRoot });
+          rmSync(runDir, { recursive: true, force: true });
+        },
+      };
+    } catch (error) {
+      lastError = error; // another process took the port between the check and the start: try another
+    }
+  }
+  rmSync(runDir, { recursive: true, force: true });
+  throw new Error(`could not start coturn: ${String(lastError)}`);
+}
+
+/** The TURN server named by CALLERN_TEST_TURN_URL and CALLERN_TEST_TURN_SECRET, if both are set. */
+export function externalTurnServer(): TurnServer | null {
+  const url = process.env.CALLERN_TEST_TURN_URL;
+  const secret = process.env.CALLERN_TEST_TURN_SECRET;
+  return url && secret ? { url, secret, stop: async () => undefined } : null;
+}
+
+const contentTypes: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".map": "application/json" };
+
+/**
+ * Serves the test page and the SDK's build output from http://127.0.0.1:<free port>/ (a
+ * secure context, so getUserMedia works): `/` and `/harness.js` from test/browser/page,
+ * `/sdk/...` from dist/, `/readme/` runs the README's CallSession snippet.
+ */
+export async function startPageServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const roots: [prefix: string, dir: string][] = [
+    ["/sdk/", join(packageDir, "dist")],
+    ["/", join(packageDir, "test/browser/page")],
+  ];
+  // The README's CallSession snippet as a page, "@callern/sdk" mapped to the build output.
+  const readmePage = [
+    '<!doctype html><meta charset="utf-8"><title>README snippet</title>',
+    '<script type="importmap">{ "imports": { "@callern/sdk": "/sdk/index.js" } }</script>',
+    '<script type="module" src="/readme/snippet.js"></script>',
+  ].join("\n");
+  const readmeScript = ts.transpileModule(callSessionSnippet(), {
+    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext },
+  }).outputText;
+  const server: Server = createServer((request, response) => {
+    const path = new URL(request.url ?? "/", "http://127.0.0.1").pathname;
+    if (path === "/readme/" || path === "/readme/snippet.js") {
+      const html = path === "/readme/";
+      response.writeHead(200, { "content-type": html ? "text/html" : "text/javascript", "cache-control": "no-store" });
+      response.end(html ? readmePage : readmeScript);
+      return;
+    }
+    const [prefix, dir] = roots.find(([p]) => path.startsWith(p)) ?? ["/", ""];
+    const file = normalize(join(dir, path.slice(prefix.length) || "index.html"));
+    try {
+      if (!file.startsWith(dir)) throw new Error("outside the served folder");
+      const body = readFileSync(file);
+      response.writeHead(200, { "content-type": contentTypes[extname(file)] ?? "application/octet-stream", "cache-control": "no-store" });
+      response.end(body);
+    } catch {
+      response.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("no server address");
+  return {
+    url: `http://127.0.0.1:${address.port}/`,
+    close: () => new Promise<void>((done) => server.close(() => done())),
+  };
+}
+
+/**
+ * One Chromium process (Debian's, never a downloaded build) with a fresh profile, fake camera
+ * and microphone, and permission prompts (getUserMedia, getDisplayMedia) accepted.
+ */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: [
+      "--headless=new",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      // Three fake cameras, so device switching has somewhere to go. Chromium makes the second
+      // one a Y16 depth camera, whose frames WebRTC does not send; the third is a plain one.
+      "--use-fake-device-for-media-stream=device-count=3",
+      "--use-fake-ui-for-media-stream",
+      // The pre-call check's level meter runs an AudioContext without a click.
+      "--autoplay-policy=no-user-gesture-required",
+    ],
+  });
+}

@@ -1,0 +1,58 @@
+// The README's TypeScript snippets are what users copy: they must compile against the package
+// as it is, under the same strict settings. Compiled in memory, importing "@callern/sdk" from
+// src. (The browser suite also runs the CallSession snippet.)
+import { join, resolve } from "node:path";
+import ts from "typescript";
+import { describe, expect, it } from "vitest";
+import { readmeSnippets } from "../readme-snippets.js";
+
+const packageDir = resolve(import.meta.dirname, "../..");
+const snippets = readmeSnippets();
+
+/** Type-checks every snippet in one program (one lib load, several seconds); errors by snippet. */
+function compileAll(sources: string[]): string[][] {
+  const files = sources.map((_, i) => join(packageDir, `test/unit/readme-snippet-${i + 1}.ts`));
+  // `export {}` makes a snippet a module, as it is in an app, so top-level await is allowed.
+  const texts = new Map(files.map((file, i) => [file, `${sources[i] ?? ""}\nexport {};\n`]));
+  const options: ts.CompilerOptions = {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    lib: ["lib.es2022.d.ts", "lib.dom.d.ts", "lib.dom.iterable.d.ts"],
+    strict: true,
+    noUncheckedIndexedAccess: true,
+    noEmit: true,
+    skipLibCheck: true,
+    types: [],
+    baseUrl: packageDir,
+    paths: { "@callern/sdk": ["src/index.ts"] },
+  };
+  const host = ts.createCompilerHost(options);
+  const { getSourceFile, fileExists, readFile } = host;
+  host.getSourceFile = (name, version, ...rest) => {
+    const text = texts.get(name);
+    return text !== undefined ? ts.createSourceFile(name, text, version) : getSourceFile.call(host, name, version, ...rest);
+  };
+  host.fileExists = (name) => texts.has(name) || fileExists.call(host, name);
+  host.readFile = (name) => texts.get(name) ?? readFile.call(host, name);
+  const program = ts.createProgram(files, options, host);
+  const diagnostics = ts.getPreEmitDiagnostics(program);
+  return files.map((file) =>
+    diagnostics
+      .filter((d) => d.file?.fileName === file || d.file === undefined)
+      .map((d) => `line ${d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start).line + 1 : "?"}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`),
+  );
+}
+
+describe("README snippets", () => {
+  it("has the REST and the CallSession snippets", () => {
+    expect(snippets.some((s) => s.includes("createCallernApi"))).toBe(true);
+    expect(snippets.some((s) => s.includes("new CallSession"))).toBe(true);
+  });
+
+  it("every snippet compiles under strict settings", { timeout: 60_000 }, () => {
+    const errors = compileAll(snippets);
+
+    expect(errors.map((e, i) => ({ snippet: i + 1, errors: e }))).toEqual(snippets.map((_, i) => ({ snippet: i + 1, errors: [] })));
+  });
+});

@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+// The real-browser suite (`npm run test:browser`): one scenario in order, two Chromium
+// processes and a coturn, so nothing runs in parallel on a 2-core machine.
+export default defineConfig({
+  test: {
+    include: ["test/browser/**/*.test.ts"],
+    fileParallelism: false,
+    testTimeout: 45_000,
+    hookTimeout: 60_000,
+  },
+});

@@ -1,0 +1,154 @@
+using Callern.Platform.Calls;
+using Callern.Platform.Tests.Infrastructure;
+using Callern.Sdk;
+using Microsoft.AspNetCore.SignalR;
+using Call = Callern.Platform.Calls.Call;
+using CallRequest = Callern.Platform.Calls.CallRequest;
+
+namespace Callern.Platform.Tests.Calls;
+
+public sealed class MeteringTests(CallernApp app) : IClassFixture<CallernApp>
+{
+    [Fact]
+    public async Task Media_that_never_connects_ends_the_call_as_setup_failed_at_no_charge()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await app.StudentWithSecondsAsync(tenant, "s", 300);
+        await using var teacher = await app.AvailableTeacherAsync(tenant, "t");
+        await using var student = await CallParty.JoinAsync(app, tenant, "s", CallernRoles.Student);
+        var call = await student.InvokeAsync<Call>("RequestCall", new CallRequest("en", "B1", null, null, null));
+        await teacher.InvokeAsync<CallAcceptedEvent>("AcceptOffer", (await teacher.NextAsync<IncomingCallEvent>("IncomingCall")).OfferId);
+        await student.InvokeAsync("ReportMediaConnected", call.Id);
+
+        await app.AdvanceAsync(TimeSpan.FromSeconds(61));
+
+        var ended = await student.NextAsync<CallEndedEvent>("CallEnded");
+        Assert.Equal((EndReasons.SetupFailed, 0L), (ended.Reason, ended.BilledSeconds));
+        var wallet = await app.SdkAs(tenant, "s", CallernRoles.Student).GetMyWalletAsync();
+        Assert.Equal((300L, 0L), (wallet.AvailableSeconds, wallet.HeldSeconds));
+    }
+
+    [Fact]
+    public async Task The_student_is_warned_and_the_call_ends_when_the_balance_runs_out()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await app.StudentWithSecondsAsync(tenant, "s", 130);
+        await using var teacher = await app.AvailableTeacherAsync(tenant, "t");
+        await using var student = await CallParty.JoinAsync(app, tenant, "s", CallernRoles.Student);
+        var callId = await CallTestKit.ConnectedCallAsync(student, teacher);
+
+        await app.AdvanceAsync(TimeSpan.FromSeconds(10));
+        var fiveMinutes = await student.NextAsync<BalanceWarningEvent>("BalanceWarning");
+        var twoMinutes = await student.NextAsync<BalanceWarningEvent>("BalanceWarning");
+        await app.AdvanceAsync(TimeSpan.FromSeconds(60));
+        var oneMinute = await student.NextAsync<BalanceWarningEvent>("BalanceWarning");
+        await app.AdvanceAsync(TimeSpan.FromSeconds(65));
+
+        var ended = await teacher.NextAsync<CallEndedEvent>("CallEnded");
+        Assert.Equal((5, 2), (fiveMinutes.ThresholdMinutes, twoMinutes.ThresholdMinutes));
+        Assert.Equal(120, twoMinutes.RemainingSeconds);
+        Assert.Equal(1, oneMinute.ThresholdMinutes);
+        Assert.Equal((callId, EndReasons.BalanceDepleted, 130L), (ended.CallId, ended.Reason, ended.BilledSeconds));
+        var wallet = await app.SdkAs(tenant, "s", CallernRoles.Student).GetMyWalletAsync();
+        Assert.Equal((0L, 0L), (wallet.AvailableSeconds, wallet.HeldSeconds));
+    }
+
+    [Fact]
+    public async Task A_top_up_during_the_call_extends_it()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await app.StudentWithSecondsAsync(tenant, "s", 60);
+        await using var teacher = await app.AvailableTeacherAsync(tenant, "t");
+        await using var student = await CallParty.JoinAsync(app, tenant, "s", CallernRoles.Student);
+        var callId = await CallTestKit.ConnectedCallAsync(student, teacher);
+
+        await app.AdvanceAsync(TimeSpan.FromSeconds(30));
+        await app.SdkAs(tenant, "admin-1", CallernRoles.Admin)
+            .AdjustWalletAsync("s", Guid.NewGuid().ToString(), new AdjustmentRequest { Seconds = 120, Reason = "top-up" });
+        await app.AdvanceAsync(TimeSpan.FromSeconds(60));
+
+        Assert.False(student.Has("CallEnded"));
+        var ended = await student.InvokeAsync<Call>("EndCall", callId);
+        Assert.Equal(90, ended.BilledSeconds);
+        Assert.Equal(90, (await app.SdkAs(tenant, "s", CallernRoles.Student).GetMyWalletAsync()).AvailableSeconds);
+    }
+
+    [Fact]
+    public async Task A_drop_within_the_grace_pauses_billing_and_a_longer_one_ends_the_call()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await app.StudentWithSecondsAsync(tenant, "s", 600);
+        await using var teacher = await app.AvailableTeacherAsync(tenant, "t");
+        await using var student = await CallParty.JoinAsync(app, tenant, "s", CallernRoles.Student);
+        await CallTestKit.ConnectedCallAsync(student, teacher);
+
+        await app.AdvanceAsync(TimeSpan.FromSeconds(20));
+        await student.LeaveAsync();
+        var dropped = await teacher.NextAsync<PeerConnectionEvent>("PeerConnection");
+        await app.AdvanceAsync(TimeSpan.FromSeconds(20));
+        await student.ReturnAsync();
+        var back = await teacher.NextAsync<PeerConnectionEvent>("PeerConnection");
+        await app.AdvanceAsync(TimeSpan.FromSeconds(10));
+        await student.LeaveAsync();
+        await teacher.NextAsync<PeerConnectionEvent>("PeerConnection");
+        await app.AdvanceAsync(TimeSpan.FromSeconds(31));
+
+        var ended = await teacher.NextAsync<CallEndedEvent>("CallEnded");
+        Assert.False(dropped.Connected);
+        Assert.True(back.Connected);
+        // 20 s before the drop + 10 s after coming back; the 20 s away and the final 31 s are not billed.
+        Assert.Equal((EndReasons.ConnectionLost, 30L), (ended.Reason, ended.BilledSeconds));
+    }
+
+    [Fact]
+    public async Task A_third_user_cannot_inject_or_read_signals_and_ended_calls_relay_nothing()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await app.StudentWithSecondsAsync(tenant, "s", 600);
+        await app.StudentWithSecondsAsync(tenant, "intruder", 600);
+        await using var teacher = await app.AvailableTeacherAsync(tenant, "t");
+        await using var student = await CallParty.JoinAsync(app, tenant, "s", CallernRoles.Student);
+        await using var intruder = await CallParty.JoinAsync(app, tenant, "intruder", CallernRoles.Student);
+        var callId = await CallTestKit.ConnectedCallAsync(student, teacher);
+
+        var injected = await Assert.ThrowsAsync<HubException>(() => intruder.InvokeAsync("SendSignal", callId, new SignalMessage("offer", "evil")));
+        var oversized = await Assert.ThrowsAsync<HubException>(() => student.InvokeAsync("SendSignal", callId, new SignalMessage("offer", new string('x', 17 * 1024))));
+        await student.InvokeAsync("SendSignal", callId, new SignalMessage("candidate", "c1"));
+        var relayed = await teacher.NextAsync<SignalEvent>("Signal");
+        await student.InvokeAsync<Call>("EndCall", callId);
+        var afterEnd = await Assert.ThrowsAsync<HubException>(() => student.InvokeAsync("SendSignal", callId, new SignalMessage("candidate", "late")));
+
+        Assert.Contains("call_not_found", injected.Message);
+        Assert.Contains("invalid_argument", oversized.Message);
+        Assert.Contains("invalid_state", afterEnd.Message);
+        Assert.Equal("c1", relayed.Signal.Payload);
+        Assert.False(teacher.Has("Signal"));
+        Assert.False(intruder.Has("Signal"));
+    }
+
+    [Fact]
+    public async Task The_student_rates_once_and_the_rating_feeds_the_next_ranking()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await app.StudentWithSecondsAsync(tenant, "s", 600);
+        await using var teacher = await app.AvailableTeacherAsync(tenant, "t");
+        await using var student = await CallParty.JoinAsync(app, tenant, "s", CallernRoles.Student);
+        var callId = await CallTestKit.ConnectedCallAsync(student, teacher);
+        await app.AdvanceAsync(TimeSpan.FromSeconds(30));
+        await student.InvokeAsync<Call>("EndCall", callId);
+        var sdk = app.SdkAs(tenant, "s", CallernRoles.Student);
+
+        var rated = await sdk.RateCallAsync(callId, new Sdk.RateCallRequest { Stars = 5, Comment = "Great lesson" });
+        var again = await Assert.ThrowsAsync<CallernApiException<ProblemDetails>>(() => sdk.RateCallAsync(callId, new Sdk.RateCallRequest { Stars = 1 }));
+        var preview = await app.SdkAs(tenant, "admin-1", CallernRoles.Admin)
+            .PreviewMatchingAsync(new Sdk.MatchPreviewRequest { StudentId = "s", Language = "en", Level = "B1" });
+
+        Assert.Equal(5, rated.Rating!.Stars);
+        Assert.Equal(409, again.StatusCode);
+        var candidate = Assert.Single(preview.Candidates);
+        Assert.Equal("t", candidate.TeacherId);
+        Assert.Equal(new Platform.Matching.RankingWeights().OwnRating, candidate.Breakdown.OwnRating);
+        var history = await sdk.ListCallsAsync();
+        Assert.Equal(5, Assert.Single(history.Items).Rating!.Stars);
+    }
+}
