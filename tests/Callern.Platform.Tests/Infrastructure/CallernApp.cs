@@ -21,16 +21,34 @@ public sealed record TestTenant(Guid Id, string KeyId, string Secret);
 /// </summary>
 public class CallernApp : WebApplicationFactory<Program>
 {
-    private readonly string _keysPath = Path.Combine(Path.GetTempPath(), "callern-test-keys-" + Guid.NewGuid().ToString("N"));
+    private readonly string _keysPath;
+    private bool _ownsState = true;
+    private FakeTimeProvider? _clock;
 
     public CallernApp()
     {
         Database = new TestDatabase();
+        _keysPath = Path.Combine(Path.GetTempPath(), "callern-test-keys-" + Guid.NewGuid().ToString("N"));
+        OperatorKey = "op_" + Guid.NewGuid().ToString("N");
+    }
+
+    private CallernApp(CallernApp previous)
+    {
+        Database = previous.Database;
+        _keysPath = previous._keysPath;
+        OperatorKey = previous.OperatorKey;
+        _clock = previous.Clock;
+        previous._ownsState = false;
     }
 
     public TestDatabase Database { get; }
-    public string OperatorKey { get; } = "op_" + Guid.NewGuid().ToString("N");
-    private FakeTimeProvider? _clock;
+    public string OperatorKey { get; }
+
+    /// <summary>
+    /// Another platform process on the same database, key ring and clock, as after a restart or on a
+    /// second node. It takes over the database: dispose it last.
+    /// </summary>
+    public CallernApp NextNode() => new(this);
 
     /// <summary>The app's TimeProvider, starting at <see cref="ClockStart"/>; tests move it forward.</summary>
     public FakeTimeProvider Clock => _clock ??= new FakeTimeProvider(ClockStart);
@@ -104,7 +122,7 @@ public class CallernApp : WebApplicationFactory<Program>
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
-        if (disposing)
+        if (disposing && _ownsState)
         {
             Database.Dispose();
             if (Directory.Exists(_keysPath))
