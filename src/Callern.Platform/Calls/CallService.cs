@@ -47,8 +47,11 @@ public sealed class CallService(
                     INSERT INTO calls (id, tenant_id, student_id, state, language, level, accent, specialization, preferred_teachers, requested_at)
                     VALUES (@callId, @TenantId, @UserId, 'queued', @language, @level, @Accent, @Specialization, @preferred, @now)
                     """,
-                    new { callId, student.TenantId, student.UserId, language, level, request.Accent, request.Specialization,
-                          preferred = (request.PreferredTeachers ?? []).ToArray(), now });
+                    new
+                    {
+                        callId, student.TenantId, student.UserId, language, level, request.Accent, request.Specialization,
+                        preferred = (request.PreferredTeachers ?? []).ToArray(), now
+                    });
             }
             catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
             {
