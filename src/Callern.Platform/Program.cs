@@ -4,8 +4,8 @@ using Callern.Platform.Infrastructure;
 using Callern.Platform.People;
 using Callern.Platform.Signaling;
 using Callern.Platform.Tenancy;
-using Callern.Platform.Wallets;
 using Callern.Platform.Turn;
+using Callern.Platform.Wallets;
 
 var builder = WebApplication.CreateBuilder(args);
 

@@ -1,7 +1,7 @@
 using Callern.Platform.Calls;
 using Callern.Platform.Tests.Infrastructure;
-using CallernRoles = Callern.Sdk.CallernRoles;
 using Microsoft.AspNetCore.SignalR;
+using CallernRoles = Callern.Sdk.CallernRoles;
 
 namespace Callern.Platform.Tests.Calls;
 
