@@ -1,0 +1,198 @@
+// Calls under load against a running platform: N available teachers and N students with minutes;
+// students request calls at a steady rate and teachers accept at once (request → ring and
+// accept → both notified latency), then every call's two sides exchange 500-byte signals every
+// 500 ms (relay latency, and the platform's CPU per relayed message from /proc).
+// bench/calls.sh starts a throwaway platform and runs this against it.
+//
+//   dotnet run -c Release -- --url http://127.0.0.1:5080 --demo .callern/demo.json \
+//       --calls 1000 --rate 50 --relay 20 --pid <platform pid>
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Callern.Sdk;
+using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
+
+var options = Args.Parse(args);
+var demo = JsonDocument.Parse(File.ReadAllText(options.Demo)).RootElement;
+var keyId = demo.GetProperty("apiKeyId").GetString()!;
+var secret = demo.GetProperty("apiKeySecret").GetString()!;
+var baseUri = new Uri(options.Url);
+string Token(string user, string role) => new AccessTokenBuilder(keyId, secret).ForUser(user, role).ValidFor(TimeSpan.FromHours(2)).Build();
+
+// People and minutes through the REST API, as a school's backend would.
+using var http = new HttpClient { BaseAddress = baseUri };
+http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token("bench-admin", CallernRoles.Admin));
+var api = new CallernClient(http);
+await ForEachAsync(options.Calls, async i =>
+{
+    await api.UpsertTeacherAsync($"bt-{i}", new TeacherInput
+    {
+        DisplayName = $"Teacher {i}", TimeZone = "Europe/London", Specializations = ["conversational"],
+        Languages = [new TeacherLanguage { Language = "en-GB", Levels = ["B1"] }],
+    });
+    await api.UpsertStudentAsync($"bs-{i}", new StudentInput { DisplayName = $"Student {i}", TimeZone = "Europe/Berlin", TargetLanguage = "en", Level = "B1" });
+    await api.AdjustWalletAsync($"bs-{i}", $"bench-{i}-{Guid.NewGuid()}", new AdjustmentRequest { Seconds = 7200, Reason = "benchmark" });
+});
+
+var requestedAt = new long[options.Calls];
+var ringLatency = new ConcurrentBag<double>();
+var acceptInvokedAt = new ConcurrentDictionary<string, long>();
+var acceptLatency = new ConcurrentBag<double>();
+var relayLatency = new ConcurrentBag<double>();
+var callOf = new string?[options.Calls];
+var teacherOf = new ConcurrentDictionary<string, HubConnection>();
+var accepted = 0;
+
+var teachers = new HubConnection[options.Calls];
+var students = new HubConnection[options.Calls];
+await ForEachAsync(options.Calls, async i =>
+{
+    var teacher = Connect($"bt-{i}", CallernRoles.Teacher);
+    teacher.On<JsonElement>("IncomingCall", async e =>
+    {
+        var now = Stopwatch.GetTimestamp();
+        var student = int.Parse(e.GetProperty("student").GetProperty("id").GetString()!.AsSpan(3), CultureInfo.InvariantCulture);
+        ringLatency.Add(Stopwatch.GetElapsedTime(requestedAt[student], now).TotalMilliseconds);
+        var callId = e.GetProperty("callId").GetString()!;
+        teacherOf[callId] = teacher;
+        acceptInvokedAt[callId] = Stopwatch.GetTimestamp();
+        await teacher.InvokeAsync<JsonElement>("AcceptOffer", e.GetProperty("offerId").GetGuid());
+    });
+    teacher.On<JsonElement>("Signal", e => relayLatency.Add(Latency(e)));
+    var student = Connect($"bs-{i}", CallernRoles.Student);
+    student.On<JsonElement>("CallAccepted", e =>
+    {
+        var callId = e.GetProperty("callId").GetString()!;
+        acceptLatency.Add(Stopwatch.GetElapsedTime(acceptInvokedAt[callId]).TotalMilliseconds);
+        callOf[i] = callId;
+        Interlocked.Increment(ref accepted);
+    });
+    student.On<JsonElement>("Signal", e => relayLatency.Add(Latency(e)));
+    await teacher.StartAsync();
+    await teacher.InvokeAsync<JsonElement>("SetAvailability", "available");
+    await student.StartAsync();
+    (teachers[i], students[i]) = (teacher, student);
+});
+
+// Requests at a steady rate, as students arrive, not all at once.
+var interval = TimeSpan.FromSeconds(1.0 / options.Rate);
+var started = Stopwatch.StartNew();
+var requests = new List<Task>();
+for (var i = 0; i < options.Calls; i++)
+{
+    var due = interval * i - started.Elapsed;
+    if (due > TimeSpan.Zero)
+    {
+        await Task.Delay(due);
+    }
+    requestedAt[i] = Stopwatch.GetTimestamp();
+    requests.Add(students[i].InvokeAsync<JsonElement>("RequestCall", new { language = "en", level = "B1" }));
+}
+await Task.WhenAll(requests);
+for (var waited = 0; Volatile.Read(ref accepted) < options.Calls && waited < 300; waited++)
+{
+    await Task.Delay(100);
+}
+var connectedCalls = Volatile.Read(ref accepted);
+
+// Relay: both sides of every call send a 500-byte signal every 500 ms.
+var cpuBefore = CpuSeconds(options.Pid);
+var relayEnds = Stopwatch.GetTimestamp() + (long)(options.RelaySeconds * Stopwatch.Frequency);
+var sent = 0L;
+var padding = new string('x', 480);
+await Task.WhenAll(Enumerable.Range(0, options.Calls).Where(i => callOf[i] is not null).SelectMany(i => new[] { students[i], teacherOf[callOf[i]!] }.Select(async side =>
+{
+    var callId = Guid.Parse(callOf[i]!);
+    await Task.Delay(Random.Shared.Next(500));
+    while (Stopwatch.GetTimestamp() < relayEnds)
+    {
+        await side.InvokeAsync("SendSignal", callId, new { type = "candidate", payload = $"{Stopwatch.GetTimestamp()};{padding}" });
+        Interlocked.Increment(ref sent);
+        await Task.Delay(500);
+    }
+})));
+await Task.Delay(1000);
+var cpu = CpuSeconds(options.Pid) - cpuBefore;
+
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
+    calls                   {options.Calls} requested at {options.Rate}/s against {options.Calls} available teachers; {connectedCalls} accepted
+    request -> ring         {Summary(ringLatency)}
+    accept -> notified      {Summary(acceptLatency)}
+    relay ({options.RelaySeconds} s)          {sent} signals sent, {relayLatency.Count} received ({relayLatency.Count / options.RelaySeconds:F0}/s): {Summary(relayLatency)}
+    platform CPU per relayed signal  {(sent == 0 ? 0 : cpu / sent * 1e6):F0} µs ({cpu:F1} s of CPU)
+    """));
+
+await ForEachAsync(options.Calls, async i =>
+{
+    if (callOf[i] is { } callId)
+    {
+        await students[i].InvokeAsync<JsonElement>("EndCall", Guid.Parse(callId));
+    }
+    await students[i].DisposeAsync();
+    await teachers[i].DisposeAsync();
+});
+return connectedCalls == options.Calls ? 0 : 1;
+
+HubConnection Connect(string user, string role)
+{
+    var token = Token(user, role);
+    return new HubConnectionBuilder()
+        .WithUrl(new Uri(baseUri, "/hubs/calls"), o =>
+        {
+            o.Transports = HttpTransportType.WebSockets;
+            o.SkipNegotiation = true;
+            o.AccessTokenProvider = () => Task.FromResult<string?>(token);
+        })
+        .AddJsonProtocol()
+        .Build();
+}
+
+static double Latency(JsonElement signal)
+{
+    var payload = signal.GetProperty("signal").GetProperty("payload").GetString()!;
+    return Stopwatch.GetElapsedTime(long.Parse(payload.AsSpan(0, payload.IndexOf(';', StringComparison.Ordinal)), CultureInfo.InvariantCulture)).TotalMilliseconds;
+}
+
+static string Summary(IEnumerable<double> samples)
+{
+    var sorted = samples.Order().ToArray();
+    if (sorted.Length == 0)
+    {
+        return "no samples";
+    }
+    double P(double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+    return string.Create(CultureInfo.InvariantCulture, $"p50 {P(0.5):F1} ms  p99 {P(0.99):F1} ms  max {sorted[^1]:F1} ms  (n = {sorted.Length})");
+}
+
+// utime + stime of the platform process, in seconds, from /proc (Linux); 0 without a pid.
+static double CpuSeconds(int pid)
+{
+    if (pid <= 0)
+    {
+        return 0;
+    }
+    var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+    return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+}
+
+static Task ForEachAsync(int count, Func<int, Task> body) =>
+    Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, _) => await body(i));
+
+internal sealed record Args(string Url, string Demo, int Calls, int Rate, int RelaySeconds, int Pid)
+{
+    public static Args Parse(string[] args)
+    {
+        string Value(string name, string fallback)
+        {
+            var i = Array.IndexOf(args, name);
+            return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+        }
+        int Number(string name, int fallback) => int.Parse(Value(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+        return new Args(Value("--url", "http://127.0.0.1:5080"), Value("--demo", ".callern/demo.json"),
+            Number("--calls", 1000), Number("--rate", 50), Number("--relay", 20), Number("--pid", 0));
+    }
+}

@@ -1,0 +1,43 @@
+# shellcheck shell=bash
+# Shared by the benchmark scripts: source it after scripts/setup.sh. Starts a throwaway PostgreSQL
+# and the platform in Release (workstation + background GC, as docs/performance.md recommends for
+# 2 cores), with the HTTP rate limits raised: the load under test is one tenant's, not abuse.
+# Sets RUN_DIR, PORT and APP_PID; stops everything on exit.
+
+bench_start_platform() {
+  RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/callern-bench.XXXXXX")
+  chmod 755 "$RUN_DIR"
+  PG_PORT=$(callern_free_port)
+  PORT=$(callern_free_port)
+  APP_PID=""
+  cleanup() {
+    if [[ -n $APP_PID ]]; then kill -TERM "$APP_PID" 2>/dev/null || true; wait "$APP_PID" 2>/dev/null || true; fi
+    callern_pg_stop "$RUN_DIR/pg"
+    rm -rf "$RUN_DIR"
+  }
+  trap cleanup EXIT
+
+  callern_pg_start "$RUN_DIR/pg" "$PG_PORT" fsync=off synchronous_commit=off max_connections=200
+  dotnet build src/Callern.Platform -c Release -nologo -clp:ErrorsOnly -v q >&2
+  # (the build prints its summary to stderr; the figures below go to stdout)
+
+  DOTNET_gcServer=0 DOTNET_gcConcurrent=1 \
+  ConnectionStrings__Callern="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=postgres;Maximum Pool Size=50" \
+  Callern__DataProtection__KeysPath="$RUN_DIR/keys" \
+  Callern__Demo__Seed=true \
+  Callern__Demo__OutputPath="$RUN_DIR/demo.json" \
+  Callern__Demo__BaseUrl="http://127.0.0.1:$PORT" \
+  Callern__Limits__PermitsPerUser=1000000 \
+  Callern__Limits__PermitsPerTenant=1000000 \
+  Logging__LogLevel__Default=Warning \
+  ASPNETCORE_URLS="http://127.0.0.1:$PORT" \
+    dotnet src/Callern.Platform/bin/Release/net10.0/Callern.Platform.dll >"$RUN_DIR/platform.log" 2>&1 &
+  APP_PID=$!
+  for _ in $(seq 1 120); do
+    curl -fsS "http://127.0.0.1:$PORT/health/ready" >/dev/null 2>&1 && [[ -s $RUN_DIR/demo.json ]] && break
+    kill -0 "$APP_PID" 2>/dev/null || { cat "$RUN_DIR/platform.log" >&2; callern_die "the platform exited"; }
+    sleep 0.5
+  done
+  echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), .NET $(dotnet --version)"
+  echo "platform: DOTNET_gcServer=0 DOTNET_gcConcurrent=1, pid $APP_PID"
+}
