@@ -11,6 +11,11 @@ bench_start_platform() {
   PORT=$(callern_free_port)
   APP_PID=""
   cleanup() {
+    local status=$?
+    if ((status != 0)) && [[ -f $RUN_DIR/platform.log ]]; then
+      echo "the platform's first errors:" >&2
+      grep -m3 '"LogLevel":"Error"' "$RUN_DIR/platform.log" | cut -c1-700 >&2 || true
+    fi
     if [[ -n $APP_PID ]]; then kill -TERM "$APP_PID" 2>/dev/null || true; wait "$APP_PID" 2>/dev/null || true; fi
     callern_pg_stop "$RUN_DIR/pg"
     rm -rf "$RUN_DIR"
