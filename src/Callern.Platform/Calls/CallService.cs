@@ -87,16 +87,21 @@ public sealed class CallService(
             var now = time.GetUtcNow().ToDatabasePrecision();
             var tried = await connection.ExecuteScalarAsync<int>(
                 "SELECT count(*)::int FROM call_offers WHERE call_id = @callId", new { callId }, transaction);
-            var ranked = tried >= rules.MaxOffersPerRequest
+            var wanted = Math.Min(rules.RingStrategy == RingStrategy.Parallel ? rules.ParallelRingCount : 1, rules.MaxOffersPerRequest - tried);
+            // A few spares: a teacher another request offered meanwhile is skipped for the next best.
+            var ranked = wanted <= 0
                 ? []
                 : Ranking.Rank(
                     new MatchRequest(call.Language, call.Level, call.Accent, call.Specialization, call.PreferredTeachers, await StudentZoneAsync(call)),
-                    await CallStore.CandidatesAsync(connection, transaction, call), rules.Ranking, now,
-                    Math.Min(rules.RingStrategy == RingStrategy.Parallel ? rules.ParallelRingCount : 1, rules.MaxOffersPerRequest - tried));
+                    await CallStore.CandidatesAsync(connection, transaction, call), rules.Ranking, now, wanted + 5);
             var offered = new List<(Guid OfferId, string TeacherId)>();
             var expiresAt = now.AddSeconds(rules.OfferTimeoutSeconds);
             foreach (var candidate in ranked)
             {
+                if (offered.Count == wanted)
+                {
+                    break;
+                }
                 var offerId = Guid.CreateVersion7(now);
                 // The partial unique index keeps a teacher to one open offer: a concurrent request may have taken them.
                 var inserted = await connection.ExecuteAsync(
