@@ -60,7 +60,15 @@ await ForEachAsync(options.Calls, async i =>
         var callId = e.GetProperty("callId").GetString()!;
         teacherOf[callId] = teacher;
         acceptInvokedAt[callId] = Stopwatch.GetTimestamp();
-        await teacher.InvokeAsync<JsonElement>("AcceptOffer", e.GetProperty("offerId").GetGuid());
+        try
+        {
+            await teacher.InvokeAsync<JsonElement>("AcceptOffer", e.GetProperty("offerId").GetGuid());
+        }
+        catch (Microsoft.AspNetCore.SignalR.HubException exception)
+        {
+            // The call rings the next teacher after the offer's timeout; say why this one failed.
+            Console.Error.WriteLine($"bt-{i} could not accept {callId}: {exception.Message}");
+        }
     });
     teacher.On<JsonElement>("Signal", e => relayLatency.Add(Latency(e)));
     var student = Connect($"bs-{i}", CallernRoles.Student);

@@ -153,6 +153,21 @@ public sealed class CallService(
 
     public async Task<CallAcceptedEvent> AcceptAsync(Caller teacher, Guid offerId)
     {
+        try
+        {
+            return await AcceptOfferAsync(teacher, offerId);
+        }
+        catch (CallRuleException busy) when (busy.Code == "teacher_busy")
+        {
+            // The teacher took another call after this offer was made: decline it for them so the
+            // student's call rings the next teacher now instead of after the offer's timeout.
+            await DeclineAsync(teacher, offerId);
+            throw;
+        }
+    }
+
+    private async Task<CallAcceptedEvent> AcceptOfferAsync(Caller teacher, Guid offerId)
+    {
         var rules = (await settings.GetAsync(teacher.TenantId)).Calls;
         var after = new List<Func<Task>>();
         CallRecord call;
