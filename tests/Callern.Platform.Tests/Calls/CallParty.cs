@@ -41,7 +41,7 @@ public sealed class CallParty : IAsyncDisposable
     public static async Task<CallParty> JoinAsync(CallernApp app, TestTenant tenant, string userId, string role)
     {
         var party = new CallParty(app, userId, app.Token(tenant, userId, role));
-        await party.Connection.StartAsync();
+        await HubClient.StartAsync(party.Connection);
         return party;
     }
 
@@ -53,7 +53,7 @@ public sealed class CallParty : IAsyncDisposable
     {
         await Connection.DisposeAsync();
         Connection = Connect();
-        await Connection.StartAsync();
+        await HubClient.StartAsync(Connection);
     }
 
     /// <summary>The next event of that name, failing after 10 s of real time.</summary>

@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Callern.Platform.Tests.Infrastructure;
 using Callern.Sdk;
 using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -67,8 +68,26 @@ public sealed class HubClient : IAsyncDisposable
     public static async Task<HubClient> ConnectAsync(CallernApp app, string? token, string? origin = null, bool tokenInQuery = false)
     {
         var client = new HubClient(Build(app, token, origin, tokenInQuery));
-        await client.Connection.StartAsync();
+        await StartAsync(client.Connection);
         return client;
+    }
+
+    /// <summary>
+    /// Starts the connection and returns once the server's OnConnectedAsync has run (the handshake
+    /// completes before it): the server handles invocations only after it, so one round trip,
+    /// even to a method that does not exist, proves the connection is recorded and in its groups.
+    /// </summary>
+    public static async Task StartAsync(HubConnection connection)
+    {
+        await connection.StartAsync();
+        try
+        {
+            await connection.InvokeAsync("ConnectedProbe");
+        }
+        catch (HubException)
+        {
+            // Expected: no such method. The answer itself is the proof.
+        }
     }
 
     public static Task<HubClient> ConnectAsync(CallernApp app, TestTenant tenant, string userId, string role) =>

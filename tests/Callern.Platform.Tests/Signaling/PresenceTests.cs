@@ -49,6 +49,8 @@ public sealed class PresenceTests(CallernApp app) : IClassFixture<CallernApp>
         var duringGrace = await EventuallyAsync(() => ReadAsync(tenant, "teacher-gone"), p => p is { Connected: false });
         app.Clock.Advance(TimeSpan.FromSeconds(20));
         await using var back = await HubClient.ConnectAsync(app, tenant, "teacher-back", CallernRoles.Teacher);
+        // The handshake completes before the server's OnConnected has recorded the connection: wait for it.
+        await EventuallyAsync(() => ReadAsync(tenant, "teacher-back"), p => p is { Connected: true });
         app.Clock.Advance(TimeSpan.FromSeconds(15));
         // Pushed by the sweeper once the 30 s grace of teacher-gone ran out on the fake clock.
         var offline = await admin.NextPresenceAsync();
