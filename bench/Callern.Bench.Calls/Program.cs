@@ -194,13 +194,8 @@ internal sealed record Args(string Url, string Demo, int Calls, int Rate, int Re
 {
     public static Args Parse(string[] args)
     {
-        string Value(string name, string fallback)
-        {
-            var i = Array.IndexOf(args, name);
-            return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-        }
-        int Number(string name, int fallback) => int.Parse(Value(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
-        return new Args(Value("--url", "http://127.0.0.1:5080"), Value("--demo", ".callern/demo.json"),
-            Number("--calls", 1000), Number("--rate", 50), Number("--relay", 20), Number("--pid", 0));
+        var line = new CommandLine(args);
+        return new Args(line.Text("--url", "http://127.0.0.1:5080"), line.Text("--demo", ".callern/demo.json"),
+            line.Number("--calls", 1000), line.Number("--rate", 50), line.Number("--relay", 20), line.Number("--pid", 0));
     }
 }
