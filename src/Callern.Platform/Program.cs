@@ -1,6 +1,7 @@
 using Callern.Platform.Calls;
 using Callern.Platform.Demo;
 using Callern.Platform.Infrastructure;
+using Callern.Platform.Matching;
 using Callern.Platform.People;
 using Callern.Platform.Signaling;
 using Callern.Platform.Tenancy;
@@ -21,6 +22,7 @@ builder.Services.AddWallets(builder.Configuration);
 builder.Services.AddTurn(builder.Configuration);
 builder.Services.AddSignaling(builder.Configuration);
 builder.Services.AddCalls();
+builder.Services.AddBlocks();
 builder.Services.AddDemo(builder.Configuration);
 builder.UseDocumentOnlyModeIfAsked(args);
 
@@ -41,6 +43,7 @@ app.MapWallets();
 app.MapTurn();
 app.MapSignaling();
 app.MapCalls();
+app.MapBlocks();
 
 if (await OpenApi.WriteDocumentIfAskedAsync(app, args))
 {

@@ -125,6 +125,7 @@ internal static class CallStore
     /// <summary>
     /// The teachers who could take this call now: available, teaching the language at the level,
     /// not in a call, not holding another offer, not yet offered this call; with the facts ranking
+    /// (including whether the pair is blocked, which ranking's hard filter drops)
     /// needs. One query on purpose: it runs on every request and every cascade step, so it reads
     /// People's teachers and Signaling's presence as a read model instead of three round trips.
     /// </summary>
@@ -135,7 +136,8 @@ internal static class CallStore
             """
             SELECT t.id, t.languages::text AS languages, t.specializations, t.time_zone, p.changed_at AS available_since,
                    coalesce(r.count, 0) AS rating_count, coalesce(r.sum, 0) AS rating_sum, own.avg AS own_rating,
-                   coalesce(o.received, 0) AS offers_received, coalesce(o.accepted, 0) AS offers_accepted, last.ended_at AS last_call_ended
+                   coalesce(o.received, 0) AS offers_received, coalesce(o.accepted, 0) AS offers_accepted, last.ended_at AS last_call_ended,
+                   EXISTS (SELECT 1 FROM blocks b WHERE b.tenant_id = t.tenant_id AND b.student_id = @StudentId AND b.teacher_id = t.id) AS blocked
             FROM teachers t
             JOIN teacher_presence p ON p.tenant_id = t.tenant_id AND p.teacher_id = t.id AND p.status = 'available'
             LEFT JOIN LATERAL (SELECT count(*) AS count, sum(stars) AS sum FROM call_ratings
@@ -157,7 +159,7 @@ internal static class CallStore
             new { call.TenantId, call.StudentId, call.Language, call.Level, call.Id }, transaction);
         return rows.Select(r => new CandidateTeacher(
             r.Id, JsonSerializer.Deserialize<List<TeacherLanguage>>(r.Languages, Json)!, r.Specializations, r.TimeZone,
-            Available: true, Blocked: false, (int)r.RatingCount, r.RatingSum, r.OwnRating, (int)r.OffersReceived, (int)r.OffersAccepted,
+            Available: true, r.Blocked, (int)r.RatingCount, r.RatingSum, r.OwnRating, (int)r.OffersReceived, (int)r.OffersAccepted,
             Max(r.AvailableSince.AsUtc(), r.LastCallEnded?.AsUtc()))).ToList();
     }
 
@@ -173,6 +175,7 @@ internal static class CallStore
         public long RatingCount { get; init; }
         public long RatingSum { get; init; }
         public double? OwnRating { get; init; }
+        public bool Blocked { get; init; }
         public long OffersReceived { get; init; }
         public long OffersAccepted { get; init; }
         public DateTime? LastCallEnded { get; init; }

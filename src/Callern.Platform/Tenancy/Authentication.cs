@@ -26,6 +26,8 @@ public static class Policies
     public const string AdminOrService = "admin-or-service";
     public const string Student = "student";
     public const string Teacher = "teacher";
+    /// <summary>A student or a teacher: someone who takes part in calls.</summary>
+    public const string Participant = "participant";
 }
 
 /// <summary>
@@ -74,7 +76,8 @@ public static class Authentication
             .AddPolicy(Policies.Admin, p => TenantToken(p).RequireClaim(CallernClaims.Role, Roles.Admin))
             .AddPolicy(Policies.AdminOrService, p => TenantToken(p).RequireClaim(CallernClaims.Role, Roles.Admin, Roles.Service))
             .AddPolicy(Policies.Student, p => TenantToken(p).RequireClaim(CallernClaims.Role, Roles.Student))
-            .AddPolicy(Policies.Teacher, p => TenantToken(p).RequireClaim(CallernClaims.Role, Roles.Teacher));
+            .AddPolicy(Policies.Teacher, p => TenantToken(p).RequireClaim(CallernClaims.Role, Roles.Teacher))
+            .AddPolicy(Policies.Participant, p => TenantToken(p).RequireClaim(CallernClaims.Role, Roles.Student, Roles.Teacher));
         return services;
     }
 

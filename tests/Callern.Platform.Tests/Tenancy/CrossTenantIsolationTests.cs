@@ -29,6 +29,7 @@ public sealed class CrossTenantIsolationTests(CallernApp app) : IClassFixture<Ca
         [Policies.AdminOrService] = CallernRoles.Service,
         [Policies.Student] = CallernRoles.Student,
         [Policies.Teacher] = CallernRoles.Teacher,
+        [Policies.Participant] = CallernRoles.Student,
     };
 
     [Fact]
@@ -49,6 +50,8 @@ public sealed class CrossTenantIsolationTests(CallernApp app) : IClassFixture<Ca
         {
             DisplayName = Marker, TimeZone = "UTC", Languages = [new TeacherLanguage { Language = "en-GB", Levels = ["B1"] }], Specializations = ["business"],
         });
+        await adminA.BlockPairAsync(VictimId, VictimId, new BlockRequest { Reason = Marker });
+        _routeValues["userId"] = _routeValues["studentId"] = _routeValues["teacherId"] = VictimId;
         var settings = await adminA.GetSettingsAsync();
         settings.AllowedOrigins = ["https://a.example"];
         settings.DefaultTokenTtlSeconds = 1234;
@@ -93,7 +96,7 @@ public sealed class CrossTenantIsolationTests(CallernApp app) : IClassFixture<Ca
         {
             $"/v1/students/{VictimId}", $"/v1/teachers/{VictimId}", "/v1/students", "/v1/teachers", "/v1/settings",
             "/v1/packages", $"/v1/students/{VictimId}/wallet", $"/v1/students/{VictimId}/wallet/transactions",
-            $"/v1/calls/{_routeValues["callId"]}", "/v1/calls",
+            $"/v1/calls/{_routeValues["callId"]}", "/v1/calls", $"/v1/blocks?studentId={VictimId}",
         };
         var bodies = new List<string>();
         foreach (var part in parts)
