@@ -13,8 +13,10 @@ bench_start_platform() {
   cleanup() {
     local status=$?
     if ((status != 0)) && [[ -f $RUN_DIR/platform.log ]]; then
-      echo "the platform's first errors:" >&2
-      grep -m3 '"LogLevel":"Error"' "$RUN_DIR/platform.log" | cut -c1-700 >&2 || true
+      local kept="${TMPDIR:-/tmp}/callern-bench-platform.log"
+      cp "$RUN_DIR/platform.log" "$kept"
+      echo "the platform's first errors (whole log kept in $kept):" >&2
+      grep -m3 -A8 -E '^fail:|"LogLevel":"(Error|Critical)"' "$RUN_DIR/platform.log" | cut -c1-700 >&2 || true
     fi
     if [[ -n $APP_PID ]]; then kill -TERM "$APP_PID" 2>/dev/null || true; wait "$APP_PID" 2>/dev/null || true; fi
     callern_pg_stop "$RUN_DIR/pg"

@@ -6,6 +6,7 @@ using Callern.Platform.Tenancy;
 using Callern.Platform.Turn;
 using Callern.Platform.Wallets;
 using Dapper;
+using Microsoft.Extensions.Caching.Memory;
 using Npgsql;
 
 namespace Callern.Platform.Calls;
@@ -19,6 +20,12 @@ public sealed class CallService(
     NpgsqlDataSource db, CallHolds holds, WalletStore wallets, PeopleStore people, PresenceService presence,
     SettingsStore settings, IceServerIssuer iceServers, CallNotifier notify, TimeProvider time)
 {
+    public static readonly TimeSpan LiveParticipantsCacheFor = TimeSpan.FromSeconds(5);
+
+    private readonly MemoryCache liveParticipants = new(new MemoryCacheOptions());
+
+    private sealed record LiveParticipants(Guid TenantId, string StudentId, string TeacherId);
+
     public static readonly TimeSpan QueueRetry = TimeSpan.FromSeconds(2);
     /// <summary>A connection whose heartbeat is older than this is taken as gone (its node died).</summary>
     public static readonly TimeSpan StaleConnection = TimeSpan.FromSeconds(45);
@@ -85,6 +92,7 @@ public sealed class CallService(
                 return;
             }
             var now = time.GetUtcNow().ToDatabasePrecision();
+            var student = await PeopleStore.FindStudentAsync(connection, transaction, tenantId, call.StudentId);
             var tried = await connection.ExecuteScalarAsync<int>(
                 "SELECT count(*)::int FROM call_offers WHERE call_id = @callId", new { callId }, transaction);
             var wanted = Math.Min(rules.RingStrategy == RingStrategy.Parallel ? rules.ParallelRingCount : 1, rules.MaxOffersPerRequest - tried);
@@ -92,7 +100,7 @@ public sealed class CallService(
             var ranked = wanted <= 0
                 ? []
                 : Ranking.Rank(
-                    new MatchRequest(call.Language, call.Level, call.Accent, call.Specialization, call.PreferredTeachers, await StudentZoneAsync(call)),
+                    new MatchRequest(call.Language, call.Level, call.Accent, call.Specialization, call.PreferredTeachers, student?.TimeZone ?? "UTC"),
                     await CallStore.CandidatesAsync(connection, transaction, call), rules.Ranking, now, wanted + 5);
             var offered = new List<(Guid OfferId, string TeacherId)>();
             var expiresAt = now.AddSeconds(rules.OfferTimeoutSeconds);
@@ -121,7 +129,6 @@ public sealed class CallService(
             {
                 await connection.ExecuteAsync("UPDATE calls SET state = 'ringing' WHERE id = @callId", new { callId }, transaction);
                 await Deadlines.CancelAsync(connection, transaction, CallDeadlines.QueueRetry, callId);
-                var student = await people.FindStudentAsync(tenantId, call.StudentId);
                 var incoming = offered.Select(o => (o.TeacherId, Event: new IncomingCallEvent(
                     o.OfferId, callId, expiresAt, CallRules.Preview(student, call.StudentId), call.Language, call.Level, call.Specialization))).ToList();
                 after.Add(() => Task.WhenAll(incoming.Select(i => notify.User(tenantId, i.TeacherId).IncomingCall(i.Event))
@@ -491,21 +498,34 @@ public sealed class CallService(
     }
 
     /// <summary>The peer's user id, when the caller takes part in a live (accepted or connected) call.</summary>
+    /// <summary>
+    /// The other participant of a live (accepted or connected) call of the caller, for the signal
+    /// relay. Runs for every relayed signal, so each node keeps a live call's two participants in
+    /// memory for <see cref="LiveParticipantsCacheFor"/>; an end on this node drops the entry at once,
+    /// an end on another node is seen within that time.
+    /// </summary>
     public async Task<string> PeerForSignalAsync(Caller caller, Guid callId)
     {
-        await using var connection = await db.OpenConnectionAsync();
-        var call = await connection.QuerySingleOrDefaultAsync<(string StudentId, string? TeacherId, string State)>(
-            "SELECT student_id, teacher_id, state FROM calls WHERE id = @callId AND tenant_id = @TenantId",
-            new { callId, caller.TenantId });
-        if (call.StudentId is null || (caller.UserId != call.StudentId && caller.UserId != call.TeacherId))
+        if (!liveParticipants.TryGetValue(callId, out LiveParticipants? call) || call!.TenantId != caller.TenantId)
         {
-            throw CallRuleException.NotFound();
+            await using var connection = await db.OpenConnectionAsync();
+            var row = await connection.QuerySingleOrDefaultAsync<(string StudentId, string? TeacherId, string State)>(
+                "SELECT student_id, teacher_id, state FROM calls WHERE id = @callId AND tenant_id = @TenantId",
+                new { callId, caller.TenantId });
+            if (row.StudentId is null || (caller.UserId != row.StudentId && caller.UserId != row.TeacherId))
+            {
+                throw CallRuleException.NotFound();
+            }
+            if (row.State is not ("accepted" or "connected"))
+            {
+                throw CallRuleException.WrongState("Signals flow only in an accepted or connected call.");
+            }
+            call = new LiveParticipants(caller.TenantId, row.StudentId, row.TeacherId!);
+            liveParticipants.Set(callId, call, LiveParticipantsCacheFor);
         }
-        if (call.State is not ("accepted" or "connected"))
-        {
-            throw CallRuleException.WrongState("Signals flow only in an accepted or connected call.");
-        }
-        return caller.UserId == call.StudentId ? call.TeacherId! : call.StudentId;
+        return caller.UserId == call.StudentId ? call.TeacherId
+            : caller.UserId == call.TeacherId ? call.StudentId
+            : throw CallRuleException.NotFound();
     }
 
     public async Task<Call?> GetAsync(Guid tenantId, Guid callId)
@@ -569,6 +589,7 @@ public sealed class CallService(
         await connection.ExecuteAsync("DELETE FROM deadlines WHERE subject_id = @Id", new { call.Id }, transaction);
         after.Add(async () =>
         {
+            liveParticipants.Remove(call.Id);
             var summary = (await GetAsync(call.TenantId, call.Id))!;
             var ended = new CallEndedEvent(call.Id, reason, charged, summary);
             await notify.User(call.TenantId, call.StudentId).CallEnded(ended);
@@ -658,9 +679,6 @@ public sealed class CallService(
             new { offerId, teacher.TenantId, teacher.UserId }, transaction)
             ? CallRuleException.OfferClosed()
             : CallRuleException.OfferNotFound();
-
-    private async Task<string> StudentZoneAsync(CallRecord call) =>
-        (await people.FindStudentAsync(call.TenantId, call.StudentId))?.TimeZone ?? "UTC";
 
     private static async Task RunAsync(List<Func<Task>> actions)
     {

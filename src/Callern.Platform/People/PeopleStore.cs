@@ -40,8 +40,14 @@ public sealed class PeopleStore(NpgsqlDataSource db, TimeProvider time)
     public async Task<Student?> FindStudentAsync(Guid tenantId, string id)
     {
         await using var connection = await db.OpenConnectionAsync();
+        return await FindStudentAsync(connection, null, tenantId, id);
+    }
+
+    /// <summary>As <see cref="FindStudentAsync(Guid, string)"/>, on a connection the caller holds (no second pooled connection inside a transaction).</summary>
+    public static async Task<Student?> FindStudentAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid tenantId, string id)
+    {
         var row = await connection.QuerySingleOrDefaultAsync<StudentRow>(
-            $"SELECT {StudentColumns} FROM students WHERE tenant_id = @tenantId AND id = @id", new { tenantId, id });
+            $"SELECT {StudentColumns} FROM students WHERE tenant_id = @tenantId AND id = @id", new { tenantId, id }, transaction);
         return row?.ToStudent();
     }
 

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text.Json;
 using Callern.Platform.Infrastructure;
 using Dapper;
@@ -60,8 +62,18 @@ public sealed record TenantSettings
         && uri.AbsolutePath == "/" && !origin.EndsWith('/') && uri.Query.Length == 0 && uri.Fragment.Length == 0;
 }
 
+/// <summary>
+/// Tenant settings, read on nearly every request and call step, so each node keeps them in memory
+/// for <see cref="CacheFor"/>: a change takes effect at once on the node that saved it and within
+/// that time on the others. Reading never needs a second pooled connection inside a transaction
+/// more than once per tenant per period.
+/// </summary>
 public sealed class SettingsStore(NpgsqlDataSource db)
 {
+    public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(5);
+
+    private readonly ConcurrentDictionary<Guid, (TenantSettings Settings, long LoadedAt)> _cache = new();
+
     // Enums by name, so stored settings survive reordered members.
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -70,9 +82,16 @@ public sealed class SettingsStore(NpgsqlDataSource db)
 
     public async Task<TenantSettings> GetAsync(Guid tenantId)
     {
+        if (_cache.TryGetValue(tenantId, out var cached) && Stopwatch.GetElapsedTime(cached.LoadedAt) < CacheFor)
+        {
+            return cached.Settings;
+        }
+        var loadedAt = Stopwatch.GetTimestamp();
         await using var connection = await db.OpenConnectionAsync();
         var json = await connection.QuerySingleOrDefaultAsync<string>("SELECT settings::text FROM tenants WHERE id = @tenantId", new { tenantId });
-        return json is null ? new TenantSettings() : JsonSerializer.Deserialize<TenantSettings>(json, Json) ?? new TenantSettings();
+        var settings = json is null ? new TenantSettings() : JsonSerializer.Deserialize<TenantSettings>(json, Json) ?? new TenantSettings();
+        _cache[tenantId] = (settings, loadedAt);
+        return settings;
     }
 
     public async Task SaveAsync(Guid tenantId, TenantSettings settings)
@@ -81,6 +100,7 @@ public sealed class SettingsStore(NpgsqlDataSource db)
         await connection.ExecuteAsync(
             "UPDATE tenants SET settings = @json::jsonb WHERE id = @tenantId",
             new { tenantId, json = JsonSerializer.Serialize(settings, Json) });
+        _cache.TryRemove(tenantId, out _);
     }
 }
 
