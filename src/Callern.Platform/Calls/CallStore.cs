@@ -135,20 +135,15 @@ internal static class CallStore
         var rows = await connection.QueryAsync<CandidateRow>(
             """
             SELECT t.id, t.languages::text AS languages, t.specializations, t.time_zone, p.changed_at AS available_since,
-                   coalesce(r.count, 0) AS rating_count, coalesce(r.sum, 0) AS rating_sum, own.avg AS own_rating,
-                   coalesce(o.received, 0) AS offers_received, coalesce(o.accepted, 0) AS offers_accepted, last.ended_at AS last_call_ended,
+                   coalesce(s.rating_count, 0) AS rating_count, coalesce(s.rating_sum, 0) AS rating_sum, own.avg AS own_rating,
+                   coalesce(s.offers_received, 0) AS offers_received, coalesce(s.offers_accepted, 0) AS offers_accepted,
+                   s.last_call_ended_at AS last_call_ended,
                    EXISTS (SELECT 1 FROM blocks b WHERE b.tenant_id = t.tenant_id AND b.student_id = @StudentId AND b.teacher_id = t.id) AS blocked
             FROM teachers t
             JOIN teacher_presence p ON p.tenant_id = t.tenant_id AND p.teacher_id = t.id AND p.status = 'available'
-            LEFT JOIN LATERAL (SELECT count(*) AS count, sum(stars) AS sum FROM call_ratings
-                               WHERE tenant_id = t.tenant_id AND teacher_id = t.id) r ON true
+            LEFT JOIN teacher_stats s ON s.tenant_id = t.tenant_id AND s.teacher_id = t.id
             LEFT JOIN LATERAL (SELECT avg(stars)::float8 AS avg FROM call_ratings
                                WHERE tenant_id = t.tenant_id AND teacher_id = t.id AND student_id = @StudentId) own ON true
-            LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE outcome IS NOT NULL) AS received,
-                                      count(*) FILTER (WHERE outcome = 'accepted') AS accepted
-                               FROM call_offers WHERE tenant_id = t.tenant_id AND teacher_id = t.id) o ON true
-            LEFT JOIN LATERAL (SELECT max(ended_at) AS ended_at FROM calls
-                               WHERE tenant_id = t.tenant_id AND teacher_id = t.id) last ON true
             WHERE t.tenant_id = @TenantId
               AND EXISTS (SELECT 1 FROM jsonb_array_elements(t.languages) l
                           WHERE (l->>'language' = @Language OR l->>'language' LIKE @Language || '-%') AND l->'levels' ? @Level)

@@ -140,7 +140,14 @@ public sealed class MeteringTests(CallernApp app) : IClassFixture<CallernApp>
         Assert.Equal(409, again.StatusCode);
         var candidate = Assert.Single(preview.Candidates);
         Assert.Equal("t", candidate.TeacherId);
-        Assert.Equal(new Platform.Matching.RankingWeights().OwnRating, candidate.Breakdown.OwnRating);
+        var weights = new Platform.Matching.RankingWeights();
+        Assert.Equal(weights.OwnRating, candidate.Breakdown.OwnRating);
+        // The teacher's history as ranking sees it: one 5-star rating, one offer accepted out of one,
+        // idle since the call ended a moment ago.
+        var bayesian = (weights.PriorRatingCount * weights.PriorRating + 5) / (weights.PriorRatingCount + 1);
+        Assert.Equal(weights.Rating * (bayesian - 1) / 4, candidate.Breakdown.Rating, 9);
+        Assert.Equal(weights.Acceptance * (1 + 0.8 * 5) / (1 + 5), candidate.Breakdown.Acceptance, 9);
+        Assert.Equal(0, candidate.Breakdown.Fairness, 6);
         var history = await sdk.ListCallsAsync();
         Assert.Equal(5, Assert.Single(history.Items).Rating!.Stars);
     }
