@@ -46,7 +46,13 @@ public sealed class Deadlines(NpgsqlDataSource db, IEnumerable<IDeadlineHandler>
 
     /// <summary>
     /// Fires every deadline due now, one transaction each, and returns how many fired. Safe to run
-    /// on every node at once: a row locked by another sweeper is skipped, a fired row is gone.
+    /// on every node at once. A deadline is first claimed on its own (its due time moved one
+    /// <see cref="RetryDelay"/> ahead, committed at once, so no lock is held); the handler then
+    /// runs and removes the claimed row in one transaction. Claiming without holding the row keeps
+    /// one lock order everywhere (the subject, such as the call row, before its deadlines): a
+    /// handler locking the call while a request holding that call waits on the deadline row would
+    /// deadlock. If the node dies or the handler fails, the claim lapses and the deadline fires
+    /// again after <see cref="RetryDelay"/>, so one failing deadline cannot block the others.
     /// </summary>
     public async Task<int> SweepOnceAsync(CancellationToken cancellationToken = default)
     {
@@ -54,19 +60,22 @@ public sealed class Deadlines(NpgsqlDataSource db, IEnumerable<IDeadlineHandler>
         while (!cancellationToken.IsCancellationRequested)
         {
             await using var connection = await db.OpenConnectionAsync(cancellationToken);
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var claimedUntil = (time.GetUtcNow() + RetryDelay).ToDatabasePrecision();
             var row = await connection.QuerySingleOrDefaultAsync<DeadlineRow>(
                 """
-                DELETE FROM deadlines WHERE (kind, subject_id) = (
-                    SELECT kind, subject_id FROM deadlines WHERE due_at <= @now ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-                RETURNING kind, subject_id, tenant_id, due_at
+                WITH due AS (
+                    SELECT kind, subject_id, due_at FROM deadlines WHERE due_at <= @now ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+                UPDATE deadlines d SET due_at = @claimedUntil FROM due
+                WHERE d.kind = due.kind AND d.subject_id = due.subject_id
+                RETURNING d.kind, d.subject_id, d.tenant_id, due.due_at
                 """,
-                new { now = time.GetUtcNow() }, transaction);
+                new { now = time.GetUtcNow(), claimedUntil });
             if (row is null)
             {
                 return fired;
             }
             var deadline = new Deadline(row.Kind, row.SubjectId, row.TenantId, row.DueAt.AsUtc());
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             var context = new DeadlineContext(connection, transaction);
             try
             {
@@ -78,16 +87,16 @@ public sealed class Deadlines(NpgsqlDataSource db, IEnumerable<IDeadlineHandler>
                 {
                     logger.LogError("No handler for deadline kind {Kind}; dropped", deadline.Kind);
                 }
+                // Unless the handler (or anyone since the claim) set it anew.
+                await connection.ExecuteAsync(
+                    "DELETE FROM deadlines WHERE kind = @Kind AND subject_id = @SubjectId AND due_at = @claimedUntil",
+                    new { deadline.Kind, deadline.SubjectId, claimedUntil }, transaction);
                 await transaction.CommitAsync(cancellationToken);
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {
-                // Put it back a little later, so one failing deadline cannot block the ones behind it.
                 logger.LogError(exception, "Deadline {Kind} {SubjectId} failed; retrying in {Delay}", deadline.Kind, deadline.SubjectId, RetryDelay);
                 await transaction.RollbackAsync(CancellationToken.None);
-                await connection.ExecuteAsync(
-                    "UPDATE deadlines SET due_at = @due WHERE kind = @Kind AND subject_id = @SubjectId AND due_at = @DueAt",
-                    new { due = time.GetUtcNow() + RetryDelay, deadline.Kind, deadline.SubjectId, DueAt = row.DueAt });
                 continue;
             }
             fired++;
