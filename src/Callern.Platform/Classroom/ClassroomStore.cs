@@ -47,7 +47,7 @@ internal static class ClassroomStore
         connection.ExecuteAsync(
             """
             INSERT INTO call_whiteboard_ops (call_id, seq, tenant_id, author_id, kind, data, created_at)
-            VALUES (@CallId, @Seq, @tenantId, @AuthorId, @Kind, @data::jsonb, @CreatedAt)
+            VALUES (@CallId, @Seq, @tenantId, @AuthorId, @Kind, @data::json, @CreatedAt)
             """,
             new { operation.CallId, operation.Seq, tenantId, operation.AuthorId, operation.Kind, data = operation.Data.GetRawText(), operation.CreatedAt }, transaction);
 

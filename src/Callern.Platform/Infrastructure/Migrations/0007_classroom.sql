@@ -42,7 +42,8 @@ CREATE TABLE call_whiteboard_ops (
     tenant_id   uuid NOT NULL REFERENCES tenants (id),
     author_id   text COLLATE "C" NOT NULL,
     kind        text NOT NULL CHECK (kind IN ('stroke', 'shape', 'text', 'erase', 'clear', 'undo')),
-    data        jsonb NOT NULL,
+    -- json, not jsonb: kept byte for byte as sent, so a catch-up replays exactly what went out live.
+    data        json NOT NULL,
     created_at  timestamptz NOT NULL,
     PRIMARY KEY (call_id, seq)
 );
