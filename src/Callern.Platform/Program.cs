@@ -1,4 +1,5 @@
 using Callern.Platform.Calls;
+using Callern.Platform.Classroom;
 using Callern.Platform.Demo;
 using Callern.Platform.Infrastructure;
 using Callern.Platform.Matching;
@@ -23,6 +24,7 @@ builder.Services.AddTurn(builder.Configuration);
 builder.Services.AddSignaling(builder.Configuration);
 builder.Services.AddCalls();
 builder.Services.AddBlocks();
+builder.Services.AddClassroom(builder.Configuration);
 builder.Services.AddDemo(builder.Configuration);
 builder.UseDocumentOnlyModeIfAsked(args);
 
@@ -44,6 +46,7 @@ app.MapTurn();
 app.MapSignaling();
 app.MapCalls();
 app.MapBlocks();
+app.MapClassroom();
 
 if (await OpenApi.WriteDocumentIfAskedAsync(app, args))
 {
