@@ -63,6 +63,8 @@ await ForEachAsync(options.Calls, async i =>
         try
         {
             await teacher.InvokeAsync<JsonElement>("AcceptOffer", e.GetProperty("offerId").GetGuid());
+            // As a browser does once its media flows: metering starts, the setup timeout no longer applies.
+            await teacher.InvokeAsync("ReportMediaConnected", Guid.Parse(callId));
         }
         catch (Microsoft.AspNetCore.SignalR.HubException exception)
         {
@@ -72,12 +74,13 @@ await ForEachAsync(options.Calls, async i =>
     });
     teacher.On<JsonElement>("Signal", e => relayLatency.Add(Latency(e)));
     var student = Connect($"bs-{i}", CallernRoles.Student);
-    student.On<JsonElement>("CallAccepted", e =>
+    student.On<JsonElement>("CallAccepted", async e =>
     {
         var callId = e.GetProperty("callId").GetString()!;
         acceptLatency.Add(Stopwatch.GetElapsedTime(acceptInvokedAt[callId]).TotalMilliseconds);
         callOf[i] = callId;
         Interlocked.Increment(ref accepted);
+        await student.InvokeAsync("ReportMediaConnected", Guid.Parse(callId));
     });
     student.On<JsonElement>("Signal", e => relayLatency.Add(Latency(e)));
     await teacher.StartAsync();
