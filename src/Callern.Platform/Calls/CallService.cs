@@ -7,6 +7,7 @@ using Callern.Platform.Turn;
 using Callern.Platform.Wallets;
 using Dapper;
 using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Callern.Platform.Calls;
@@ -18,7 +19,7 @@ namespace Callern.Platform.Calls;
 /// </summary>
 public sealed class CallService(
     NpgsqlDataSource db, CallHolds holds, WalletStore wallets, PeopleStore people, PresenceService presence,
-    SettingsStore settings, IceServerIssuer iceServers, CallNotifier notify, TimeProvider time)
+    SettingsStore settings, IceServerIssuer iceServers, CallNotifier notify, IOptions<SignalingOptions> signaling, TimeProvider time)
 {
     public static readonly TimeSpan LiveParticipantsCacheFor = TimeSpan.FromSeconds(5);
 
@@ -27,8 +28,6 @@ public sealed class CallService(
     private sealed record LiveParticipants(Guid TenantId, string StudentId, string TeacherId);
 
     public static readonly TimeSpan QueueRetry = TimeSpan.FromSeconds(2);
-    /// <summary>A connection whose heartbeat is older than this is taken as gone (its node died).</summary>
-    public static readonly TimeSpan StaleConnection = TimeSpan.FromSeconds(45);
 
     public async Task<Call> RequestAsync(Caller student, CallRequest request)
     {
@@ -641,7 +640,7 @@ public sealed class CallService(
     /// row at all means a connection closed just now, which <see cref="ParticipantLeftAsync"/> handles
     /// at this same instant.
     /// </summary>
-    private static async Task<DateTimeOffset?> LastSeenAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, DateTimeOffset now)
+    private async Task<DateTimeOffset?> LastSeenAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, DateTimeOffset now)
     {
         var seen = (await connection.QueryAsync<(string UserId, DateTime LastSeen)>(
             "SELECT user_id, max(last_seen_at) FROM hub_connections WHERE tenant_id = @TenantId AND user_id IN (@StudentId, @TeacherId) GROUP BY user_id",
@@ -650,7 +649,7 @@ public sealed class CallService(
         foreach (var user in new[] { call.StudentId, call.TeacherId! })
         {
             var last = seen.TryGetValue(user, out var at) ? at : (DateTimeOffset?)null;
-            if (last is null || last < now - StaleConnection)
+            if (last is null || last < now - signaling.Value.ConnectionGoneAfter)
             {
                 var since = last ?? now;
                 gone = gone is null || since < gone ? since : gone;

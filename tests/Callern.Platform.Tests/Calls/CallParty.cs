@@ -25,13 +25,11 @@ public sealed class CallParty : IAsyncDisposable
     ];
 
     private readonly ConcurrentDictionary<string, Channel<JsonElement>> _events = new();
-    private readonly CallernApp _app;
-    private readonly string _token;
+    private readonly Func<HubConnection> _build;
 
-    private CallParty(CallernApp app, string userId, string token)
+    private CallParty(Func<HubConnection> build, string userId)
     {
-        _app = app;
-        _token = token;
+        _build = build;
         UserId = userId;
         Connection = Connect();
     }
@@ -39,9 +37,10 @@ public sealed class CallParty : IAsyncDisposable
     public string UserId { get; }
     public HubConnection Connection { get; private set; }
 
-    public static async Task<CallParty> JoinAsync(CallernApp app, TestTenant tenant, string userId, string role)
+    public static async Task<CallParty> JoinAsync(ICallernHost host, TestTenant tenant, string userId, string role)
     {
-        var party = new CallParty(app, userId, app.Token(tenant, userId, role));
+        var token = host.Token(tenant, userId, role);
+        var party = new CallParty(() => host.Hub(token), userId);
         await HubClient.StartAsync(party.Connection);
         return party;
     }
@@ -81,7 +80,7 @@ public sealed class CallParty : IAsyncDisposable
 
     private HubConnection Connect()
     {
-        var connection = HubClient.Build(_app, _token);
+        var connection = _build();
         foreach (var name in Events)
         {
             connection.On<JsonElement>(name, e => Channel(name).Writer.TryWrite(e));

@@ -9,7 +9,7 @@ namespace Callern.Platform.Tests.Calls;
 /// <summary>A school with teachers on the hub and a student with minutes, ready to call.</summary>
 public static class CallTestKit
 {
-    public static async Task<string> TeacherAsync(this CallernApp app, TestTenant tenant, string id, string accent = "en-GB")
+    public static async Task<string> TeacherAsync(this ICallernHost app, TestTenant tenant, string id, string accent = "en-GB")
     {
         await app.SdkAs(tenant, "admin-1", CallernRoles.Admin).UpsertTeacherAsync(id, new TeacherInput
         {
@@ -21,7 +21,7 @@ public static class CallTestKit
     }
 
     /// <summary>A student granted <paramref name="seconds"/> through an admin adjustment.</summary>
-    public static async Task<string> StudentWithSecondsAsync(this CallernApp app, TestTenant tenant, string id, long seconds)
+    public static async Task<string> StudentWithSecondsAsync(this ICallernHost app, TestTenant tenant, string id, long seconds)
     {
         var admin = app.SdkAs(tenant, "admin-1", CallernRoles.Admin);
         await admin.UpsertStudentAsync(id, new StudentInput { DisplayName = "Student " + id, TimeZone = "Europe/Berlin", TargetLanguage = "en", Level = "B1" });
@@ -32,7 +32,7 @@ public static class CallTestKit
         return id;
     }
 
-    public static async Task<CallParty> AvailableTeacherAsync(this CallernApp app, TestTenant tenant, string id, string accent = "en-GB")
+    public static async Task<CallParty> AvailableTeacherAsync(this ICallernHost app, TestTenant tenant, string id, string accent = "en-GB")
     {
         await app.TeacherAsync(tenant, id, accent);
         var party = await CallParty.JoinAsync(app, tenant, id, CallernRoles.Teacher);
@@ -40,7 +40,7 @@ public static class CallTestKit
         return party;
     }
 
-    public static async Task UseSettingsAsync(this CallernApp app, TestTenant tenant, Action<Sdk.CallSettings> change)
+    public static async Task UseSettingsAsync(this ICallernHost app, TestTenant tenant, Action<Sdk.CallSettings> change)
     {
         var admin = app.SdkAs(tenant, "admin-1", CallernRoles.Admin);
         var settings = await admin.GetSettingsAsync();
@@ -49,7 +49,7 @@ public static class CallTestKit
     }
 
     /// <summary>A new school with student "s" (granted <paramref name="seconds"/>) and available teacher "t", both on the hub.</summary>
-    public static async Task<CallPair> PairAsync(this CallernApp app, long seconds)
+    public static async Task<CallPair> PairAsync(this ICallernHost app, long seconds)
     {
         var tenant = await app.CreateTenantAsync();
         await app.StudentWithSecondsAsync(tenant, "s", seconds);

@@ -1,8 +1,10 @@
 using System.Net.Http.Headers;
 using System.Text;
+using Callern.Platform.Tests.Signaling;
 using Callern.Sdk;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -19,7 +21,7 @@ public sealed record TestTenant(Guid Id, string KeyId, string Secret);
 /// The real platform (the app's own Program) on its own fresh PostgreSQL database, called over
 /// HTTP through the generated C# client as a school would. One per test class.
 /// </summary>
-public class CallernApp : WebApplicationFactory<Program>
+public class CallernApp : WebApplicationFactory<Program>, ICallernHost
 {
     private readonly string _keysPath;
     private readonly string _filesPath;
@@ -125,6 +127,8 @@ public class CallernApp : WebApplicationFactory<Program>
 
     public CallernClient SdkAs(TestTenant tenant, string userId, string role, string? name = null) =>
         Sdk(As(tenant, userId, role, name));
+
+    public HubConnection Hub(string token) => HubClient.Build(this, token);
 
     protected override void Dispose(bool disposing)
     {

@@ -3,10 +3,14 @@ namespace Callern.Platform.Tests.Infrastructure;
 /// <summary>For effects of the app's background services, which the fake clock wakes but the test cannot await.</summary>
 public static class Polling
 {
-    /// <summary>Reads until <paramref name="done"/> holds, up to 10 s of real time, and returns the last value read.</summary>
-    public static async Task<T> EventuallyAsync<T>(Func<Task<T>> read, Func<T, bool> done)
+    /// <summary>
+    /// Reads until <paramref name="done"/> holds, up to <paramref name="within"/> (10 s) of real time, and
+    /// returns the last value read. About 500 reads at most, so a long wait stays under the API's rate limit.
+    /// </summary>
+    public static async Task<T> EventuallyAsync<T>(Func<Task<T>> read, Func<T, bool> done, TimeSpan? within = null)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
+        var wait = within ?? TimeSpan.FromSeconds(10);
+        var deadline = DateTime.UtcNow + wait;
         while (true)
         {
             var value = await read();
@@ -14,7 +18,7 @@ public static class Polling
             {
                 return value;
             }
-            await Task.Delay(20);
+            await Task.Delay(wait / 500);
         }
     }
 }

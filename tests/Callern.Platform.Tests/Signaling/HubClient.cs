@@ -37,7 +37,7 @@ public sealed class HubClient : IAsyncDisposable
     public static HubConnection Build(CallernApp app, string? token, string? origin = null, bool tokenInQuery = false)
     {
         var url = new Uri(app.Server.BaseAddress, "hubs/calls" + (tokenInQuery ? "?access_token=" + Uri.EscapeDataString(token!) : ""));
-        return new HubConnectionBuilder()
+        return WithPlatformJson(new HubConnectionBuilder()
             .WithUrl(url, o =>
             {
                 o.Transports = HttpTransportType.WebSockets;
@@ -58,12 +58,25 @@ public sealed class HubClient : IAsyncDisposable
                     };
                     return await client.ConnectAsync(context.Uri, cancellationToken);
                 };
-            })
-            // Enums travel as camelCase names, as the platform sends them.
-            .AddJsonProtocol(o => o.PayloadSerializerOptions.Converters.Add(
-                new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)))
+            }))
             .Build();
     }
+
+    /// <summary>Over the network to a platform listening at <paramref name="baseAddress"/>, as a .NET app connects.</summary>
+    public static HubConnection Build(Uri baseAddress, string token) =>
+        WithPlatformJson(new HubConnectionBuilder()
+            .WithUrl(new Uri(baseAddress, "hubs/calls"), o =>
+            {
+                o.Transports = HttpTransportType.WebSockets;
+                o.SkipNegotiation = true;
+                o.AccessTokenProvider = () => Task.FromResult<string?>(token);
+            }))
+            .Build();
+
+    // Enums travel as camelCase names, as the platform sends them.
+    private static IHubConnectionBuilder WithPlatformJson(IHubConnectionBuilder builder) =>
+        builder.AddJsonProtocol(o => o.PayloadSerializerOptions.Converters.Add(
+            new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
 
     public static async Task<HubClient> ConnectAsync(CallernApp app, string? token, string? origin = null, bool tokenInQuery = false)
     {
