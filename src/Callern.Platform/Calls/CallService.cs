@@ -352,12 +352,16 @@ public sealed class CallService(
         var after = new List<Func<Task>>();
         if (call.MeteringSince is not null)
         {
-            var lastSeen = await LastSeenAsync(connection, transaction, call, now);
-            if (lastSeen is { } stale)
+            var (gone, bothSeen) = await LastSeenAsync(connection, transaction, call, now);
+            if (gone is { } stale)
             {
                 // Bill only up to the last heartbeat of the participant who vanished.
                 await PauseLockedAsync(connection, transaction, call, stale, now, rules, after);
                 call = (await CallStore.LockAsync(connection, transaction, call.TenantId, call.Id))!;
+            }
+            else if (bothSeen is { } seen)
+            {
+                await connection.ExecuteAsync("UPDATE calls SET participants_seen_at = @seen WHERE id = @Id", new { seen, call.Id }, transaction);
             }
         }
         var hold = await holds.ExtendAsync(call.TenantId, call.Id, rules.MaxCallMinutes * 60L, transaction);
@@ -426,7 +430,7 @@ public sealed class CallService(
             if (call is { State: "connected", MeteringSince: null })
             {
                 var now = time.GetUtcNow().ToDatabasePrecision();
-                if (await LastSeenAsync(connection, transaction, call, now) is null)
+                if ((await LastSeenAsync(connection, transaction, call, now)).Gone is null)
                 {
                     await connection.ExecuteAsync("UPDATE calls SET metering_since = @now WHERE id = @Id", new { now, call.Id }, transaction);
                     await Deadlines.CancelAsync(connection, transaction, CallDeadlines.ReconnectGrace, call.Id);
@@ -640,23 +644,34 @@ public sealed class CallService(
     /// row at all means a connection closed just now, which <see cref="ParticipantLeftAsync"/> handles
     /// at this same instant.
     /// </summary>
-    private async Task<DateTimeOffset?> LastSeenAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, DateTimeOffset now)
+    /// <summary>
+    /// When the first participant whose connections all went quiet was last seen (null while both
+    /// are there), and the moment both were last seen alive. A participant with no connection row
+    /// at all (a dead node's rows already swept) counts as last seen when the call last confirmed
+    /// both, or when the current metering stretch began: never later than a confirmed heartbeat.
+    /// </summary>
+    private async Task<(DateTimeOffset? Gone, DateTimeOffset? BothSeen)> LastSeenAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, DateTimeOffset now)
     {
         var seen = (await connection.QueryAsync<(string UserId, DateTime LastSeen)>(
             "SELECT user_id, max(last_seen_at) FROM hub_connections WHERE tenant_id = @TenantId AND user_id IN (@StudentId, @TeacherId) GROUP BY user_id",
             new { call.TenantId, call.StudentId, call.TeacherId }, transaction)).ToDictionary(r => r.UserId, r => r.LastSeen.AsUtc());
+        var confirmed = Latest(call.ParticipantsSeenAt?.AsUtc(), call.MeteringSince?.AsUtc()) ?? now;
         DateTimeOffset? gone = null;
         foreach (var user in new[] { call.StudentId, call.TeacherId! })
         {
             var last = seen.TryGetValue(user, out var at) ? at : (DateTimeOffset?)null;
             if (last is null || last < now - signaling.Value.ConnectionGoneAfter)
             {
-                var since = last ?? now;
+                var since = last ?? confirmed;
                 gone = gone is null || since < gone ? since : gone;
             }
         }
-        return gone;
+        // Nobody gone: both have a fresh row.
+        return (gone, gone is null ? seen.Values.Min() : null);
     }
+
+    private static DateTimeOffset? Latest(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null || a > b ? a : b;
 
     private static async Task<CallRecord?> LiveCallOfAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Caller caller) =>
         await connection.QuerySingleOrDefaultAsync<CallRecord>(

@@ -31,6 +31,7 @@ internal sealed class CallRecord
     public DateTime? TeacherMediaAt { get; init; }
     public long MeteredSeconds { get; init; }
     public DateTime? MeteringSince { get; init; }
+    public DateTime? ParticipantsSeenAt { get; init; }
     public int? WarnedMinutes { get; init; }
     public long? BilledSeconds { get; init; }
 
@@ -50,7 +51,7 @@ internal static class CallStore
         """
         id, seq, tenant_id, student_id, teacher_id, state, end_reason, ended_by, language, level, accent, specialization, preferred_teachers,
         requested_at, accepted_at, connected_at, ended_at, student_media_at, teacher_media_at, metered_seconds, metering_since,
-        warned_minutes, billed_seconds
+        warned_minutes, billed_seconds, participants_seen_at
         """;
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
