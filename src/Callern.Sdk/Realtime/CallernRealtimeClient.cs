@@ -248,7 +248,7 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
             var match = HubErrorCode().Match(error.Message);
             throw match.Success
                 ? new CallernRealtimeException(match.Groups[1].Value, match.Groups[2].Value, error)
-                : new CallernRealtimeException("unknown", $"{method} failed: {error.Message}", error);
+                : new CallernRealtimeException(_connection.State == HubConnectionState.Connected ? "unknown" : "not_connected", $"{method} failed: {error.Message}", error);
         }
         catch (Exception error) when (error is InvalidOperationException or IOException
             || (error is OperationCanceledException && !cancellationToken.IsCancellationRequested))
