@@ -45,6 +45,8 @@ public sealed class CrossTenantIsolationTests(CallernApp app) : IClassFixture<Ca
         // Nobody teaches at level C2 in A, so the call waits in the queue and stays put during the walk.
         var call = await app.SdkAs(a, VictimId, CallernRoles.Student).RequestCallAsync(new CallRequest { Language = "en", Level = "C2" });
         _routeValues["callId"] = call.Id.ToString();
+        // A queued call has no shared files yet: B must get 404 for a file id under A's call all the same.
+        _routeValues["fileId"] = Guid.CreateVersion7().ToString();
         await adminA.UpsertTeacherAsync(VictimId, new TeacherInput
         {
             DisplayName = Marker, TimeZone = "UTC", Languages = [new TeacherLanguage { Language = "en-GB", Levels = ["B1"] }], Specializations = ["business"],
