@@ -48,6 +48,7 @@ public static class OpenApi
                 Description = "API key id and secret as HTTP Basic, for POST /v1/tokens only.",
             });
             o.ParameterFilter<RequiredAttributeFilter>();
+            o.OperationFilter<InlineFormBodyFilter>();
             // Prices are exact decimals; "format: decimal" makes the generated C# client use decimal, not double.
             o.MapType<decimal>(() => new OpenApiSchema { Type = JsonSchemaType.Number, Format = "decimal" });
             o.AddSecurityRequirement(document => new OpenApiSecurityRequirement
@@ -70,6 +71,26 @@ public static class OpenApi
                 && context.ParameterInfo?.GetCustomAttributes(typeof(System.ComponentModel.DataAnnotations.RequiredAttribute), false).Length > 0)
             {
                 concrete.Required = true;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes a multipart form body's schema inline instead of as a reference: NSwag's TypeScript
+    /// generator declares its <c>FileParameter</c> type only for inline form schemas, and the
+    /// generated client does not compile without it.
+    /// </summary>
+    private sealed class InlineFormBodyFilter : IOperationFilter
+    {
+        public void Apply(OpenApiOperation operation, OperationFilterContext context)
+        {
+            if (operation.RequestBody?.Content is { } content
+                && content.TryGetValue("multipart/form-data", out var form)
+                && form.Schema is OpenApiSchemaReference reference
+                && reference.Reference.Id is { } id
+                && context.SchemaRepository.Schemas.TryGetValue(id, out var schema))
+            {
+                form.Schema = schema;
             }
         }
     }

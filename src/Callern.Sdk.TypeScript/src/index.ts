@@ -15,6 +15,8 @@ export * from "./events.js";
 export * from "./perfect-negotiation.js";
 export * from "./pre-call-check.js";
 export * from "./realtime/index.js";
+// Typed by kind; these names shadow the generated ones, whose operation data is untyped.
+export type { Whiteboard, WhiteboardOperation } from "./realtime/types.js";
 export * from "./signaling.js";
 export * from "./stats.js";
 import { CallernApi } from "./generated/api.js";

@@ -3,8 +3,8 @@ using System.Text.Json;
 namespace Callern.Sdk.Realtime;
 
 // The hub's messages that the OpenAPI document does not describe (docs/realtime.md, docs/calls.md).
-// Payloads it does describe (Call, CallRequest, TeacherPresence, IceServersResponse) are the
-// generated REST types in Callern.Sdk.
+// Payloads it does describe (Call, CallRequest, TeacherPresence, IceServersResponse, ChatMessage,
+// WhiteboardOperation, CallFile) are the generated REST types in Callern.Sdk.
 
 /// <summary>To the student: nobody is free yet; the request waits at <paramref name="Position"/>.</summary>
 /// <param name="CallId">The call.</param>
@@ -126,37 +126,10 @@ public sealed record CallStatsSample(
     double? RttMs, double PacketLossIn, double? PacketLossOut, double? JitterMs, double BitrateInBps, double BitrateOutBps,
     long BytesReceived, long BytesSent, string? LocalCandidateType, string? RemoteCandidateType);
 
-/// <summary>A chat message of a call.</summary>
-/// <param name="CallId">The call.</param>
-/// <param name="Seq">Position in the call's chat, from 1, without gaps.</param>
-/// <param name="SenderId">Who sent it.</param>
-/// <param name="Text">The text.</param>
-/// <param name="SentAt">When the platform stored it.</param>
-public sealed record ChatMessage(Guid CallId, long Seq, string SenderId, string Text, DateTimeOffset SentAt);
-
 /// <summary>A whiteboard operation to send.</summary>
 /// <param name="Kind"><c>stroke</c>, <c>shape</c>, <c>text</c>, <c>erase</c>, <c>clear</c> or <c>undo</c>.</param>
 /// <param name="Data">The kind's JSON object (coordinates normalised to 0..1; at most 16 KiB serialized).</param>
 public sealed record WhiteboardOperationInput(string Kind, JsonElement Data);
-
-/// <summary>A whiteboard operation as the platform stored and relayed it.</summary>
-/// <param name="CallId">The call.</param>
-/// <param name="Seq">Position in the call's board history.</param>
-/// <param name="AuthorId">Who drew it.</param>
-/// <param name="Kind">The operation kind.</param>
-/// <param name="Data">The kind's JSON object.</param>
-/// <param name="CreatedAt">When the platform stored it.</param>
-public sealed record WhiteboardOperation(Guid CallId, long Seq, string AuthorId, string Kind, JsonElement Data, DateTimeOffset CreatedAt);
-
-/// <summary>A file shared in a call.</summary>
-/// <param name="Id">The file.</param>
-/// <param name="CallId">The call.</param>
-/// <param name="UploaderId">Who shared it.</param>
-/// <param name="FileName">Its name.</param>
-/// <param name="ContentType">Its media type.</param>
-/// <param name="SizeBytes">Its size.</param>
-/// <param name="UploadedAt">When it was shared.</param>
-public sealed record CallFile(Guid Id, Guid CallId, string UploaderId, string FileName, string ContentType, long SizeBytes, DateTimeOffset UploadedAt);
 
 /// <summary>A call's room: media states, and the chat, whiteboard and files after the seqs asked for (catch-up after a reconnect).</summary>
 /// <param name="CallId">The call.</param>

@@ -1,11 +1,8 @@
-import type { IceServersResponse } from "../generated/api.js";
+import type { CallFile, ChatMessage, FileLink, IceServersResponse } from "../generated/api.js";
 import type { MediaState, Signal, SignalingChannel } from "../signaling.js";
 import type { CallStats } from "../stats.js";
 import { Emitter } from "./emitter.js";
 import type {
-  CallFile,
-  ChatMessage,
-  FileLink,
   MediaStateChangedEvent,
   RoomState,
   Whiteboard,

@@ -1,13 +1,19 @@
 import { type HubConnection, HubConnectionBuilder, HubConnectionState, LogLevel } from "@microsoft/signalr";
-import { type Call, CallernApiError, type CallRequest, type IceServersResponse, type TeacherPresence } from "../generated/api.js";
+import {
+  type Call,
+  CallernApiError,
+  type CallFile,
+  type CallRequest,
+  type ChatMessage,
+  type IceServersResponse,
+  type TeacherPresence,
+} from "../generated/api.js";
 import type { Signal } from "../signaling.js";
 import { CallRoom, decodeSignal, type RoomHost, type RoomSink, type WireSignal } from "./call-room.js";
 import { Emitter } from "./emitter.js";
 import {
   type AvailabilityStatus,
   type CallAcceptedEvent,
-  type CallFile,
-  type ChatMessage,
   type ConnectionState,
   type MediaStateChangedEvent,
   type RealtimeEvents,

@@ -1,7 +1,10 @@
-// The hub's messages (docs/realtime.md, docs/calls.md). Payloads that the OpenAPI document
-// describes (Call, TeacherPresence, IceServersResponse, …) are the generated REST types; the
-// hub-only ones are declared here with the same camelCase JSON shape. Times are ISO 8601 strings.
-import type { Call, IceServersResponse, TeacherPresence } from "../generated/api.js";
+// The hub's messages (docs/realtime.md, docs/calls.md, docs/classroom.md). Payloads that the
+// OpenAPI document describes (Call, TeacherPresence, IceServersResponse, ChatMessage, CallFile,
+// FileLink) are the generated REST types; the hub-only ones are declared here with the same
+// camelCase JSON shape. Whiteboard operations are declared here too, typed by kind (the generated
+// ones have untyped data), and shadow the generated names in the package's index. Times are ISO
+// 8601 strings.
+import type { Call, CallFile, ChatMessage, IceServersResponse, TeacherPresence } from "../generated/api.js";
 import type { MediaState } from "../signaling.js";
 
 /** The state of the realtime connection. */
@@ -119,15 +122,6 @@ export interface MediaStateChangedEvent {
   state: MediaState;
 }
 
-/** One chat message of a call; `seq` counts from 1 per call, without gaps. */
-export interface ChatMessage {
-  callId: string;
-  seq: number;
-  senderId: string;
-  text: string;
-  sentAt: string;
-}
-
 /** The kinds of whiteboard operation. */
 export type WhiteboardOperationKind = "stroke" | "shape" | "text" | "erase" | "clear" | "undo";
 
@@ -158,17 +152,6 @@ export type WhiteboardOperation = WhiteboardOperationInput & {
   createdAt: string;
 };
 
-/** A file shared in a call (the bytes are fetched with {@link CallRoom.fileLink} or the REST API). */
-export interface CallFile {
-  id: string;
-  callId: string;
-  uploaderId: string;
-  fileName: string;
-  contentType: string;
-  sizeBytes: number;
-  uploadedAt: string;
-}
-
 /** What a room holds: each participant's media state, and the chat, whiteboard and files after the seqs asked for. */
 export interface RoomState {
   callId: string;
@@ -183,12 +166,6 @@ export interface Whiteboard {
   callId: string;
   seq: number;
   operations: WhiteboardOperation[];
-}
-
-/** A short-lived link to a shared file that works without a bearer token (for `<a href>`). */
-export interface FileLink {
-  url: string;
-  expiresAt: string;
 }
 
 /** The connection state changed; `error` is why a connection was lost, when it was. */
