@@ -1,12 +1,26 @@
 // The realtime client against the real platform that ./test.sh starts (CALLERN_DEMO). Each test
 // uses its own demo student and teacher, so the tests do not ring each other's teachers.
 import { afterEach, describe, expect, it } from "vitest";
-import { CallernRealtime, CallState, createCallernApi, type RealtimeEvents, RealtimeError, type Signal } from "../src/index.js";
+import {
+  type CallFile,
+  CallernRealtime,
+  CallState,
+  type ChatMessage,
+  createCallernApi,
+  type MediaStateChangedEvent,
+  type RealtimeEvents,
+  RealtimeError,
+  type Signal,
+  type WhiteboardOperation,
+} from "../src/index.js";
 import { demo, mintToken } from "./demo.js";
 
 const clients: CallernRealtime[] = [];
+/** Calls a test started, ended after it even when it failed, so the next run's students have their minutes. */
+const calls: { client: CallernRealtime; callId: string }[] = [];
 
 afterEach(async () => {
+  for (const { client, callId } of calls.splice(0)) await client.endCall(callId).catch(() => undefined);
   await Promise.all(clients.splice(0).map((c) => c.stop()));
 });
 
@@ -48,6 +62,7 @@ describe("CallernRealtime against the running platform", () => {
     const incoming = next(teacher, "incomingCall");
     const ringing = next(student, "callRinging");
     const call = await student.requestCall({ language: "en", level: "B1", preferredTeachers: ["teacher-jack"] });
+    calls.push({ client: student, callId: call.id });
     expect(call.state).toBe(CallState.Ringing);
     expect((await ringing).callId).toBe(call.id);
     const offer = await incoming;
@@ -115,6 +130,77 @@ describe("CallernRealtime against the running platform", () => {
     expect(tokensIssued()).toBe(2);
     expect(states).toEqual(["connecting", "connected", "reconnecting", "connected"]);
     expect((await teacher.setAvailability("away")).status).toBe("away");
+    await teacher.setAvailability("offline");
+  });
+
+  it("carries a room: chat, media state, whiteboard and files, each once and in order, caught up after a reconnect", async () => {
+    const { client: teacher, tokensIssued } = connect("teacher-liam", "teacher", [1000]);
+    const { client: student } = connect("student-omar", "student");
+    await Promise.all([teacher.start(), student.start()]);
+    await teacher.setAvailability("available");
+    const incoming = next(teacher, "incomingCall");
+    const call = await student.requestCall({ language: "en", level: "C1", preferredTeachers: ["teacher-liam"] });
+    calls.push({ client: student, callId: call.id });
+    const studentAccepted = next(student, "callAccepted");
+    await teacher.acceptOffer((await incoming).offerId);
+    await studentAccepted;
+
+    const studentRoom = student.room(call.id);
+    const teacherRoom = teacher.room(call.id);
+    const [teacherChat, studentChat, studentBoard]: [ChatMessage[], ChatMessage[], WhiteboardOperation[]] = [[], [], []];
+    const teacherMedia: MediaStateChangedEvent[] = [];
+    const teacherFiles: CallFile[] = [];
+    teacherRoom.onChat((m) => teacherChat.push(m));
+    studentRoom.onChat((m) => studentChat.push(m));
+    studentRoom.onWhiteboard((o) => studentBoard.push(o));
+    teacherRoom.onMediaState((e) => teacherMedia.push(e));
+    teacherRoom.onFile((f) => teacherFiles.push(f));
+    const seqs = (messages: ChatMessage[]) => messages.map((m) => `${m.seq}:${m.text}`);
+    const until = async (done: () => boolean) => {
+      for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(done()).toBe(true);
+    };
+
+    expect((await studentRoom.sendChat("Hello!")).seq).toBe(1);
+    await studentRoom.sendChat("  Shall we start?  ");
+    await until(() => teacherChat.length === 2 && studentChat.length === 2);
+    expect(seqs(teacherChat)).toEqual(["1:Hello!", "2:Shall we start?"]);
+    expect(seqs(studentChat)).toEqual(seqs(teacherChat)); // own messages once: the answer and the echo are one
+
+    await studentRoom.reportMediaState({ microphone: false, camera: true, screenShare: false });
+    await until(() => teacherMedia.length === 1);
+    expect(teacherMedia[0]).toMatchObject({ callId: call.id, userId: "student-omar", state: { microphone: false, camera: true, screenTrackId: null } });
+
+    const stroke = await teacherRoom.sendWhiteboard({ kind: "stroke", data: { points: [[0.1, 0.2], [0.3, 0.4]], color: "#1e88e5", width: 2 } });
+    await until(() => studentBoard.length === 1);
+    expect(studentBoard[0]).toEqual(stroke);
+    expect((await studentRoom.whiteboard()).operations.map((o) => o.seq)).toEqual([stroke.seq]);
+
+    const shared = await studentRoom.uploadFile(new Blob(["vocabulary list"], { type: "text/plain" }), "words.txt");
+    await until(() => teacherFiles.length === 1);
+    expect(teacherFiles[0]).toEqual(shared);
+    const link = await teacherRoom.fileLink(shared.id);
+    expect(await (await fetch(link.url)).text()).toBe("vocabulary list");
+    await expect(studentRoom.uploadFile(new Blob(["MZ\x90\x00"]), "game.exe")).rejects.toMatchObject({ status: 415 });
+
+    // The platform drops the teacher's connection (a message over its size limit); what the
+    // student says meanwhile reaches the teacher's room after the reconnect, once, in order.
+    const reconnected = next(teacher, "reconnected");
+    const tokensBefore = tokensIssued();
+    await teacher.requestCall({ language: "x".repeat(70_000) }).catch(() => undefined);
+    expect(teacher.connectionState).toBe("reconnecting");
+    await studentRoom.sendChat("Are you there?");
+    await studentRoom.sendChat("I'll wait.");
+    await reconnected;
+    await until(() => teacherChat.length === 4);
+    await teacherRoom.sendChat("Back!");
+    await until(() => teacherChat.length === 5 && studentChat.length === 5);
+    expect(seqs(teacherChat)).toEqual(["1:Hello!", "2:Shall we start?", "3:Are you there?", "4:I'll wait.", "5:Back!"]);
+    expect(seqs(studentChat)).toEqual(seqs(teacherChat));
+    expect(tokensIssued()).toBe(tokensBefore + 1); // the reconnect asked for a fresh token
+    expect((await teacherRoom.catchUp()).messages).toEqual([]); // nothing new after seq 5
+
+    await student.endCall(call.id);
     await teacher.setAvailability("offline");
   });
 
