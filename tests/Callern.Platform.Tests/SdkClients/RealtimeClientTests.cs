@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Callern.Platform.Tests.Calls;
 using Callern.Platform.Tests.Infrastructure;
 using Callern.Sdk;
@@ -79,6 +80,53 @@ public sealed class RealtimeClientTests(KestrelCallernApp app) : IClassFixture<K
         Assert.Equal((CallState.Ended, "completed"), (summary.State, summary.EndReason));
         var endings = new[] { await ended.NextAsync(), await ended.NextAsync() };
         Assert.All(endings, e => Assert.Equal((call.Id, "completed"), (e.CallId, e.Reason)));
+    }
+
+    [Fact]
+    public async Task The_classroom_commands_reach_the_peer_and_the_room_state_catches_up()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await app.StudentWithSecondsAsync(tenant, "mia", 600);
+        await app.TeacherAsync(tenant, "tom");
+        await using var teacher = Client(tenant, "tom", CallernRoles.Teacher);
+        await using var student = Client(tenant, "mia", CallernRoles.Student);
+        var incoming = new Recorder<IncomingCallEvent>();
+        var media = new Recorder<MediaStateChangedEvent>();
+        var chat = new Recorder<ChatMessage>();
+        var board = new Recorder<WhiteboardOperation>();
+        teacher.IncomingCall += incoming.Record;
+        teacher.MediaStateChanged += media.Record;
+        teacher.ChatMessageReceived += chat.Record;
+        student.WhiteboardOperationReceived += board.Record;
+        await teacher.StartAsync();
+        await student.StartAsync();
+        await teacher.SetAvailabilityAsync(PresenceStatus.Available);
+        var call = await student.RequestCallAsync(new CallRequest { Language = "en", Level = "B1" });
+        await teacher.AcceptOfferAsync((await incoming.NextAsync()).OfferId);
+
+        var state = new MediaState(Microphone: false, Camera: true, ScreenShare: true, ScreenTrackId: "screen-track-1");
+        Assert.Equal(new MediaStateChangedEvent(call.Id, "mia", state), await student.UpdateMediaStateAsync(call.Id, state));
+        Assert.Equal(new MediaStateChangedEvent(call.Id, "mia", state), await media.NextAsync());
+        var sent = await student.SendChatMessageAsync(call.Id, "Hello!");
+        var received = await chat.NextAsync();
+        Assert.Equal((1L, "mia", "Hello!"), (sent.Seq, sent.SenderId, sent.Text));
+        Assert.Equal((sent.Seq, sent.Text), (received.Seq, received.Text));
+        using var stroke = JsonDocument.Parse("""{"points":[[0.1,0.2],[0.3,0.4]],"color":"#1e88e5","width":2}""");
+        var drawn = await teacher.SendWhiteboardOperationAsync(call.Id, new WhiteboardOperationInput("stroke", stroke.RootElement));
+        var relayed = await board.NextAsync();
+        Assert.Equal((1L, "tom", "stroke"), (relayed.Seq, relayed.AuthorId, relayed.Kind));
+        Assert.Equal(stroke.RootElement.GetRawText(), ((JsonElement)relayed.Data).GetRawText());
+        await student.ReportStatsAsync(call.Id, new CallStatsSample(42, 0.01, null, 3, 800_000, 750_000, 1_000_000, 900_000, "relay", "host"));
+
+        var everything = await teacher.GetRoomStateAsync(call.Id);
+        var after = await teacher.GetRoomStateAsync(call.Id, afterChatSeq: sent.Seq, afterWhiteboardSeq: drawn.Seq);
+
+        Assert.Equal(["Hello!"], everything.Messages.Select(m => m.Text));
+        Assert.Equal([drawn.Seq], everything.WhiteboardOperations.Select(o => o.Seq));
+        Assert.Contains(new MediaStateChangedEvent(call.Id, "mia", state), everything.MediaStates);
+        Assert.Empty(after.Messages);
+        Assert.Empty(after.WhiteboardOperations);
+        await student.EndCallAsync(call.Id);
     }
 
     [Fact]
