@@ -103,7 +103,7 @@ internal static class ClassroomStore
 
     public static async Task<IReadOnlyList<CallFile>> FilesAsync(NpgsqlConnection connection, Guid tenantId, Guid callId) =>
         (await connection.QueryAsync<FileRow>(
-            $"SELECT {FileColumns} FROM call_files WHERE call_id = @callId AND tenant_id = @tenantId ORDER BY uploaded_at, id",
+            $"SELECT {FileColumns} FROM call_files WHERE call_id = @callId AND tenant_id = @tenantId ORDER BY seq",
             new { callId, tenantId })).Select(r => r.ToFile()).ToList();
 
     public static Task<FileRow?> FindFileAsync(NpgsqlConnection connection, Guid tenantId, Guid callId, Guid fileId) =>

@@ -5,6 +5,7 @@ using Callern.Platform.Tests.Calls;
 using Callern.Platform.Tests.Infrastructure;
 using Callern.Sdk;
 using static Callern.Platform.Tests.Classroom.ClassroomKit;
+using static Callern.Platform.Tests.Infrastructure.Polling;
 using Call = Callern.Platform.Calls.Call;
 using CallFile = Callern.Platform.Classroom.CallFile;
 using FileLink = Callern.Platform.Classroom.FileLink;
@@ -191,11 +192,14 @@ public sealed class FileSharingTests(CallernApp app) : IClassFixture<CallernApp>
         var kept = File.Exists(stored);
         app.Clock.Advance(TimeSpan.FromHours(1));
         await app.FireDueAsync();
+        // The background sweeper, woken by the clock, may be the one that fired it.
+        var deleted = await EventuallyAsync(() => Task.FromResult(!File.Exists(stored)), gone => gone);
+        var listed = await EventuallyAsync(() => app.SdkAs(tenant, "s", CallernRoles.Student).ListCallFilesAsync(callId), files => files.Count == 0);
 
         Assert.True(wasStored);
         Assert.True(kept);
-        Assert.False(File.Exists(stored));
-        Assert.Empty(await app.SdkAs(tenant, "s", CallernRoles.Student).ListCallFilesAsync(callId));
+        Assert.True(deleted);
+        Assert.Empty(listed);
         Assert.Equal(HttpStatusCode.NotFound, (await app.As(tenant, "s", CallernRoles.Student).GetAsync($"/v1/calls/{callId}/files/{shared.Id}")).StatusCode);
     }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Callern.Platform.Tests.Infrastructure;
 using Callern.Sdk;
+using static Callern.Platform.Tests.Infrastructure.Polling;
 
 namespace Callern.Platform.Tests.Signaling;
 
@@ -160,20 +161,5 @@ public sealed class PresenceTests(CallernApp app) : IClassFixture<CallernApp>
 
         Assert.Equal(connectedAt, beforeBeat);
         Assert.Equal(app.Clock.GetUtcNow().ToUnixTimeMilliseconds(), afterBeat!.Value.ToUnixTimeMilliseconds());
-    }
-
-    /// <summary>Reads until the background heartbeat (woken by the fake clock) has written, up to 10 s of real time.</summary>
-    private static async Task<T> EventuallyAsync<T>(Func<Task<T>> read, Func<T, bool> done)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (true)
-        {
-            var value = await read();
-            if (done(value) || DateTime.UtcNow > deadline)
-            {
-                return value;
-            }
-            await Task.Delay(20);
-        }
     }
 }

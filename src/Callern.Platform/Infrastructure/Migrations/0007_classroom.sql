@@ -51,6 +51,8 @@ CREATE TABLE call_whiteboard_ops (
 -- The bytes live in the file storage under storage_key (a generated id, never the user's name).
 CREATE TABLE call_files (
     id            uuid PRIMARY KEY,
+    -- Upload order: files shared in the same instant still list in the order they arrived.
+    seq           bigint GENERATED ALWAYS AS IDENTITY,
     tenant_id     uuid NOT NULL REFERENCES tenants (id),
     call_id       uuid NOT NULL REFERENCES calls (id),
     uploader_id   text COLLATE "C" NOT NULL,
@@ -60,4 +62,4 @@ CREATE TABLE call_files (
     storage_key   text NOT NULL UNIQUE,
     uploaded_at   timestamptz NOT NULL
 );
-CREATE INDEX call_files_call ON call_files (call_id, uploaded_at);
+CREATE INDEX call_files_call ON call_files (call_id, seq);
