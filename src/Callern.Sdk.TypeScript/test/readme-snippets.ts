@@ -1,11 +1,20 @@
-// The README's TypeScript snippets, which the unit suite type-checks and the browser suite runs.
+// The TypeScript snippets of the package README and of docs/sdk-typescript.md, which the unit
+// suite type-checks and the browser suite partly runs.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
+function tsBlocks(path: string): string[] {
+  return [...readFileSync(path, "utf8").matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
+}
+
 /** Every ```ts block of the package README, in order. */
 export function readmeSnippets(): string[] {
-  const readme = readFileSync(resolve(import.meta.dirname, "../README.md"), "utf8");
-  return [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
+  return tsBlocks(resolve(import.meta.dirname, "../README.md"));
+}
+
+/** Every ```ts block of the repository's TypeScript SDK guide, in order. */
+export function guideSnippets(): string[] {
+  return tsBlocks(resolve(import.meta.dirname, "../../../docs/sdk-typescript.md"));
 }
 
 /** The README's CallSession snippet. */
