@@ -2,9 +2,7 @@ import { type HubConnection, HubConnectionBuilder, HubConnectionState, LogLevel 
 import {
   type Call,
   CallernApiError,
-  type CallFile,
   type CallRequest,
-  type ChatMessage,
   type IceServersResponse,
   type TeacherPresence,
 } from "../generated/api.js";
@@ -15,10 +13,8 @@ import {
   type AvailabilityStatus,
   type CallAcceptedEvent,
   type ConnectionState,
-  type MediaStateChangedEvent,
   type RealtimeEvents,
   RealtimeError,
-  type WhiteboardOperation,
 } from "./types.js";
 
 /** Where the platform is, how to authenticate, and how patiently to reconnect. */
@@ -103,22 +99,10 @@ export class CallernRealtime {
       this.pendingSignals.delete(e.callId);
       this.events.fire("callEnded", e);
     });
-    this.connection.on("MediaStateChanged", (e: MediaStateChangedEvent) => {
-      this.events.fire("mediaStateChanged", e);
-      this.rooms.get(e.callId)?.mediaState(e);
-    });
-    this.connection.on("ChatMessageReceived", (m: ChatMessage) => {
-      this.events.fire("chatMessageReceived", m);
-      this.rooms.get(m.callId)?.chat(m);
-    });
-    this.connection.on("WhiteboardOperationReceived", (o: WhiteboardOperation) => {
-      this.events.fire("whiteboardOperationReceived", o);
-      this.rooms.get(o.callId)?.whiteboard(o);
-    });
-    this.connection.on("FileShared", (f: CallFile) => {
-      this.events.fire("fileShared", f);
-      this.rooms.get(f.callId)?.file(f);
-    });
+    this.relayToRoom("MediaStateChanged", "mediaStateChanged", (room, e) => room.mediaState(e));
+    this.relayToRoom("ChatMessageReceived", "chatMessageReceived", (room, m) => room.chat(m));
+    this.relayToRoom("WhiteboardOperationReceived", "whiteboardOperationReceived", (room, o) => room.whiteboard(o));
+    this.relayToRoom("FileShared", "fileShared", (room, f) => room.file(f));
     this.connection.onclose((error) => void this.connectionLost(error));
   }
 
@@ -222,6 +206,19 @@ export class CallernRealtime {
       this.openRooms.delete(callId);
     },
   };
+
+  /** Relays a classroom event as it is, and hands it to its call's room, if open. */
+  private relayToRoom<E extends "mediaStateChanged" | "chatMessageReceived" | "whiteboardOperationReceived" | "fileShared">(
+    wire: string,
+    event: E,
+    deliver: (room: RoomSink, payload: RealtimeEvents[E]) => void,
+  ): void {
+    this.connection.on(wire, (payload: RealtimeEvents[E]) => {
+      this.events.fire(event, ...([payload] as Parameters<Handlers[E]>));
+      const room = this.rooms.get(payload.callId);
+      if (room) deliver(room, payload);
+    });
+  }
 
   private routeSignal(callId: string, wire: WireSignal): void {
     const signal = decodeSignal(wire);
