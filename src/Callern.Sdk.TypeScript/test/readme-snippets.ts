@@ -17,9 +17,9 @@ export function guideSnippets(): string[] {
   return tsBlocks(resolve(import.meta.dirname, "../../../docs/sdk-typescript.md"));
 }
 
-/** The README's CallSession snippet. */
+/** The README's CallSession snippet: two tabs with their own SignalingChannel, no platform needed. */
 export function callSessionSnippet(): string {
-  const snippet = readmeSnippets().find((s) => s.includes("new CallSession"));
-  if (!snippet) throw new Error("the README has no CallSession snippet");
+  const snippet = readmeSnippets().find((s) => s.includes("new CallSession") && s.includes("const channel: SignalingChannel"));
+  if (!snippet) throw new Error("the README has no CallSession snippet with its own SignalingChannel");
   return snippet;
 }

@@ -79,6 +79,8 @@ export class CallernRealtime {
   private token = "";
   private starting: Promise<void> | null = null;
   private stopped = true;
+  /** Counts stop() calls, so a retry loop from before a stop() and start() ends instead of racing the new connection. */
+  private run = 0;
   private wakeReconnect: (() => void) | null = null;
   private connectedWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
 
@@ -123,6 +125,7 @@ export class CallernRealtime {
   /** Connects (calling `accessToken` for the token). Rejects when the first connection fails; later losses are retried. */
   start(): Promise<void> {
     if (this.state === "connected") return Promise.resolve();
+    if (this.state === "reconnecting") return this.whenConnected(); // the retry loop owns the connection
     if (this.starting) return this.starting;
     this.stopped = false;
     this.setState("connecting");
@@ -144,6 +147,7 @@ export class CallernRealtime {
   /** Disconnects and stops reconnecting; commands waiting for the connection reject. Rooms stay open for a later `start()`. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.run++;
     this.wakeReconnect?.();
     for (const waiter of this.connectedWaiters.splice(0)) waiter.reject(new RealtimeError("not_connected", "the client was stopped"));
     await this.connection.stop();
@@ -286,15 +290,17 @@ export class CallernRealtime {
       return;
     }
     this.setState("reconnecting", error);
-    for (let attempt = 0; !this.stopped; attempt++) {
+    const run = this.run;
+    const cancelled = () => this.stopped || this.run !== run;
+    for (let attempt = 0; !cancelled(); attempt++) {
       await this.sleep(this.delays[Math.min(attempt, this.delays.length - 1)] ?? 0);
-      if (this.stopped) return;
+      if (cancelled()) return;
       try {
         await this.connectOnce();
       } catch {
         continue;
       }
-      if (this.stopped) return;
+      if (cancelled()) return;
       this.connected();
       this.events.fire("reconnected", { attempts: attempt + 1 });
       for (const room of this.rooms.values()) room.reconnected();
