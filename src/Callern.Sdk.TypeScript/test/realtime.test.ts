@@ -133,6 +133,23 @@ describe("CallernRealtime against the running platform", () => {
     await teacher.setAvailability("offline");
   });
 
+  it("stops while reconnecting, and starts again without the old retry loop coming back", async () => {
+    const { client: teacher, tokensIssued } = connect("teacher-priya", "teacher", [1500]);
+    await teacher.start();
+    await teacher.requestCall({ language: "x".repeat(70_000) }).catch(() => undefined);
+    expect(teacher.connectionState).toBe("reconnecting");
+    const waiting = teacher.setAvailability("available").catch((e: unknown) => e);
+
+    await teacher.stop();
+    expect(await waiting).toMatchObject({ code: "not_connected" });
+    await teacher.start();
+    await new Promise((r) => setTimeout(r, 2000)); // past the old loop's delay
+
+    expect(teacher.connectionState).toBe("connected");
+    expect(tokensIssued()).toBe(2); // the first start and the second, no reconnect from the old loop
+    expect((await teacher.setAvailability("offline")).status).toBe("offline");
+  });
+
   it("carries a room: chat, media state, whiteboard and files, each once and in order, caught up after a reconnect", async () => {
     const { client: teacher, tokensIssued } = connect("teacher-liam", "teacher", [1000]);
     const { client: student } = connect("student-omar", "student");
