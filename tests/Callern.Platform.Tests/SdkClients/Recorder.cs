@@ -27,6 +27,4 @@ public sealed class Recorder<T>
             throw new TimeoutException($"No {typeof(T).Name} within 10 s.");
         }
     }
-
-    public bool Any => _received.Reader.Count > 0;
 }
