@@ -15,8 +15,10 @@ export * from "./events.js";
 export * from "./perfect-negotiation.js";
 export * from "./pre-call-check.js";
 export * from "./realtime/index.js";
-// Typed by kind; these names shadow the generated ones, whose operation data is untyped.
-export type { Whiteboard, WhiteboardOperation } from "./realtime/types.js";
+// These names are also generated; the SDK's own declarations shadow them: whiteboard data typed by
+// kind (generated: untyped), and the media state CallSession reports (the same fields).
+export type { RoomState, Whiteboard, WhiteboardOperation, WhiteboardOperationInput } from "./realtime/types.js";
+export type { MediaState } from "./signaling.js";
 export * from "./signaling.js";
 export * from "./stats.js";
 import { CallernApi } from "./generated/api.js";

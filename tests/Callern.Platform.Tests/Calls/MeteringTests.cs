@@ -4,6 +4,13 @@ using Callern.Sdk;
 using Microsoft.AspNetCore.SignalR;
 using Call = Callern.Platform.Calls.Call;
 using CallRequest = Callern.Platform.Calls.CallRequest;
+using BalanceWarningEvent = Callern.Platform.Calls.BalanceWarningEvent;
+using CallAcceptedEvent = Callern.Platform.Calls.CallAcceptedEvent;
+using CallEndedEvent = Callern.Platform.Calls.CallEndedEvent;
+using IncomingCallEvent = Callern.Platform.Calls.IncomingCallEvent;
+using PeerConnectionEvent = Callern.Platform.Calls.PeerConnectionEvent;
+using SignalEvent = Callern.Platform.Calls.SignalEvent;
+using SignalMessage = Callern.Platform.Calls.SignalMessage;
 
 namespace Callern.Platform.Tests.Calls;
 

@@ -13,6 +13,11 @@ using CallRequest = Callern.Platform.Calls.CallRequest;
 using ChatMessage = Callern.Platform.Classroom.ChatMessage;
 using Whiteboard = Callern.Platform.Classroom.Whiteboard;
 using WhiteboardOperation = Callern.Platform.Classroom.WhiteboardOperation;
+using CallStatsSample = Callern.Platform.Classroom.CallStatsSample;
+using CallTimerEvent = Callern.Platform.Calls.CallTimerEvent;
+using MediaState = Callern.Platform.Classroom.MediaState;
+using MediaStateChangedEvent = Callern.Platform.Classroom.MediaStateChangedEvent;
+using RoomState = Callern.Platform.Classroom.RoomState;
 
 namespace Callern.Platform.Tests.Classroom;
 

@@ -63,12 +63,15 @@ public sealed class RealtimeClientTests(KestrelCallernApp app) : IClassFixture<K
         Assert.Equal((false, "emma"), (studentSide.Polite, studentSide.Peer.Id));
         Assert.Equal(accepted.IceServers.Ttl, studentSide.IceServers.Ttl);
 
-        await student.SendSignalAsync(call.Id, new SignalMessage("offer", "v=0 offer"));
-        await student.SendSignalAsync(call.Id, new SignalMessage("candidate", "{\"candidate\":\"c1\"}"));
-        await teacher.SendSignalAsync(call.Id, new SignalMessage("answer", "v=0 answer"));
-        Assert.Equal(new SignalEvent(call.Id, "ana", new SignalMessage("offer", "v=0 offer")), await teacherSignals.NextAsync());
-        Assert.Equal("candidate", (await teacherSignals.NextAsync()).Signal.Type);
-        Assert.Equal(new SignalEvent(call.Id, "emma", new SignalMessage("answer", "v=0 answer")), await studentSignals.NextAsync());
+        await student.SendSignalAsync(call.Id, new SignalMessage { Type = "offer", Payload = "v=0 offer" });
+        await student.SendSignalAsync(call.Id, new SignalMessage { Type = "candidate", Payload = "{\"candidate\":\"c1\"}" });
+        await teacher.SendSignalAsync(call.Id, new SignalMessage { Type = "answer", Payload = "v=0 answer" });
+        var offerSignal = await teacherSignals.NextAsync();
+        var candidateSignal = await teacherSignals.NextAsync();
+        var answerSignal = await studentSignals.NextAsync();
+        Assert.Equal((call.Id, "ana", "offer", "v=0 offer"), (offerSignal.CallId, offerSignal.From, offerSignal.Signal.Type, offerSignal.Signal.Payload));
+        Assert.Equal("candidate", candidateSignal.Signal.Type);
+        Assert.Equal((call.Id, "emma", "answer", "v=0 answer"), (answerSignal.CallId, answerSignal.From, answerSignal.Signal.Type, answerSignal.Signal.Payload));
         Assert.True((await teacher.RefreshIceServersAsync(call.Id)).ExpiresAt > DateTimeOffset.UtcNow);
 
         await student.ReportMediaConnectedAsync(call.Id);
@@ -104,26 +107,32 @@ public sealed class RealtimeClientTests(KestrelCallernApp app) : IClassFixture<K
         var call = await student.RequestCallAsync(new CallRequest { Language = "en", Level = "B1" });
         await teacher.AcceptOfferAsync((await incoming.NextAsync()).OfferId);
 
-        var state = new MediaState(Microphone: false, Camera: true, ScreenShare: true, ScreenTrackId: "screen-track-1");
-        Assert.Equal(new MediaStateChangedEvent(call.Id, "mia", state), await student.UpdateMediaStateAsync(call.Id, state));
-        Assert.Equal(new MediaStateChangedEvent(call.Id, "mia", state), await media.NextAsync());
+        var state = new MediaState { Microphone = false, Camera = true, ScreenShare = true, ScreenTrackId = "screen-track-1" };
+        var answered = await student.UpdateMediaStateAsync(call.Id, state);
+        var relayedState = await media.NextAsync();
+        Assert.Equal((call.Id, "mia", true, "screen-track-1"), (answered.CallId, answered.UserId, answered.State.ScreenShare, answered.State.ScreenTrackId));
+        Assert.Equal((call.Id, "mia", false, true), (relayedState.CallId, relayedState.UserId, relayedState.State.Microphone, relayedState.State.Camera));
         var sent = await student.SendChatMessageAsync(call.Id, "Hello!");
         var received = await chat.NextAsync();
         Assert.Equal((1L, "mia", "Hello!"), (sent.Seq, sent.SenderId, sent.Text));
         Assert.Equal((sent.Seq, sent.Text), (received.Seq, received.Text));
         using var stroke = JsonDocument.Parse("""{"points":[[0.1,0.2],[0.3,0.4]],"color":"#1e88e5","width":2}""");
-        var drawn = await teacher.SendWhiteboardOperationAsync(call.Id, new WhiteboardOperationInput("stroke", stroke.RootElement));
+        var drawn = await teacher.SendWhiteboardOperationAsync(call.Id, new WhiteboardOperationInput { Kind = "stroke", Data = stroke.RootElement });
         var relayed = await board.NextAsync();
         Assert.Equal((1L, "tom", "stroke"), (relayed.Seq, relayed.AuthorId, relayed.Kind));
         Assert.Equal(stroke.RootElement.GetRawText(), ((JsonElement)relayed.Data).GetRawText());
-        await student.ReportStatsAsync(call.Id, new CallStatsSample(42, 0.01, null, 3, 800_000, 750_000, 1_000_000, 900_000, "relay", "host"));
+        await student.ReportStatsAsync(call.Id, new CallStatsSample
+        {
+            RttMs = 42, PacketLossIn = 0.01, JitterMs = 3, BitrateInBps = 800_000, BitrateOutBps = 750_000,
+            BytesReceived = 1_000_000, BytesSent = 900_000, LocalCandidateType = "relay", RemoteCandidateType = "host",
+        });
 
         var everything = await teacher.GetRoomStateAsync(call.Id);
         var after = await teacher.GetRoomStateAsync(call.Id, afterChatSeq: sent.Seq, afterWhiteboardSeq: drawn.Seq);
 
         Assert.Equal(["Hello!"], everything.Messages.Select(m => m.Text));
         Assert.Equal([drawn.Seq], everything.WhiteboardOperations.Select(o => o.Seq));
-        Assert.Contains(new MediaStateChangedEvent(call.Id, "mia", state), everything.MediaStates);
+        Assert.Contains(everything.MediaStates, m => m.UserId == "mia" && m.State.ScreenTrackId == "screen-track-1");
         Assert.Empty(after.Messages);
         Assert.Empty(after.WhiteboardOperations);
         await student.EndCallAsync(call.Id);

@@ -1,9 +1,8 @@
-import type { CallFile, ChatMessage, FileLink, IceServersResponse } from "../generated/api.js";
+import type { CallFile, ChatMessage, FileLink, IceServersResponse, MediaStateChangedEvent, SignalMessage } from "../generated/api.js";
 import type { MediaState, Signal, SignalingChannel } from "../signaling.js";
 import type { CallStats } from "../stats.js";
 import { Emitter } from "./emitter.js";
 import type {
-  MediaStateChangedEvent,
   RoomState,
   Whiteboard,
   WhiteboardOperation,
@@ -13,21 +12,15 @@ import type {
 /** Signals kept for a room nobody listens to yet; a whole negotiation is far fewer. */
 const maxBufferedSignals = 500;
 
-/** A signal as the hub carries it: `type` is offer, answer, pranswer, rollback or candidate; `payload` is JSON. */
-export interface WireSignal {
-  type: string;
-  payload: string;
-}
-
-/** Encodes a {@link Signal} for the hub's `SendSignal`. */
-export function encodeSignal(signal: Signal): WireSignal {
+/** Encodes a {@link Signal} for the hub's `SendSignal`: `type` is offer, answer, pranswer, rollback or candidate; `payload` is JSON. */
+export function encodeSignal(signal: Signal): SignalMessage {
   return signal.type === "candidate"
     ? { type: "candidate", payload: JSON.stringify(signal.candidate) }
     : { type: signal.description.type, payload: JSON.stringify(signal.description) };
 }
 
 /** Decodes a hub signal; null for kinds a {@link Signal} does not carry or a payload that is not JSON. */
-export function decodeSignal(wire: WireSignal): Signal | null {
+export function decodeSignal(wire: SignalMessage): Signal | null {
   try {
     if (wire.type === "candidate") return { type: "candidate", candidate: JSON.parse(wire.payload) as RTCIceCandidateInit };
     if (["offer", "answer", "pranswer", "rollback"].includes(wire.type)) {

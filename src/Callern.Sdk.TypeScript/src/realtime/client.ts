@@ -1,17 +1,19 @@
 import { type HubConnection, HubConnectionBuilder, HubConnectionState, LogLevel } from "@microsoft/signalr";
 import {
   type Call,
+  type CallAcceptedEvent,
   CallernApiError,
   type CallRequest,
   type IceServersResponse,
+  type SignalEvent,
+  type SignalMessage,
   type TeacherPresence,
 } from "../generated/api.js";
 import type { Signal } from "../signaling.js";
-import { CallRoom, decodeSignal, type RoomHost, type RoomSink, type WireSignal } from "./call-room.js";
+import { CallRoom, decodeSignal, type RoomHost, type RoomSink } from "./call-room.js";
 import { Emitter } from "./emitter.js";
 import {
   type AvailabilityStatus,
-  type CallAcceptedEvent,
   type ConnectionState,
   type RealtimeEvents,
   RealtimeError,
@@ -96,7 +98,7 @@ export class CallernRealtime {
     for (const [wire, name] of Object.entries(relayedEvents)) {
       this.connection.on(wire, (payload: RealtimeEvents[typeof name]) => this.events.fire(name, payload as never));
     }
-    this.connection.on("Signal", (e: { callId: string; signal: WireSignal }) => this.routeSignal(e.callId, e.signal));
+    this.connection.on("Signal", (e: SignalEvent) => this.routeSignal(e.callId, e.signal));
     this.connection.on("CallEnded", (e: RealtimeEvents["callEnded"]) => {
       this.pendingSignals.delete(e.callId);
       this.events.fire("callEnded", e);
@@ -224,7 +226,7 @@ export class CallernRealtime {
     });
   }
 
-  private routeSignal(callId: string, wire: WireSignal): void {
+  private routeSignal(callId: string, wire: SignalMessage): void {
     const signal = decodeSignal(wire);
     if (!signal) return;
     const room = this.rooms.get(callId);

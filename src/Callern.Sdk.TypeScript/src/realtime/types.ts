@@ -1,126 +1,29 @@
-// The hub's messages (docs/realtime.md, docs/calls.md, docs/classroom.md). Payloads that the
-// OpenAPI document describes (Call, TeacherPresence, IceServersResponse, ChatMessage, CallFile,
-// FileLink) are the generated REST types; the hub-only ones are declared here with the same
-// camelCase JSON shape. Whiteboard operations are declared here too, typed by kind (the generated
-// ones have untyped data), and shadow the generated names in the package's index. Times are ISO
-// 8601 strings.
-import type { Call, CallFile, ChatMessage, IceServersResponse, TeacherPresence } from "../generated/api.js";
-import type { MediaState } from "../signaling.js";
+// The client's own types. The hub's messages (CallAcceptedEvent, IncomingCallEvent, CallEndedEvent,
+// MediaStateChangedEvent, ChatMessage, CallFile, …) are generated from the OpenAPI document like the
+// REST types. Whiteboard operations, the board and the room state are declared here again, typed by
+// kind (the generated ones have untyped data), and shadow the generated names in the package's index.
+import type {
+  BalanceWarningEvent,
+  CallAcceptedEvent,
+  CallConnectedEvent,
+  CallEndedEvent,
+  CallFile,
+  CallQueuedEvent,
+  CallRingingEvent,
+  CallTimerEvent,
+  ChatMessage,
+  IncomingCallEvent,
+  MediaStateChangedEvent,
+  OfferClosedEvent,
+  PeerConnectionEvent,
+  TeacherPresence,
+} from "../generated/api.js";
 
 /** The state of the realtime connection. */
 export type ConnectionState = "disconnected" | "connecting" | "connected" | "reconnecting";
 
 /** A teacher's availability as set with {@link CallernRealtime.setAvailability}. */
 export type AvailabilityStatus = "available" | "away" | "offline";
-
-/** To the student: nobody is free yet; the request waits at `position`. */
-export interface CallQueuedEvent {
-  callId: string;
-  /** 1 is next in line. */
-  position: number;
-  /** When the request ends as `no_teacher` unless a teacher frees up. */
-  giveUpAt: string;
-}
-
-/** To the student: this many teachers are being rung. */
-export interface CallRingingEvent {
-  callId: string;
-  teachersRinging: number;
-}
-
-/** What a teacher sees of the student before accepting. */
-export interface StudentPreview {
-  id: string;
-  displayName: string;
-  level: string | null;
-  targetLanguage: string | null;
-  goal: string | null;
-}
-
-/** To a teacher: an offer to take a call; accept or decline before `expiresAt`. */
-export interface IncomingCallEvent {
-  offerId: string;
-  callId: string;
-  expiresAt: string;
-  student: StudentPreview;
-  language: string;
-  level: string;
-  specialization: string | null;
-}
-
-/** To a teacher: the offer is gone (`timed_out`, `revoked` because another teacher accepted, or the student cancelled). */
-export interface OfferClosedEvent {
-  offerId: string;
-  callId: string;
-  outcome: string;
-}
-
-/** The other participant of a call as each side sees them. */
-export interface PeerProfile {
-  id: string;
-  displayName: string;
-  /** `student` or `teacher`. */
-  role: string;
-  avatarUrl: string | null;
-  level: string | null;
-}
-
-/**
- * To both sides when a teacher accepts: the peer, the ICE servers with fresh TURN credentials,
- * and the perfect-negotiation role (the teacher is polite, the student impolite).
- */
-export interface CallAcceptedEvent {
-  callId: string;
-  peer: PeerProfile;
-  polite: boolean;
-  iceServers: IceServersResponse;
-}
-
-/** To both: media connected on both sides; metering started. */
-export interface CallConnectedEvent {
-  callId: string;
-  connectedAt: string;
-}
-
-/** To both, at least every 5 s while connected. `remainingSeconds` is null where the school hides the balance. */
-export interface CallTimerEvent {
-  callId: string;
-  elapsedSeconds: number;
-  remainingSeconds: number | null;
-  /** Metering is paused while a participant reconnects. */
-  paused: boolean;
-}
-
-/** To the student: few minutes left. */
-export interface BalanceWarningEvent {
-  callId: string;
-  remainingSeconds: number;
-  thresholdMinutes: number;
-}
-
-/** To the peer: the other side's connection dropped (reconnecting, until `graceEndsAt`) or came back. */
-export interface PeerConnectionEvent {
-  callId: string;
-  connected: boolean;
-  graceEndsAt: string | null;
-}
-
-/** To both: the call ended; `summary` is the call as ended. */
-export interface CallEndedEvent {
-  callId: string;
-  /** `completed`, `cancelled`, `no_teacher`, `no_minutes`, `setup_failed`, `balance_depleted`, `connection_lost`, `max_duration` or `admin_ended`. */
-  reason: string;
-  billedSeconds: number;
-  summary: Call;
-}
-
-/** A participant's media state as the platform relays it (to the peer and the sender's other tabs). */
-export interface MediaStateChangedEvent {
-  callId: string;
-  /** Who changed their media state. */
-  userId: string;
-  state: MediaState;
-}
 
 /** The kinds of whiteboard operation. */
 export type WhiteboardOperationKind = "stroke" | "shape" | "text" | "erase" | "clear" | "undo";
