@@ -248,7 +248,7 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
             var match = HubErrorCode().Match(error.Message);
             throw match.Success
                 ? new CallernRealtimeException(match.Groups[1].Value, match.Groups[2].Value, error)
-                : new CallernRealtimeException(_connection.State == HubConnectionState.Connected ? "unknown" : "not_connected", $"{method} failed: {error.Message}", error);
+                : new CallernRealtimeException(ConnectionLost(error) ? "not_connected" : "unknown", $"{method} failed: {error.Message}", error);
         }
         catch (Exception error) when (error is InvalidOperationException or IOException
             || (error is OperationCanceledException && !cancellationToken.IsCancellationRequested))
@@ -256,6 +256,13 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
             throw new CallernRealtimeException("not_connected", $"{method} failed: the connection was lost.", error);
         }
     }
+
+    /// <summary>
+    /// Whether an invocation failed because the connection went away: the client fails pending
+    /// invocations with the server's close error, possibly before its own state has changed.
+    /// </summary>
+    private bool ConnectionLost(HubException error) =>
+        _connection.State != HubConnectionState.Connected || error.Message.StartsWith("The server closed the connection", StringComparison.Ordinal);
 
     private async Task WhenConnectedAsync(CancellationToken cancellationToken)
     {

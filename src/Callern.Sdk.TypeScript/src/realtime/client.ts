@@ -337,5 +337,7 @@ function toRealtimeError(method: string, error: unknown, stillConnected: boolean
   const message = asError(error).message;
   const match = /HubException: ([a-z_]+): (.*)$/s.exec(message);
   if (match) return new RealtimeError(match[1] ?? "unknown", match[2] ?? message, { cause: error });
-  return new RealtimeError(stillConnected ? "unknown" : "not_connected", `${method} failed: ${message}`, { cause: error });
+  // The client fails pending invocations with the close error, possibly before its state changed.
+  const lost = !stillConnected || /connection being closed|error on close/.test(message);
+  return new RealtimeError(lost ? "not_connected" : "unknown", `${method} failed: ${message}`, { cause: error });
 }
