@@ -54,5 +54,8 @@ PLATFORM_PID=""
 
 CALLERN_DB="$SERVER_DB" tests/scripts/run-twice.sh
 
+# Both SDKs packed; a strict TypeScript consumer and a C# consumer (with the docs' C# snippets) compile against the packages.
+tests/scripts/sdk-packages.sh
+
 # CallSession in two real Chromium processes through a throwaway coturn (installs Debian's chromium if missing).
 (cd src/Callern.Sdk.TypeScript && npm run test:browser)

@@ -48,6 +48,8 @@ public static class OpenApi
                 Description = "API key id and secret as HTTP Basic, for POST /v1/tokens only.",
             });
             o.ParameterFilter<RequiredAttributeFilter>();
+            o.OperationFilter<InlineFormBodyFilter>();
+            o.DocumentFilter<HubMessagesFilter>();
             // Prices are exact decimals; "format: decimal" makes the generated C# client use decimal, not double.
             o.MapType<decimal>(() => new OpenApiSchema { Type = JsonSchemaType.Number, Format = "decimal" });
             o.AddSecurityRequirement(document => new OpenApiSecurityRequirement
@@ -70,6 +72,50 @@ public static class OpenApi
                 && context.ParameterInfo?.GetCustomAttributes(typeof(System.ComponentModel.DataAnnotations.RequiredAttribute), false).Length > 0)
             {
                 concrete.Required = true;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes a multipart form body's schema inline instead of as a reference: NSwag's TypeScript
+    /// generator declares its <c>FileParameter</c> type only for inline form schemas, and the
+    /// generated client does not compile without it.
+    /// </summary>
+    private sealed class InlineFormBodyFilter : IOperationFilter
+    {
+        public void Apply(OpenApiOperation operation, OperationFilterContext context)
+        {
+            if (operation.RequestBody?.Content is { } content
+                && content.TryGetValue("multipart/form-data", out var form)
+                && form.Schema is OpenApiSchemaReference reference
+                && reference.Reference.Id is { } id
+                && context.SchemaRepository.Schemas.TryGetValue(id, out var schema))
+            {
+                form.Schema = schema;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Adds the hub's messages (the arguments and answers of <see cref="Signaling.CallsHub"/>'s
+    /// methods and the events of <see cref="Signaling.ICallernClient"/>) to the document's
+    /// components, so both SDKs generate them from here instead of restating them by hand.
+    /// </summary>
+    private sealed class HubMessagesFilter : IDocumentFilter
+    {
+        public void Apply(OpenApiDocument document, DocumentFilterContext context)
+        {
+            var methods = typeof(Signaling.CallsHub).GetMethods(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.DeclaredOnly)
+                .Concat(typeof(Signaling.ICallernClient).GetMethods());
+            var types = methods
+                .SelectMany(m => m.GetParameters().Select(p => p.ParameterType).Append(m.ReturnType))
+                .Select(t => t.IsGenericType && t.GetGenericTypeDefinition() == typeof(Task<>) ? t.GetGenericArguments()[0] : t)
+                .Where(t => t.Namespace?.StartsWith("Callern.Platform", StringComparison.Ordinal) == true)
+                .Distinct()
+                .OrderBy(t => t.Name, StringComparer.Ordinal);
+            foreach (var type in types)
+            {
+                context.SchemaGenerator.GenerateSchema(type, context.SchemaRepository);
             }
         }
     }

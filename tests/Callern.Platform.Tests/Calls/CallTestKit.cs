@@ -2,7 +2,10 @@ using Callern.Platform.Calls;
 using Callern.Platform.Tests.Infrastructure;
 using Callern.Sdk;
 using Call = Callern.Platform.Calls.Call;
+using CallAcceptedEvent = Callern.Platform.Calls.CallAcceptedEvent;
+using CallConnectedEvent = Callern.Platform.Calls.CallConnectedEvent;
 using CallRequest = Callern.Platform.Calls.CallRequest;
+using IncomingCallEvent = Callern.Platform.Calls.IncomingCallEvent;
 
 namespace Callern.Platform.Tests.Calls;
 

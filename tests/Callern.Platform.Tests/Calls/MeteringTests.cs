@@ -2,8 +2,15 @@ using Callern.Platform.Calls;
 using Callern.Platform.Tests.Infrastructure;
 using Callern.Sdk;
 using Microsoft.AspNetCore.SignalR;
+using BalanceWarningEvent = Callern.Platform.Calls.BalanceWarningEvent;
 using Call = Callern.Platform.Calls.Call;
+using CallAcceptedEvent = Callern.Platform.Calls.CallAcceptedEvent;
+using CallEndedEvent = Callern.Platform.Calls.CallEndedEvent;
 using CallRequest = Callern.Platform.Calls.CallRequest;
+using IncomingCallEvent = Callern.Platform.Calls.IncomingCallEvent;
+using PeerConnectionEvent = Callern.Platform.Calls.PeerConnectionEvent;
+using SignalEvent = Callern.Platform.Calls.SignalEvent;
+using SignalMessage = Callern.Platform.Calls.SignalMessage;
 
 namespace Callern.Platform.Tests.Calls;
 

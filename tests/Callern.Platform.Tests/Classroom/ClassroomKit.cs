@@ -6,6 +6,7 @@ using Callern.Platform.Tests.Calls;
 using Callern.Platform.Tests.Infrastructure;
 using Callern.Sdk;
 using CallFile = Callern.Platform.Classroom.CallFile;
+using WhiteboardOperationInput = Callern.Platform.Classroom.WhiteboardOperationInput;
 
 namespace Callern.Platform.Tests.Classroom;
 

@@ -10,7 +10,12 @@ using Microsoft.AspNetCore.SignalR;
 using static Callern.Platform.Tests.Classroom.ClassroomKit;
 using Call = Callern.Platform.Calls.Call;
 using CallRequest = Callern.Platform.Calls.CallRequest;
+using CallStatsSample = Callern.Platform.Classroom.CallStatsSample;
+using CallTimerEvent = Callern.Platform.Calls.CallTimerEvent;
 using ChatMessage = Callern.Platform.Classroom.ChatMessage;
+using MediaState = Callern.Platform.Classroom.MediaState;
+using MediaStateChangedEvent = Callern.Platform.Classroom.MediaStateChangedEvent;
+using RoomState = Callern.Platform.Classroom.RoomState;
 using Whiteboard = Callern.Platform.Classroom.Whiteboard;
 using WhiteboardOperation = Callern.Platform.Classroom.WhiteboardOperation;
 

@@ -93,17 +93,19 @@ const contentTypes: Record<string, string> = { ".html": "text/html", ".js": "tex
 /**
  * Serves the test page and the SDK's build output from http://127.0.0.1:<free port>/ (a
  * secure context, so getUserMedia works): `/` and `/harness.js` from test/browser/page,
- * `/sdk/...` from dist/, `/readme/` runs the README's CallSession snippet.
+ * `/sdk/...` from dist/, `/signalr/...` the SignalR client's ESM build (the SDK imports it by
+ * name: each page maps the name), `/readme/` runs the README's CallSession snippet.
  */
 export async function startPageServer(): Promise<{ url: string; close(): Promise<void> }> {
   const roots: [prefix: string, dir: string][] = [
     ["/sdk/", join(packageDir, "dist")],
+    ["/signalr/", join(packageDir, "node_modules/@microsoft/signalr/dist/esm")],
     ["/", join(packageDir, "test/browser/page")],
   ];
   // The README's CallSession snippet as a page, "@callern/sdk" mapped to the build output.
   const readmePage = [
     '<!doctype html><meta charset="utf-8"><title>README snippet</title>',
-    '<script type="importmap">{ "imports": { "@callern/sdk": "/sdk/index.js" } }</script>',
+    '<script type="importmap">{ "imports": { "@callern/sdk": "/sdk/index.js", "@microsoft/signalr": "/signalr/index.js" } }</script>',
     '<script type="module" src="/readme/snippet.js"></script>',
   ].join("\n");
   const readmeScript = ts.transpileModule(callSessionSnippet(), {
@@ -118,7 +120,9 @@ export async function startPageServer(): Promise<{ url: string; close(): Promise
       return;
     }
     const [prefix, dir] = roots.find(([p]) => path.startsWith(p)) ?? ["/", ""];
-    const file = normalize(join(dir, path.slice(prefix.length) || "index.html"));
+    // SignalR's ESM build imports its modules without the .js extension, as bundlers resolve them.
+    const name = path.slice(prefix.length) || "index.html";
+    const file = normalize(join(dir, extname(name) ? name : `${name}.js`));
     try {
       if (!file.startsWith(dir)) throw new Error("outside the served folder");
       const body = readFileSync(file);

@@ -1,13 +1,15 @@
-// The README's TypeScript snippets are what users copy: they must compile against the package
-// as it is, under the same strict settings. Compiled in memory, importing "@callern/sdk" from
-// src. (The browser suite also runs the CallSession snippet.)
+// The README's and docs/sdk-typescript.md's TypeScript snippets are what users copy: they must
+// compile against the package as it is, under the same strict settings. Compiled in memory,
+// importing "@callern/sdk" from src. (The browser suite also runs the CallSession snippet.)
 import { join, resolve } from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
-import { readmeSnippets } from "../readme-snippets.js";
+import { guideSnippets, readmeSnippets } from "../readme-snippets.js";
 
 const packageDir = resolve(import.meta.dirname, "../..");
-const snippets = readmeSnippets();
+const readme = readmeSnippets();
+const guide = guideSnippets();
+const snippets = [...readme, ...guide];
 
 /** Type-checks every snippet in one program (one lib load, several seconds); errors by snippet. */
 function compileAll(sources: string[]): string[][] {
@@ -44,10 +46,13 @@ function compileAll(sources: string[]): string[][] {
   );
 }
 
-describe("README snippets", () => {
-  it("has the REST and the CallSession snippets", () => {
-    expect(snippets.some((s) => s.includes("createCallernApi"))).toBe(true);
-    expect(snippets.some((s) => s.includes("new CallSession"))).toBe(true);
+describe("README and guide snippets", () => {
+  it("has the REST, CallSession and realtime snippets", () => {
+    expect(readme.some((s) => s.includes("createCallernApi"))).toBe(true);
+    expect(readme.some((s) => s.includes("new CallSession"))).toBe(true);
+    expect(readme.some((s) => s.includes("new CallernRealtime"))).toBe(true);
+    expect(guide.filter((s) => s.includes("new CallernRealtime"))).toHaveLength(2); // student and teacher
+    expect(guide.some((s) => s.includes("room.sendChat"))).toBe(true);
   });
 
   it("every snippet compiles under strict settings", { timeout: 60_000 }, () => {

@@ -1,0 +1,198 @@
+using System.Text.Json;
+using Callern.Platform.Tests.Calls;
+using Callern.Platform.Tests.Infrastructure;
+using Callern.Sdk;
+using Callern.Sdk.Realtime;
+
+namespace Callern.Platform.Tests.SdkClients;
+
+/// <summary>The C# SDK's realtime client against the platform on a real socket, as a school's app uses it.</summary>
+public sealed class RealtimeClientTests(KestrelCallernApp app) : IClassFixture<KestrelCallernApp>
+{
+    private CallernRealtimeClient Client(TestTenant tenant, string userId, string role, Action? onToken = null, IReadOnlyList<TimeSpan>? delays = null) =>
+        new(new CallernRealtimeOptions
+        {
+            BaseUrl = app.BaseUrl,
+            AccessTokenProvider = _ =>
+            {
+                onToken?.Invoke();
+                return ValueTask.FromResult(app.Token(tenant, userId, role));
+            },
+            ReconnectDelays = delays ?? CallernRealtimeOptions.DefaultReconnectDelays,
+        });
+
+    [Fact]
+    public async Task A_student_and_a_teacher_complete_a_call_through_the_sdk()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await app.StudentWithSecondsAsync(tenant, "ana", 600);
+        await app.TeacherAsync(tenant, "emma");
+        await using var teacher = Client(tenant, "emma", CallernRoles.Teacher);
+        await using var student = Client(tenant, "ana", CallernRoles.Student);
+        var incoming = new Recorder<IncomingCallEvent>();
+        var ringing = new Recorder<CallRingingEvent>();
+        var studentAccepted = new Recorder<CallAcceptedEvent>();
+        var teacherSignals = new Recorder<SignalEvent>();
+        var studentSignals = new Recorder<SignalEvent>();
+        var connected = new Recorder<CallConnectedEvent>();
+        var ended = new Recorder<CallEndedEvent>();
+        teacher.IncomingCall += incoming.Record;
+        student.CallRinging += ringing.Record;
+        student.CallAccepted += studentAccepted.Record;
+        teacher.SignalReceived += teacherSignals.Record;
+        student.SignalReceived += studentSignals.Record;
+        student.CallConnected += connected.Record;
+        teacher.CallConnected += connected.Record;
+        student.CallEnded += ended.Record;
+        teacher.CallEnded += ended.Record;
+        await teacher.StartAsync();
+        await student.StartAsync();
+        Assert.Equal(RealtimeConnectionState.Connected, student.ConnectionState);
+
+        var presence = await teacher.SetAvailabilityAsync(PresenceStatus.Available);
+        Assert.Equal((PresenceStatus.Available, true), (presence.Status, presence.Connected));
+        var call = await student.RequestCallAsync(new CallRequest { Language = "en", Level = "B1" });
+        Assert.Equal(CallState.Ringing, call.State);
+        Assert.Equal(1, (await ringing.NextAsync()).TeachersRinging);
+        var offer = await incoming.NextAsync();
+        Assert.Equal((call.Id, "ana", "Student ana"), (offer.CallId, offer.Student.Id, offer.Student.DisplayName));
+
+        var accepted = await teacher.AcceptOfferAsync(offer.OfferId);
+        var studentSide = await studentAccepted.NextAsync();
+        Assert.Equal((true, "ana"), (accepted.Polite, accepted.Peer.Id));
+        Assert.Equal((false, "emma"), (studentSide.Polite, studentSide.Peer.Id));
+        Assert.Equal(accepted.IceServers.Ttl, studentSide.IceServers.Ttl);
+
+        await student.SendSignalAsync(call.Id, new SignalMessage { Type = "offer", Payload = "v=0 offer" });
+        await student.SendSignalAsync(call.Id, new SignalMessage { Type = "candidate", Payload = "{\"candidate\":\"c1\"}" });
+        await teacher.SendSignalAsync(call.Id, new SignalMessage { Type = "answer", Payload = "v=0 answer" });
+        var offerSignal = await teacherSignals.NextAsync();
+        var candidateSignal = await teacherSignals.NextAsync();
+        var answerSignal = await studentSignals.NextAsync();
+        Assert.Equal((call.Id, "ana", "offer", "v=0 offer"), (offerSignal.CallId, offerSignal.From, offerSignal.Signal.Type, offerSignal.Signal.Payload));
+        Assert.Equal("candidate", candidateSignal.Signal.Type);
+        Assert.Equal((call.Id, "emma", "answer", "v=0 answer"), (answerSignal.CallId, answerSignal.From, answerSignal.Signal.Type, answerSignal.Signal.Payload));
+        Assert.True((await teacher.RefreshIceServersAsync(call.Id)).ExpiresAt > DateTimeOffset.UtcNow);
+
+        await student.ReportMediaConnectedAsync(call.Id);
+        await teacher.ReportMediaConnectedAsync(call.Id);
+        Assert.Equal(call.Id, (await connected.NextAsync()).CallId);
+        Assert.Equal(call.Id, (await connected.NextAsync()).CallId);
+
+        var summary = await teacher.EndCallAsync(call.Id);
+        Assert.Equal((CallState.Ended, "completed"), (summary.State, summary.EndReason));
+        var endings = new[] { await ended.NextAsync(), await ended.NextAsync() };
+        Assert.All(endings, e => Assert.Equal((call.Id, "completed"), (e.CallId, e.Reason)));
+    }
+
+    [Fact]
+    public async Task The_classroom_commands_reach_the_peer_and_the_room_state_catches_up()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await app.StudentWithSecondsAsync(tenant, "mia", 600);
+        await app.TeacherAsync(tenant, "tom");
+        await using var teacher = Client(tenant, "tom", CallernRoles.Teacher);
+        await using var student = Client(tenant, "mia", CallernRoles.Student);
+        var incoming = new Recorder<IncomingCallEvent>();
+        var media = new Recorder<MediaStateChangedEvent>();
+        var chat = new Recorder<ChatMessage>();
+        var board = new Recorder<WhiteboardOperation>();
+        teacher.IncomingCall += incoming.Record;
+        teacher.MediaStateChanged += media.Record;
+        teacher.ChatMessageReceived += chat.Record;
+        student.WhiteboardOperationReceived += board.Record;
+        await teacher.StartAsync();
+        await student.StartAsync();
+        await teacher.SetAvailabilityAsync(PresenceStatus.Available);
+        var call = await student.RequestCallAsync(new CallRequest { Language = "en", Level = "B1" });
+        await teacher.AcceptOfferAsync((await incoming.NextAsync()).OfferId);
+
+        var state = new MediaState { Microphone = false, Camera = true, ScreenShare = true, ScreenTrackId = "screen-track-1" };
+        var answered = await student.UpdateMediaStateAsync(call.Id, state);
+        var relayedState = await media.NextAsync();
+        Assert.Equal((call.Id, "mia", true, "screen-track-1"), (answered.CallId, answered.UserId, answered.State.ScreenShare, answered.State.ScreenTrackId));
+        Assert.Equal((call.Id, "mia", false, true), (relayedState.CallId, relayedState.UserId, relayedState.State.Microphone, relayedState.State.Camera));
+        var sent = await student.SendChatMessageAsync(call.Id, "Hello!");
+        var received = await chat.NextAsync();
+        Assert.Equal((1L, "mia", "Hello!"), (sent.Seq, sent.SenderId, sent.Text));
+        Assert.Equal((sent.Seq, sent.Text), (received.Seq, received.Text));
+        using var stroke = JsonDocument.Parse("""{"points":[[0.1,0.2],[0.3,0.4]],"color":"#1e88e5","width":2}""");
+        var drawn = await teacher.SendWhiteboardOperationAsync(call.Id, new WhiteboardOperationInput { Kind = "stroke", Data = stroke.RootElement });
+        var relayed = await board.NextAsync();
+        Assert.Equal((1L, "tom", "stroke"), (relayed.Seq, relayed.AuthorId, relayed.Kind));
+        Assert.Equal(stroke.RootElement.GetRawText(), ((JsonElement)relayed.Data).GetRawText());
+        await student.ReportStatsAsync(call.Id, new CallStatsSample
+        {
+            RttMs = 42, PacketLossIn = 0.01, JitterMs = 3, BitrateInBps = 800_000, BitrateOutBps = 750_000,
+            BytesReceived = 1_000_000, BytesSent = 900_000, LocalCandidateType = "relay", RemoteCandidateType = "host",
+        });
+
+        var everything = await teacher.GetRoomStateAsync(call.Id);
+        var after = await teacher.GetRoomStateAsync(call.Id, afterChatSeq: sent.Seq, afterWhiteboardSeq: drawn.Seq);
+
+        Assert.Equal(["Hello!"], everything.Messages.Select(m => m.Text));
+        Assert.Equal([drawn.Seq], everything.WhiteboardOperations.Select(o => o.Seq));
+        Assert.Contains(everything.MediaStates, m => m.UserId == "mia" && m.State.ScreenTrackId == "screen-track-1");
+        Assert.Empty(after.Messages);
+        Assert.Empty(after.WhiteboardOperations);
+        await student.EndCallAsync(call.Id);
+    }
+
+    [Fact]
+    public async Task Refusals_carry_the_platform_code()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await app.StudentWithSecondsAsync(tenant, "broke", 0);
+        await using var student = Client(tenant, "broke", CallernRoles.Student);
+        await student.StartAsync();
+
+        var notTeacher = await Assert.ThrowsAsync<CallernRealtimeException>(() => student.SetAvailabilityAsync(PresenceStatus.Available));
+        var noMinutes = await Assert.ThrowsAsync<CallernRealtimeException>(() => student.RequestCallAsync(new CallRequest { Language = "en", Level = "B1" }));
+        Assert.Equal(("forbidden", "no_minutes"), (notTeacher.Code, noMinutes.Code));
+    }
+
+    [Fact]
+    public async Task After_the_platform_drops_the_connection_the_client_reconnects_with_a_fresh_token()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await app.TeacherAsync(tenant, "liam");
+        var tokens = 0;
+        await using var teacher = Client(tenant, "liam", CallernRoles.Teacher, () => Interlocked.Increment(ref tokens), [TimeSpan.FromMilliseconds(100)]);
+        var reconnected = new Recorder<ReconnectedEvent>();
+        var states = new List<RealtimeConnectionState>();
+        teacher.Reconnected += reconnected.Record;
+        teacher.ConnectionStateChanged += e =>
+        {
+            lock (states)
+            {
+                states.Add(e.State);
+            }
+            return Task.CompletedTask;
+        };
+        await teacher.StartAsync();
+        var tokensAtStart = tokens;
+
+        // A message over the hub's size limit makes the platform close this connection.
+        var dropped = await Assert.ThrowsAsync<CallernRealtimeException>(() => teacher.RequestCallAsync(new CallRequest { Accent = new string('x', 70_000) }));
+        var back = await reconnected.NextAsync();
+
+        Assert.Equal(("not_connected", 1), (dropped.Code, back.Attempts));
+        Assert.True(tokens > tokensAtStart, "the token callback runs again on reconnect");
+        Assert.Equal(PresenceStatus.Away, (await teacher.SetAvailabilityAsync(PresenceStatus.Away)).Status);
+        lock (states)
+        {
+            Assert.Equal([RealtimeConnectionState.Connecting, RealtimeConnectionState.Connected, RealtimeConnectionState.Reconnecting, RealtimeConnectionState.Connected], states);
+        }
+    }
+
+    [Fact]
+    public async Task Commands_before_start_fail_as_not_connected()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await using var client = Client(tenant, "x", CallernRoles.Student);
+
+        var error = await Assert.ThrowsAsync<CallernRealtimeException>(() => client.EndCallAsync(Guid.NewGuid()));
+
+        Assert.Equal("not_connected", error.Code);
+    }
+}
