@@ -4,6 +4,7 @@ using Callern.Platform.Tests.Infrastructure;
 using Callern.Sdk;
 using Call = Callern.Platform.Calls.Call;
 using CallRequest = Callern.Platform.Calls.CallRequest;
+using IncomingCallEvent = Callern.Platform.Calls.IncomingCallEvent;
 using MatchPreviewRequest = Callern.Sdk.MatchPreviewRequest;
 
 namespace Callern.Platform.Tests.Matching;
