@@ -188,6 +188,7 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
       microphone: this.microphoneOn && this.camera.getAudioTracks().length > 0,
       camera: this.cameraOn && this.camera.getVideoTracks().length > 0,
       screenShare: this.screen !== null,
+      screenTrackId: this.screen?.stream.getVideoTracks()[0]?.id ?? null,
     };
   }
 

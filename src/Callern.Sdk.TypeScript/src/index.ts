@@ -4,7 +4,8 @@
  * The REST client ({@link CallernApi}) is generated from the platform's OpenAPI document by the
  * .NET build (`dotnet build src/Callern.Sdk`); {@link createCallernApi} wires it to an access token.
  * {@link CallSession} is one participant's side of a WebRTC call; {@link PreCallCheck} tests
- * devices and TURN before one.
+ * devices and TURN before one. {@link CallernRealtime} is the hub client: call events, and per call a
+ * {@link CallRoom} that carries a CallSession's signaling, chat, whiteboard and files.
  */
 export * from "./generated/api.js";
 export * from "./adaptive-quality.js";
@@ -13,6 +14,7 @@ export * from "./errors.js";
 export * from "./events.js";
 export * from "./perfect-negotiation.js";
 export * from "./pre-call-check.js";
+export * from "./realtime/index.js";
 export * from "./signaling.js";
 export * from "./stats.js";
 import { CallernApi } from "./generated/api.js";

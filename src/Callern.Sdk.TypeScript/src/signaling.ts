@@ -16,6 +16,11 @@ export interface MediaState {
   camera: boolean;
   /** A screen, window or tab is being shared. */
   screenShare: boolean;
+  /**
+   * The id of the shared screen's `MediaStreamTrack` (as it appears in the SDP), so the peer
+   * knows which of its remote videos is the screen; null or absent when not sharing.
+   */
+  screenTrackId?: string | null;
 }
 
 /**
