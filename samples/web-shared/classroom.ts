@@ -186,15 +186,15 @@ export class Classroom {
   }
 }
 
-/** Shows the rating form or summary after a call; shared layout bits. */
+/** What ended the call, in words, and what it cost. */
 export function endedNotice(reason: string, billedSeconds: number): HTMLElement {
   const reasons: Record<string, string> = {
     completed: "The call ended.",
     cancelled: "The call was cancelled.",
     no_teacher: "No teacher was free in time. Please try again later.",
-    no_minutes: "You have no minutes left. Buy a package to call.",
+    no_minutes: "There were no minutes left for this call.",
     setup_failed: "The media connection could not be set up (free of charge).",
-    balance_depleted: "Your minutes ran out.",
+    balance_depleted: "The call ended: the minutes ran out.",
     connection_lost: "The connection was lost.",
     max_duration: "The call reached its maximum length.",
     admin_ended: "The school ended the call.",

@@ -13,7 +13,7 @@ export class WhiteboardView {
   private drawing: WhiteboardPoint[] | null = null;
   private readonly color: string;
 
-  constructor(private readonly room: CallRoom, private readonly myId: string) {
+  constructor(private readonly room: CallRoom, myId: string) {
     this.color = myId.startsWith("teacher") ? "#c2410c" : "#1d4ed8";
     const undo = h("button", { type: "button" }, "Undo");
     const clear = h("button", { type: "button" }, "Clear board");
