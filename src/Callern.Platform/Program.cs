@@ -1,4 +1,5 @@
 using Callern.Platform.Calls;
+using Callern.Platform.Classroom;
 using Callern.Platform.Demo;
 using Callern.Platform.Infrastructure;
 using Callern.Platform.People;
@@ -22,6 +23,7 @@ builder.Services.AddWallets(builder.Configuration);
 builder.Services.AddTurn(builder.Configuration);
 builder.Services.AddSignaling(builder.Configuration);
 builder.Services.AddCalls();
+builder.Services.AddClassroom(builder.Configuration);
 builder.Services.AddDemo(builder.Configuration);
 builder.UseDocumentOnlyModeIfAsked(args);
 
@@ -43,6 +45,7 @@ app.MapWallets();
 app.MapTurn();
 app.MapSignaling();
 app.MapCalls();
+app.MapClassroom();
 
 if (await OpenApi.WriteDocumentIfAskedAsync(app, args))
 {

@@ -18,7 +18,8 @@ public static class CallEndpoints
             .WithSummary("A student asks for a teacher now: the best free teacher is rung, or the request waits in the queue.");
         calls.MapGet("/", List).WithName("ListCalls")
             .WithSummary("Call history, newest first: a student's or a teacher's own calls; admins see all and may filter.");
-        calls.MapGet("/{callId:guid}", Get).WithName("GetCall").WithSummary("One call with its offers, billing and rating (the summary once ended).");
+        calls.MapGet("/{callId:guid}", Get).WithName("GetCall")
+            .WithSummary("One call with its offers, billing, rating, chat transcript, files and whiteboard (the summary once ended).");
         calls.MapPost("/{callId:guid}/end", End).WithName("EndCall").ProducesProblem(StatusCodes.Status409Conflict)
             .WithSummary("Ends (or withdraws) the call; ending twice has one effect. Admins may end any call of their school.");
         calls.MapPost("/{callId:guid}/rating", Rate).RequireAuthorization(Policies.Student).WithName("RateCall")
@@ -81,13 +82,11 @@ public static class CallEndpoints
         return TypedResults.Ok(Cursor.ToPage(rows, size, c => c.Id.ToString()));
     }
 
-    private static async Task<Results<Ok<Call>, NotFound>> Get(Guid callId, HttpContext http, CallService calls)
+    private static async Task<Results<Ok<Call>, NotFound>> Get(Guid callId, HttpContext http, Classroom.ClassroomService classroom)
     {
         var caller = http.User.RequiredCaller();
-        var call = await calls.GetAsync(caller.TenantId, callId);
-        return call is not null && (caller.Role is Roles.Admin or Roles.Service || call.StudentId == caller.UserId || call.TeacherId == caller.UserId)
-            ? TypedResults.Ok(call)
-            : TypedResults.NotFound();
+        var call = await classroom.VisibleCallAsync(caller, callId);
+        return call is not null ? TypedResults.Ok(await classroom.WithClassroomAsync(call, caller.TenantId)) : TypedResults.NotFound();
     }
 
     private static async Task<Results<Ok<Call>, NotFound, ProblemHttpResult>> End(Guid callId, HttpContext http, CallService calls)

@@ -60,12 +60,16 @@ public sealed record CallOffer(Guid Id, string TeacherId, DateTimeOffset Offered
 
 public sealed record CallRating(int Stars, string? Comment, DateTimeOffset CreatedAt);
 
-/// <summary>A call and, once ended, its summary.</summary>
+/// <summary>
+/// A call and, once ended, its summary. <paramref name="Transcript"/>, <paramref name="Files"/> and
+/// <paramref name="Whiteboard"/> (the classroom) are filled by GET /v1/calls/{id} and null in lists.
+/// </summary>
 public sealed record Call(
     Guid Id, string StudentId, string? TeacherId, CallState State, string? EndReason, string? EndedBy,
     string Language, string Level, string? Accent, string? Specialization,
     DateTimeOffset RequestedAt, DateTimeOffset? AcceptedAt, DateTimeOffset? ConnectedAt, DateTimeOffset? EndedAt,
-    long MeteredSeconds, long? BilledSeconds, int? QueuePosition, IReadOnlyList<CallOffer> Offers, CallRating? Rating);
+    long MeteredSeconds, long? BilledSeconds, int? QueuePosition, IReadOnlyList<CallOffer> Offers, CallRating? Rating,
+    IReadOnlyList<Classroom.ChatMessage>? Transcript = null, IReadOnlyList<Classroom.CallFile>? Files = null, Classroom.Whiteboard? Whiteboard = null);
 
 public sealed record RateCallRequest(int? Stars, string? Comment);
 

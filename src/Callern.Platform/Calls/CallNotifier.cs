@@ -8,4 +8,8 @@ namespace Callern.Platform.Calls;
 public sealed class CallNotifier(IHubContext<CallsHub, ICallernClient> hub)
 {
     public ICallernClient User(Guid tenantId, string userId) => hub.Clients.User(new Caller(tenantId, userId, "", "").GlobalId);
+
+    /// <summary>Every connection of each of these users, in one send.</summary>
+    public ICallernClient Users(Guid tenantId, params string[] userIds) =>
+        hub.Clients.Users(userIds.Select(id => new Caller(tenantId, id, "", "").GlobalId).ToList());
 }

@@ -10,7 +10,8 @@ namespace Callern.Platform.Signaling;
 /// Rate limits and message size are enforced before any method runs (<see cref="HubRateLimitFilter"/>).
 /// </summary>
 [Authorize(Policy = Policies.TenantUser)]
-public sealed partial class CallsHub(ConnectionTracker connections, PresenceService presence, Calls.CallService calls, Turn.IceServerIssuer iceServers) : Hub<ICallernClient>
+public sealed partial class CallsHub(ConnectionTracker connections, PresenceService presence, Calls.CallService calls, Turn.IceServerIssuer iceServers,
+    Classroom.ClassroomService classroom) : Hub<ICallernClient>
 {
     public const string Path = "/hubs/calls";
 

@@ -29,6 +29,10 @@ public sealed record TenantSettings
     /// <summary>Matching, ringing, metering and billing of calls (docs/calls.md).</summary>
     public Calls.CallSettings Calls { get; init; } = new();
 
+    /// <summary>File limits and retention, chat and whiteboard flood limits of the in-call classroom (docs/classroom.md).</summary>
+    /// <remarks>Null (what clients that do not know the field send) means the defaults.</remarks>
+    public Classroom.ClassroomSettings? Classroom { get; init => field = value ?? new(); } = new();
+
     public FieldErrors Validate()
     {
         var errors = new FieldErrors()
@@ -47,6 +51,7 @@ public sealed record TenantSettings
         {
             Calls.Validate(errors, "calls.");
         }
+        Classroom!.Validate(errors, "classroom.");
         foreach (var (origin, i) in (AllowedOrigins ?? []).Select((o, i) => (o, i)))
         {
             errors.Check(IsOrigin(origin), $"allowedOrigins[{i}]", "An origin such as https://school.example (scheme, host, optional port; no path).");

@@ -21,6 +21,7 @@ public sealed class CallParty : IAsyncDisposable
     [
         "CallQueued", "CallRinging", "IncomingCall", "OfferClosed", "CallAccepted", "Signal", "CallConnected",
         "CallTimer", "BalanceWarning", "PeerConnection", "CallEnded",
+        "MediaStateChanged", "ChatMessageReceived", "WhiteboardOperationReceived", "FileShared",
     ];
 
     private readonly ConcurrentDictionary<string, Channel<JsonElement>> _events = new();

@@ -22,6 +22,7 @@ public sealed record TestTenant(Guid Id, string KeyId, string Secret);
 public class CallernApp : WebApplicationFactory<Program>
 {
     private readonly string _keysPath;
+    private readonly string _filesPath;
     private bool _ownsState = true;
     private FakeTimeProvider? _clock;
 
@@ -29,6 +30,7 @@ public class CallernApp : WebApplicationFactory<Program>
     {
         Database = new TestDatabase();
         _keysPath = Path.Combine(Path.GetTempPath(), "callern-test-keys-" + Guid.NewGuid().ToString("N"));
+        _filesPath = Path.Combine(Path.GetTempPath(), "callern-test-files-" + Guid.NewGuid().ToString("N"));
         OperatorKey = "op_" + Guid.NewGuid().ToString("N");
     }
 
@@ -36,12 +38,16 @@ public class CallernApp : WebApplicationFactory<Program>
     {
         Database = previous.Database;
         _keysPath = previous._keysPath;
+        _filesPath = previous._filesPath;
         OperatorKey = previous.OperatorKey;
         _clock = previous.Clock;
         previous._ownsState = false;
     }
 
     public TestDatabase Database { get; }
+
+    /// <summary>The directory of the app's file storage (shared files of the classroom).</summary>
+    public string FilesPath => _filesPath;
     public string OperatorKey { get; }
 
     /// <summary>
@@ -67,6 +73,7 @@ public class CallernApp : WebApplicationFactory<Program>
             ["ConnectionStrings:Callern"] = Database.ConnectionString,
             ["Callern:OperatorKey"] = OperatorKey,
             ["Callern:DataProtection:KeysPath"] = _keysPath,
+            ["Callern:Classroom:FilesPath"] = _filesPath,
         };
         foreach (var (key, value) in Settings)
         {
@@ -125,9 +132,9 @@ public class CallernApp : WebApplicationFactory<Program>
         if (disposing && _ownsState)
         {
             Database.Dispose();
-            if (Directory.Exists(_keysPath))
+            foreach (var path in new[] { _keysPath, _filesPath }.Where(Directory.Exists))
             {
-                Directory.Delete(_keysPath, recursive: true);
+                Directory.Delete(path, recursive: true);
             }
         }
     }

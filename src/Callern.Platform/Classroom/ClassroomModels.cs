@@ -1,0 +1,46 @@
+using System.Text.Json;
+
+namespace Callern.Platform.Classroom;
+
+/// <summary>
+/// A participant's media: what they send. <paramref name="ScreenTrackId"/> is the MediaStreamTrack
+/// id of the screen track in the SDP, so the peer knows which video is the screen.
+/// </summary>
+public sealed record MediaState(bool Microphone, bool Camera, bool ScreenShare, string? ScreenTrackId);
+
+/// <summary>To both participants: one side's media changed; also the entries of <see cref="RoomState.MediaStates"/>.</summary>
+public sealed record MediaStateChangedEvent(Guid CallId, string UserId, MediaState State);
+
+/// <summary>A client's WebRTC stats sample (the TS SDK's CallStats without its timestamp: the server stamps it).</summary>
+public sealed record CallStatsSample(
+    double? RttMs, double PacketLossIn, double? PacketLossOut, double? JitterMs, double BitrateInBps, double BitrateOutBps,
+    long BytesReceived, long BytesSent, string? LocalCandidateType, string? RemoteCandidateType);
+
+/// <summary>A chat message; <paramref name="Seq"/> counts the call's messages from 1 without gaps.</summary>
+public sealed record ChatMessage(Guid CallId, long Seq, string SenderId, string Text, DateTimeOffset SentAt);
+
+/// <summary>
+/// A whiteboard operation as a client sends it: <paramref name="Kind"/> is stroke, shape, text,
+/// erase, clear or undo; <paramref name="Data"/> the kind's JSON object (docs/classroom.md).
+/// </summary>
+public sealed record WhiteboardOperationInput(string Kind, JsonElement Data);
+
+/// <summary>A stored whiteboard operation; <paramref name="Seq"/> counts the call's operations from 1 without gaps.</summary>
+public sealed record WhiteboardOperation(Guid CallId, long Seq, string AuthorId, string Kind, JsonElement Data, DateTimeOffset CreatedAt);
+
+/// <summary>The current board: the drawing operations still visible after undo, erase and clear, up to <paramref name="Seq"/>.</summary>
+public sealed record Whiteboard(Guid CallId, long Seq, IReadOnlyList<WhiteboardOperation> Operations);
+
+/// <summary>A file shared in a call. The content type is the one its bytes were recognised as, not the one the uploader claimed.</summary>
+public sealed record CallFile(Guid Id, Guid CallId, string UploaderId, string FileName, string ContentType, long SizeBytes, DateTimeOffset UploadedAt);
+
+/// <summary>A short-lived download address usable without a bearer token (for a browser's &lt;a href&gt;).</summary>
+public sealed record FileLink(string Url, DateTimeOffset ExpiresAt);
+
+/// <summary>
+/// What a client needs after a reconnect: both sides' media, the chat messages and whiteboard
+/// operations after the seqs it has seen (in seq order), and every file of the call.
+/// </summary>
+public sealed record RoomState(
+    Guid CallId, IReadOnlyList<MediaStateChangedEvent> MediaStates, IReadOnlyList<ChatMessage> Messages,
+    IReadOnlyList<WhiteboardOperation> WhiteboardOperations, IReadOnlyList<CallFile> Files);
