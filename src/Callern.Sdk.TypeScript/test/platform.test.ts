@@ -1,30 +1,11 @@
 // Runs against the real platform that ./test.sh starts with the demo school seeded;
 // CALLERN_DEMO points at its demo.json (baseUrl, apiKeyId, apiKeySecret).
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { CallernApi, CallernApiError, createCallernApi, type HttpValidationProblemDetails } from "../src/index.js";
+import { CallernApiError, createCallernApi, type HttpValidationProblemDetails } from "../src/index.js";
+import { demo, issueToken } from "./demo.js";
 
-interface Demo {
-  baseUrl: string;
-  apiKeyId: string;
-  apiKeySecret: string;
-}
-
-function demo(): Demo {
-  const path = process.env.CALLERN_DEMO;
-  if (!path) throw new Error("CALLERN_DEMO is not set: run these tests through ./test.sh, which starts the platform.");
-  return JSON.parse(readFileSync(path, "utf8")) as Demo;
-}
-
-/** What a school's backend does: trade the API key (HTTP Basic) for a user's access token. */
 async function mintToken(userId: string, role: string): Promise<string> {
-  const { baseUrl, apiKeyId, apiKeySecret } = demo();
-  const basic = Buffer.from(`${apiKeyId}:${apiKeySecret}`).toString("base64");
-  const tokens = new CallernApi(baseUrl, {
-    fetch: (url: RequestInfo, init?: RequestInit) =>
-      fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), Authorization: `Basic ${basic}` } }),
-  });
-  const issued = await tokens.issueAccessToken({ userId, role, name: undefined, ttlSeconds: 600 });
+  const issued = await issueToken(userId, role);
   expect(new Date(issued.expiresAt).getTime()).toBeGreaterThan(Date.now());
   return issued.accessToken;
 }

@@ -73,6 +73,8 @@ export class CallernRealtime {
   private readonly openRooms = new Map<string, CallRoom>();
   private readonly pendingSignals = new Map<string, Signal[]>();
   private state: ConnectionState = "disconnected";
+  /** Fetched once per (re)connect: negotiation and transport both ask for it. */
+  private token = "";
   private starting: Promise<void> | null = null;
   private stopped = true;
   private wakeReconnect: (() => void) | null = null;
@@ -83,7 +85,7 @@ export class CallernRealtime {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.delays = options.reconnectDelaysMs?.length ? options.reconnectDelaysMs : defaultReconnectDelaysMs;
     this.connection = new HubConnectionBuilder()
-      .withUrl(`${this.baseUrl}/hubs/calls`, { accessTokenFactory: () => options.accessToken() })
+      .withUrl(`${this.baseUrl}/hubs/calls`, { accessTokenFactory: () => this.token })
       // Failures reach the app as rejected promises and connectionStateChanged events.
       .configureLogging(LogLevel.None)
       .build();
@@ -134,7 +136,7 @@ export class CallernRealtime {
     if (this.starting) return this.starting;
     this.stopped = false;
     this.setState("connecting");
-    this.starting = this.connection.start().then(
+    this.starting = this.connectOnce().then(
       () => {
         this.starting = null;
         this.connected();
@@ -265,6 +267,11 @@ export class CallernRealtime {
     return JSON.parse(text) as T;
   }
 
+  private async connectOnce(): Promise<void> {
+    this.token = await this.options.accessToken();
+    await this.connection.start();
+  }
+
   private connected(): void {
     this.setState("connected");
     for (const waiter of this.connectedWaiters.splice(0)) waiter.resolve();
@@ -280,7 +287,7 @@ export class CallernRealtime {
       await this.sleep(this.delays[Math.min(attempt, this.delays.length - 1)] ?? 0);
       if (this.stopped) return;
       try {
-        await this.connection.start();
+        await this.connectOnce();
       } catch {
         continue;
       }

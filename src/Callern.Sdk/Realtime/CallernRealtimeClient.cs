@@ -1,0 +1,384 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Callern.Sdk.Realtime;
+
+/// <summary>
+/// The realtime client: one connection to the platform's hub (<c>/hubs/calls</c>) for one signed-in
+/// user. Commands are async methods; events are C# events named as the TypeScript SDK's. A lost
+/// connection is re-established with backoff (<see cref="CallernRealtimeOptions.ReconnectDelays"/>),
+/// asking <see cref="CallernRealtimeOptions.AccessTokenProvider"/> for a fresh token; commands
+/// issued meanwhile wait for it.
+/// </summary>
+public sealed partial class CallernRealtimeClient : IAsyncDisposable
+{
+    private readonly HubConnection _connection;
+    private readonly Backoff _backoff;
+    private readonly Lock _gate = new();
+    private TaskCompletionSource _connected = NewWaiter();
+    private CancellationTokenSource _stopping = new();
+    private RealtimeConnectionState _state = RealtimeConnectionState.Disconnected;
+    private bool _stopped = true;
+
+    /// <summary>Creates the client; nothing connects until <see cref="StartAsync"/>.</summary>
+    /// <param name="options">Where the platform is and how to authenticate.</param>
+    public CallernRealtimeClient(CallernRealtimeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _backoff = new Backoff(options.ReconnectDelays.Count > 0 ? options.ReconnectDelays : CallernRealtimeOptions.DefaultReconnectDelays);
+        _connection = new HubConnectionBuilder()
+            .WithUrl(new Uri(options.BaseUrl.ToString().TrimEnd('/') + "/hubs/calls"), o =>
+            {
+                o.AccessTokenProvider = async () => await options.AccessTokenProvider(CancellationToken.None);
+                options.ConfigureConnection?.Invoke(o);
+            })
+            .WithAutomaticReconnect(_backoff)
+            .AddJsonProtocol(o =>
+            {
+                o.PayloadSerializerOptions = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+                o.PayloadSerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
+            })
+            .Build();
+        On("PresenceChanged", () => PresenceChanged);
+        On("CallQueued", () => CallQueued);
+        On("CallRinging", () => CallRinging);
+        On("IncomingCall", () => IncomingCall);
+        On("OfferClosed", () => OfferClosed);
+        On("CallAccepted", () => CallAccepted);
+        On("Signal", () => SignalReceived);
+        On("CallConnected", () => CallConnected);
+        On("CallTimer", () => CallTimer);
+        On("BalanceWarning", () => BalanceWarning);
+        On("PeerConnection", () => PeerConnection);
+        On("CallEnded", () => CallEnded);
+        On("MediaStateChanged", () => MediaStateChanged);
+        On("ChatMessageReceived", () => ChatMessageReceived);
+        On("WhiteboardOperationReceived", () => WhiteboardOperationReceived);
+        On("FileShared", () => FileShared);
+        _connection.Reconnecting += error => SetStateAsync(RealtimeConnectionState.Reconnecting, error);
+        _connection.Reconnected += _ => ReconnectedAsync(_backoff.Attempts);
+        _connection.Closed += ClosedAsync;
+    }
+
+    /// <summary>A teacher's status changed (to the school's admins and that teacher's own connections).</summary>
+    public event Func<TeacherPresence, Task>? PresenceChanged;
+    /// <summary>To the student: nobody is free yet; the request is queued.</summary>
+    public event Func<CallQueuedEvent, Task>? CallQueued;
+    /// <summary>To the student: teachers are being rung.</summary>
+    public event Func<CallRingingEvent, Task>? CallRinging;
+    /// <summary>To a teacher: an offer to take a call.</summary>
+    public event Func<IncomingCallEvent, Task>? IncomingCall;
+    /// <summary>To a teacher: an offer timed out or was revoked.</summary>
+    public event Func<OfferClosedEvent, Task>? OfferClosed;
+    /// <summary>To both sides: a teacher accepted; negotiate media now.</summary>
+    public event Func<CallAcceptedEvent, Task>? CallAccepted;
+    /// <summary>A WebRTC signal from the other participant, in the order it was sent.</summary>
+    public event Func<SignalEvent, Task>? SignalReceived;
+    /// <summary>To both: media connected on both sides; metering started.</summary>
+    public event Func<CallConnectedEvent, Task>? CallConnected;
+    /// <summary>To both, every 5 s while connected: elapsed and remaining time.</summary>
+    public event Func<CallTimerEvent, Task>? CallTimer;
+    /// <summary>To the student: few minutes left.</summary>
+    public event Func<BalanceWarningEvent, Task>? BalanceWarning;
+    /// <summary>To the peer: the other side dropped or came back.</summary>
+    public event Func<PeerConnectionEvent, Task>? PeerConnection;
+    /// <summary>To both: the call ended, with its summary.</summary>
+    public event Func<CallEndedEvent, Task>? CallEnded;
+    /// <summary>A participant's media state changed (the peer's, or this user's from another tab).</summary>
+    public event Func<MediaStateChangedEvent, Task>? MediaStateChanged;
+    /// <summary>A chat message of a call (own messages too).</summary>
+    public event Func<ChatMessage, Task>? ChatMessageReceived;
+    /// <summary>A whiteboard operation of a call (own operations too).</summary>
+    public event Func<WhiteboardOperation, Task>? WhiteboardOperationReceived;
+    /// <summary>A file was shared in a call.</summary>
+    public event Func<CallFile, Task>? FileShared;
+    /// <summary>The connection state changed.</summary>
+    public event Func<ConnectionStateChangedEvent, Task>? ConnectionStateChanged;
+    /// <summary>The connection is back after it was lost; catch up with <see cref="GetRoomStateAsync"/>.</summary>
+    public event Func<ReconnectedEvent, Task>? Reconnected;
+
+    /// <summary>The connection's state; changes raise <see cref="ConnectionStateChanged"/>.</summary>
+    public RealtimeConnectionState ConnectionState => _state;
+
+    /// <summary>Connects. Throws <see cref="CallernRealtimeException"/> (<c>not_connected</c>) when the first connection fails; later losses are retried.</summary>
+    /// <param name="cancellationToken">Cancels the connection attempt.</param>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            _stopped = false;
+            if (_stopping.IsCancellationRequested)
+            {
+                _stopping = new CancellationTokenSource();
+            }
+        }
+        await SetStateAsync(RealtimeConnectionState.Connecting, null);
+        try
+        {
+            await _connection.StartAsync(cancellationToken);
+        }
+        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            _stopped = true;
+            await SetStateAsync(RealtimeConnectionState.Disconnected, error);
+            throw new CallernRealtimeException("not_connected", $"Could not connect to the hub: {error.Message}", error);
+        }
+        await SetStateAsync(RealtimeConnectionState.Connected, null);
+    }
+
+    /// <summary>Disconnects and stops reconnecting; commands waiting for the connection fail with <c>not_connected</c>.</summary>
+    /// <param name="cancellationToken">Cancels the graceful close.</param>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            _stopped = true;
+            _stopping.Cancel();
+        }
+        await _connection.StopAsync(cancellationToken);
+        await SetStateAsync(RealtimeConnectionState.Disconnected, null);
+    }
+
+    /// <summary>A teacher sets their own availability; returns the presence the school's admins now see.</summary>
+    /// <param name="status">Available, away or offline.</param>
+    /// <param name="cancellationToken">Cancels waiting for the answer.</param>
+    public Task<TeacherPresence> SetAvailabilityAsync(PresenceStatus status, CancellationToken cancellationToken = default) =>
+        InvokeAsync<TeacherPresence>("SetAvailability", [status], cancellationToken);
+
+    /// <summary>A student asks for a teacher; returns the call (queued or ringing). <see cref="CallRinging"/> or <see cref="CallQueued"/> follows, then <see cref="CallAccepted"/>.</summary>
+    /// <param name="request">Language, level and preferences; language and level default to the student's profile.</param>
+    /// <param name="cancellationToken">Cancels waiting for the answer.</param>
+    public Task<Call> RequestCallAsync(CallRequest request, CancellationToken cancellationToken = default) =>
+        InvokeAsync<Call>("RequestCall", [request], cancellationToken);
+
+    /// <summary>Withdraws a request or hangs up a call; returns the call as ended (idempotent).</summary>
+    /// <param name="callId">The call.</param>
+    /// <param name="cancellationToken">Cancels waiting for the answer.</param>
+    public Task<Call> EndCallAsync(Guid callId, CancellationToken cancellationToken = default) =>
+        InvokeAsync<Call>("EndCall", [callId], cancellationToken);
+
+    /// <summary>A teacher accepts an offer from <see cref="IncomingCall"/>; returns the peer, ICE servers and negotiation role.</summary>
+    /// <param name="offerId">The offer.</param>
+    /// <param name="cancellationToken">Cancels waiting for the answer.</param>
+    public Task<CallAcceptedEvent> AcceptOfferAsync(Guid offerId, CancellationToken cancellationToken = default) =>
+        InvokeAsync<CallAcceptedEvent>("AcceptOffer", [offerId], cancellationToken);
+
+    /// <summary>A teacher declines an offer; the platform rings the next teacher.</summary>
+    /// <param name="offerId">The offer.</param>
+    /// <param name="cancellationToken">Cancels waiting for the answer.</param>
+    public Task DeclineOfferAsync(Guid offerId, CancellationToken cancellationToken = default) =>
+        InvokeAsync<object?>("DeclineOffer", [offerId], cancellationToken);
+
+    /// <summary>Sends a WebRTC signal to the other participant of the call (and to nobody else).</summary>
+    /// <param name="callId">The call.</param>
+    /// <param name="signal">The signal.</param>
+    /// <param name="cancellationToken">Cancels waiting for the answer.</param>
+    public Task SendSignalAsync(Guid callId, SignalMessage signal, CancellationToken cancellationToken = default) =>
+        InvokeAsync<object?>("SendSignal", [callId, signal], cancellationToken);
+
+    /// <summary>Tells the platform media flows on this side; metering starts once both sides did.</summary>
+    /// <param name="callId">The call.</param>
+    /// <param name="cancellationToken">Cancels waiting for the answer.</param>
+    public Task ReportMediaConnectedAsync(Guid callId, CancellationToken cancellationToken = default) =>
+        InvokeAsync<object?>("ReportMediaConnected", [callId], cancellationToken);
+
+    /// <summary>Fresh ICE servers (TURN credentials) for an ICE restart.</summary>
+    /// <param name="callId">The call.</param>
+    /// <param name="cancellationToken">Cancels waiting for the answer.</param>
+    public Task<IceServersResponse> RefreshIceServersAsync(Guid callId, CancellationToken cancellationToken = default) =>
+        InvokeAsync<IceServersResponse>("RefreshIceServers", [callId], cancellationToken);
+
+    /// <summary>Publishes this participant's media state; returns it as relayed to the peer.</summary>
+    /// <param name="callId">The call.</param>
+    /// <param name="state">Microphone, camera, screen share.</param>
+    /// <param name="cancellationToken">Cancels waiting for the answer.</param>
+    public Task<MediaStateChangedEvent> UpdateMediaStateAsync(Guid callId, MediaState state, CancellationToken cancellationToken = default) =>
+        InvokeAsync<MediaStateChangedEvent>("UpdateMediaState", [callId, state], cancellationToken);
+
+    /// <summary>Sends a connection-quality sample.</summary>
+    /// <param name="callId">The call.</param>
+    /// <param name="stats">The sample.</param>
+    /// <param name="cancellationToken">Cancels waiting for the answer.</param>
+    public Task ReportStatsAsync(Guid callId, CallStatsSample stats, CancellationToken cancellationToken = default) =>
+        InvokeAsync<object?>("ReportStats", [callId, stats], cancellationToken);
+
+    /// <summary>Sends a chat message (1–2000 characters after trimming); returns it as stored.</summary>
+    /// <param name="callId">The call.</param>
+    /// <param name="text">The text.</param>
+    /// <param name="cancellationToken">Cancels waiting for the answer.</param>
+    public Task<ChatMessage> SendChatMessageAsync(Guid callId, string text, CancellationToken cancellationToken = default) =>
+        InvokeAsync<ChatMessage>("SendChatMessage", [callId, text], cancellationToken);
+
+    /// <summary>Draws on the call's whiteboard; returns the operation as stored.</summary>
+    /// <param name="callId">The call.</param>
+    /// <param name="operation">The operation.</param>
+    /// <param name="cancellationToken">Cancels waiting for the answer.</param>
+    public Task<WhiteboardOperation> SendWhiteboardOperationAsync(Guid callId, WhiteboardOperationInput operation, CancellationToken cancellationToken = default) =>
+        InvokeAsync<WhiteboardOperation>("SendWhiteboardOperation", [callId, operation], cancellationToken);
+
+    /// <summary>The room's media states and files, and the chat and whiteboard after the given seqs: the catch-up after a reconnect.</summary>
+    /// <param name="callId">The call.</param>
+    /// <param name="afterChatSeq">The last chat seq already seen (0 for all).</param>
+    /// <param name="afterWhiteboardSeq">The last whiteboard seq already seen (0 for all).</param>
+    /// <param name="cancellationToken">Cancels waiting for the answer.</param>
+    public Task<RoomState> GetRoomStateAsync(Guid callId, long afterChatSeq = 0, long afterWhiteboardSeq = 0, CancellationToken cancellationToken = default) =>
+        InvokeAsync<RoomState>("GetRoomState", [callId, afterChatSeq, afterWhiteboardSeq], cancellationToken);
+
+    /// <summary>Stops the connection and releases it.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        await _connection.DisposeAsync();
+        _stopping.Dispose();
+    }
+
+    private async Task<T> InvokeAsync<T>(string method, object?[] args, CancellationToken cancellationToken)
+    {
+        await WhenConnectedAsync(cancellationToken);
+        try
+        {
+            return await _connection.InvokeCoreAsync<T>(method, args, cancellationToken);
+        }
+        catch (HubException error)
+        {
+            var match = HubErrorCode().Match(error.Message);
+            throw match.Success
+                ? new CallernRealtimeException(match.Groups[1].Value, match.Groups[2].Value, error)
+                : new CallernRealtimeException("unknown", $"{method} failed: {error.Message}", error);
+        }
+        catch (Exception error) when (error is InvalidOperationException or IOException
+            || (error is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            throw new CallernRealtimeException("not_connected", $"{method} failed: the connection was lost.", error);
+        }
+    }
+
+    private async Task WhenConnectedAsync(CancellationToken cancellationToken)
+    {
+        Task connected;
+        CancellationToken stopping;
+        lock (_gate)
+        {
+            if (_state == RealtimeConnectionState.Connected)
+            {
+                return;
+            }
+            if (_stopped)
+            {
+                throw new CallernRealtimeException("not_connected", "Call StartAsync first.");
+            }
+            connected = _connected.Task;
+            stopping = _stopping.Token;
+        }
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping);
+        try
+        {
+            await connected.WaitAsync(either.Token);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new CallernRealtimeException("not_connected", "The client was stopped.");
+        }
+    }
+
+    /// <summary>
+    /// Automatic reconnect ends here only when the platform closed the connection without allowing a
+    /// reconnect (an expired token, an oversized message): start a new connection with the same backoff.
+    /// </summary>
+    private async Task ClosedAsync(Exception? error)
+    {
+        CancellationToken stopping;
+        lock (_gate)
+        {
+            stopping = _stopping.Token;
+        }
+        if (_stopped)
+        {
+            await SetStateAsync(RealtimeConnectionState.Disconnected, error);
+            return;
+        }
+        await SetStateAsync(RealtimeConnectionState.Reconnecting, error);
+        for (var attempt = 0; !stopping.IsCancellationRequested; attempt++)
+        {
+            try
+            {
+                await Task.Delay(_backoff.Delay(attempt), stopping);
+                await _connection.StartAsync(stopping);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception) when (!stopping.IsCancellationRequested)
+            {
+                continue;
+            }
+            await ReconnectedAsync(attempt + 1);
+            return;
+        }
+    }
+
+    private async Task ReconnectedAsync(int attempts)
+    {
+        await SetStateAsync(RealtimeConnectionState.Connected, null);
+        await RaiseAsync(Reconnected, new ReconnectedEvent(attempts));
+    }
+
+    private async Task SetStateAsync(RealtimeConnectionState state, Exception? error)
+    {
+        lock (_gate)
+        {
+            if (_state == state)
+            {
+                return;
+            }
+            _state = state;
+            if (state == RealtimeConnectionState.Connected)
+            {
+                _connected.TrySetResult();
+            }
+            else if (_connected.Task.IsCompleted)
+            {
+                _connected = NewWaiter();
+            }
+        }
+        await RaiseAsync(ConnectionStateChanged, new ConnectionStateChangedEvent(state, error));
+    }
+
+    private void On<T>(string method, Func<Func<T, Task>?> handlers) => _connection.On<T>(method, e => RaiseAsync(handlers(), e));
+
+    private static async Task RaiseAsync<T>(Func<T, Task>? handlers, T e)
+    {
+        if (handlers is null)
+        {
+            return;
+        }
+        foreach (var handler in handlers.GetInvocationList().Cast<Func<T, Task>>())
+        {
+            await handler(e);
+        }
+    }
+
+    private static TaskCompletionSource NewWaiter() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    [GeneratedRegex(@"HubException: ([a-z_]+): (.*)$", RegexOptions.Singleline)]
+    private static partial Regex HubErrorCode();
+
+    /// <summary>The reconnect backoff: the configured delays, the last one forever.</summary>
+    private sealed class Backoff(IReadOnlyList<TimeSpan> delays) : IRetryPolicy
+    {
+        public int Attempts { get; private set; }
+
+        public TimeSpan Delay(int attempt) => delays[Math.Min(attempt, delays.Count - 1)];
+
+        public TimeSpan? NextRetryDelay(RetryContext retryContext)
+        {
+            Attempts = (int)retryContext.PreviousRetryCount + 1;
+            return Delay((int)retryContext.PreviousRetryCount);
+        }
+    }
+}

@@ -1,0 +1,30 @@
+using Microsoft.AspNetCore.Http.Connections.Client;
+
+namespace Callern.Sdk.Realtime;
+
+/// <summary>Where the platform is, how to authenticate, and how patiently to reconnect.</summary>
+public sealed class CallernRealtimeOptions
+{
+    /// <summary>The default backoff: at once, then 1, 2, 5, 10, 20 s, then every 30 s.</summary>
+    public static IReadOnlyList<TimeSpan> DefaultReconnectDelays { get; } =
+        [TimeSpan.Zero, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(30)];
+
+    /// <summary>The platform's base URL, for example <c>https://callern.school.example</c>; the hub is <c>{BaseUrl}/hubs/calls</c>.</summary>
+    public required Uri BaseUrl { get; init; }
+
+    /// <summary>
+    /// Returns a current access token (signed by the school's backend, for example with
+    /// <see cref="AccessTokenBuilder"/>). Called whenever the connection authenticates, on the first
+    /// connect and every reconnect, so an expired token is replaced without recreating the client.
+    /// </summary>
+    public required Func<CancellationToken, ValueTask<string>> AccessTokenProvider { get; init; }
+
+    /// <summary>Waits before each reconnect attempt; the last one repeats forever. Default <see cref="DefaultReconnectDelays"/>.</summary>
+    public IReadOnlyList<TimeSpan> ReconnectDelays { get; init; } = DefaultReconnectDelays;
+
+    /// <summary>
+    /// Adjusts the SignalR connection options (transports, proxy, headers, a custom WebSocket or HTTP handler factory);
+    /// runs after the SDK set the access token provider.
+    /// </summary>
+    public Action<HttpConnectionOptions>? ConfigureConnection { get; init; }
+}
