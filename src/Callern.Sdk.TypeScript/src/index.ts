@@ -15,6 +15,8 @@ export * from "./events.js";
 export * from "./perfect-negotiation.js";
 export * from "./pre-call-check.js";
 export * from "./realtime/index.js";
+// The platform's REST document describes these too; the realtime client's typed versions win.
+export type { CallFile, ChatMessage, FileLink, Whiteboard, WhiteboardOperation } from "./realtime/index.js";
 export * from "./signaling.js";
 export * from "./stats.js";
 import { CallernApi } from "./generated/api.js";
