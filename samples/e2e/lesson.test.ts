@@ -110,7 +110,7 @@ it("runs a whole lesson: buy, call, ring, accept, media, chat, file, whiteboard,
 
   // The student rates; the wallet shows the charge, the history the billed lesson.
   await student.locator("#rating-form").waitFor();
-  await student.getByText("5 stars").click();
+  await student.getByRole("radio", { name: /5 stars/ }).check();
   await student.getByRole("button", { name: "Send rating" }).click();
   await student.locator("#rated").waitFor();
   const charged = before + 3600 - (await seconds(student, "#balance"));

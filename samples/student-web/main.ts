@@ -40,19 +40,21 @@ async function renderWallet(): Promise<void> {
   );
 }
 
+const shopStatus = h("p", { class: "status", role: "status", id: "shop-status" });
+
 async function renderShop(): Promise<void> {
   const packages = (await api.listPackages(undefined, 20, undefined)).items;
-  const status = h("p", { class: "status", role: "status", id: "shop-status" });
   const buy = (pkg: Package): HTMLButtonElement => {
     const button = h("button", { type: "button", class: "primary" }, `Buy ${pkg.minutes} min`);
     button.setAttribute("aria-label", `Buy ${pkg.name} for ${pkg.price} ${pkg.currency}`);
     // One Idempotency-Key per checkout: a double click or a retry after a timeout credits once.
     const checkoutKey = crypto.randomUUID();
     button.addEventListener("click", () =>
-      void busy(button, status, async () => {
+      void busy(button, shopStatus, async () => {
         await schoolPost("purchases", { packageId: pkg.id }, { "Idempotency-Key": checkoutKey });
-        status.textContent = `Thank you! ${pkg.minutes} minutes were added.`;
-        await Promise.all([renderWallet(), renderShop()]);
+        await Promise.all([renderWallet(), renderShop()]); // the shop again: new checkouts get new keys
+        shopStatus.textContent = `Thank you! ${pkg.minutes} minutes were added.`;
+        if (!activeCallId) renderIdle();
       }),
     );
     return button;
@@ -72,7 +74,7 @@ async function renderShop(): Promise<void> {
         ),
       ),
     ),
-    status,
+    shopStatus,
   );
 }
 

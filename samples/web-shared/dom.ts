@@ -42,6 +42,7 @@ export function when(iso: string | null | undefined): string {
 export async function busy<T>(button: HTMLButtonElement, status: Element, action: () => Promise<T>): Promise<T | undefined> {
   button.disabled = true;
   status.textContent = "";
+  status.classList.remove("error");
   try {
     return await action();
   } catch (error) {
