@@ -97,7 +97,7 @@ function closeOffer(message?: string): void {
 realtime.on("incomingCall", (event) => {
   if (activeCallId) return;
   const countdown = h("span", { id: "countdown" });
-  const ringState = h("p", { id: "ring-state", class: "ringing", "data-ring": "on" }, "🔔 Incoming call");
+  const ringState = h("p", { id: "ring-state", class: "ringing", "data-ring": "on" }, "Incoming call");
   const accept = h("button", { type: "button", class: "primary big", id: "accept-call" }, "Accept");
   const decline = h("button", { type: "button", id: "decline-call" }, "Decline");
   const status = h("p", { class: "status error", role: "alert" });
