@@ -2,7 +2,9 @@
 # Runs the platform locally: a private PostgreSQL under .callern/ (unless CALLERN_DB is set),
 # a private coturn on 127.0.0.1:${CALLERN_TURN_PORT:-3478} (unless CALLERN_TURN_URLS and
 # CALLERN_TURN_SECRET name one), migrations, the demo school, then the API on
-# http://127.0.0.1:${CALLERN_PORT:-5080}. Ctrl+C or TERM stops everything it started.
+# http://127.0.0.1:${CALLERN_PORT:-5080}; then the sample school (samples/: its backend serving the
+# student and teacher web apps) on http://127.0.0.1:${CALLERN_SAMPLES_PORT:-5090} unless
+# CALLERN_SAMPLES=0. Ctrl+C or TERM stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup.sh
@@ -11,6 +13,8 @@ callern_require_tools
 STATE_DIR=${CALLERN_STATE_DIR:-$PWD/.callern}
 PORT=${CALLERN_PORT:-5080}
 BASE_URL="http://127.0.0.1:$PORT"
+SAMPLES=${CALLERN_SAMPLES:-1}
+SCHOOL_URL="http://127.0.0.1:${CALLERN_SAMPLES_PORT:-5090}"
 mkdir -p "$STATE_DIR"
 
 # One operator key per checkout, kept beside the cluster; never committed.
@@ -22,8 +26,10 @@ OPERATOR_KEY=$(<"$STATE_DIR/operator-key")
 STARTED_PG=""
 STARTED_TURN=""
 APP_PID=""
+SCHOOL_PID=""
 cleanup() {
   trap - EXIT INT TERM
+  if [[ -n $SCHOOL_PID ]]; then kill "$SCHOOL_PID" 2>/dev/null || true; wait "$SCHOOL_PID" 2>/dev/null || true; fi
   if [[ -n $APP_PID ]]; then kill "$APP_PID" 2>/dev/null || true; wait "$APP_PID" 2>/dev/null || true; fi
   if [[ -n $STARTED_TURN ]]; then coturn/stop.sh "$STARTED_TURN" || true; fi
   if [[ -n $STARTED_PG ]]; then callern_pg_stop "$STARTED_PG"; fi
@@ -54,13 +60,22 @@ else
   STARTED_TURN="$STATE_DIR/turn"
   TURN_URLS=("stun:127.0.0.1:$TURN_PORT" "turn:127.0.0.1:$TURN_PORT?transport=udp" "turn:127.0.0.1:$TURN_PORT?transport=tcp")
 fi
-TURN_ENV=("Callern__Turn__Secrets__0=$TURN_SECRET")
-for i in "${!TURN_URLS[@]}"; do TURN_ENV+=("Callern__Turn__Urls__$i=${TURN_URLS[$i]}"); done
+PLATFORM_ENV=("Callern__Turn__Secrets__0=$TURN_SECRET")
+for i in "${!TURN_URLS[@]}"; do PLATFORM_ENV+=("Callern__Turn__Urls__$i=${TURN_URLS[$i]}"); done
 
 callern_log "building"
-dotnet build src/Callern.Platform -c Release -nologo -clp:ErrorsOnly -v q >&2
+if [[ $SAMPLES == 1 ]]; then
+  # The school backend's build also builds the platform and the SDKs (it generates the TypeScript client).
+  dotnet build samples/school-backend -c Release -nologo -clp:ErrorsOnly -v q >&2
+  callern_npm_ci src/Callern.Sdk.TypeScript && (cd src/Callern.Sdk.TypeScript && npm run build >&2)
+  callern_npm_ci samples && (cd samples && npm run build >&2)
+  # The web apps are served by the school backend's origin and call the platform from there.
+  PLATFORM_ENV+=("Callern__Cors__AllowedOrigins__0=$SCHOOL_URL")
+else
+  dotnet build src/Callern.Platform -c Release -nologo -clp:ErrorsOnly -v q >&2
+fi
 
-env "${TURN_ENV[@]}" \
+env "${PLATFORM_ENV[@]}" \
 ConnectionStrings__Callern="$CALLERN_DB" \
 Callern__OperatorKey="$OPERATOR_KEY" \
 Callern__DataProtection__KeysPath="$STATE_DIR/keys" \
@@ -79,6 +94,25 @@ for _ in $(seq 1 120); do
 done
 curl -fsS "$BASE_URL/health/ready" >/dev/null || { tail -30 "$STATE_DIR/platform.log" >&2; callern_die "the platform is not ready"; }
 
+SAMPLE_INFO=""
+if [[ $SAMPLES == 1 ]]; then
+  read -r KEY_ID KEY_SECRET < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["apiKeyId"], d["apiKeySecret"])' "$STATE_DIR/demo.json")
+  Callern__BaseUrl="$BASE_URL" Callern__ApiKeyId="$KEY_ID" Callern__ApiKeySecret="$KEY_SECRET" \
+  WebApps__StudentRoot="$PWD/samples/student-web/dist" WebApps__TeacherRoot="$PWD/samples/teacher-web/dist" \
+  ASPNETCORE_URLS="$SCHOOL_URL" ASPNETCORE_ENVIRONMENT=${ASPNETCORE_ENVIRONMENT:-Development} \
+    dotnet samples/school-backend/bin/Release/net10.0/Callern.Samples.SchoolBackend.dll >"$STATE_DIR/school.log" 2>&1 &
+  SCHOOL_PID=$!
+  for _ in $(seq 1 60); do
+    if curl -fsS "$SCHOOL_URL/student/api/config" >/dev/null 2>&1; then break; fi
+    kill -0 "$SCHOOL_PID" 2>/dev/null || { tail -30 "$STATE_DIR/school.log" >&2; callern_die "the school backend exited"; }
+    sleep 0.5
+  done
+  SAMPLE_INFO="Student app: $SCHOOL_URL/student/
+Teacher app: $SCHOOL_URL/teacher/
+School logs: $STATE_DIR/school.log
+"
+fi
+
 cat <<INFO
 API:         $BASE_URL/v1
 Swagger UI:  $BASE_URL/docs
@@ -88,6 +122,6 @@ Hub:         ${BASE_URL/http/ws}/hubs/calls
 TURN:        ${TURN_URLS[*]}
 Demo keys:   $STATE_DIR/demo.json
 Logs:        $STATE_DIR/platform.log
-Callern is ready at $BASE_URL
+${SAMPLE_INFO}Callern is ready at $BASE_URL
 INFO
 wait "$APP_PID"

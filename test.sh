@@ -59,3 +59,13 @@ tests/scripts/sdk-packages.sh
 
 # CallSession in two real Chromium processes through a throwaway coturn (installs Debian's chromium if missing).
 (cd src/Callern.Sdk.TypeScript && npm run test:browser)
+
+# The sample school (./run.sh with its samples) through two real Chromium processes: a whole
+# lesson from purchase to rating, media relayed by the throwaway coturn (samples/e2e).
+callern_create_database "$SERVER_DB" callern_samples_tests
+SAMPLES_PORT=$(callern_free_port)
+CALLERN_SAMPLES=1 CALLERN_SAMPLES_PORT=$SAMPLES_PORT \
+  callern_run_platform "$RUN_DIR/samples" "$(callern_free_port)" "$SERVER_DB;Database=callern_samples_tests"
+(cd samples && CALLERN_E2E_SCHOOL_URL="http://127.0.0.1:$SAMPLES_PORT" npm run test:e2e)
+kill -TERM "$PLATFORM_PID" && wait "$PLATFORM_PID" || true
+PLATFORM_PID=""

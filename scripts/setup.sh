@@ -74,12 +74,20 @@ callern_pg_stop() {
   "${as[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
 }
 
+# npm ci in <dir> unless its node_modules already matches package-lock.json (npm ci writes
+# node_modules/.package-lock.json; a newer lock file means a changed one).
+callern_npm_ci() {
+  [[ $1/node_modules/.package-lock.json -nt $1/package-lock.json ]] && return 0
+  (cd "$1" && npm ci --no-audit --no-fund >&2)
+}
+
 # callern_run_platform <state-dir> <port> <connection string>: starts ./run.sh in the background
 # on that database and waits for its ready line. Sets PLATFORM_PID; stop it with kill -TERM.
+# Without the sample school unless CALLERN_SAMPLES=1 (then on CALLERN_SAMPLES_PORT).
 callern_run_platform() {
   local state=$1 port=$2 db=$3
   mkdir -p "$state"
-  CALLERN_DB="$db" CALLERN_PORT=$port CALLERN_STATE_DIR="$state" ./run.sh >"$state/run.out" 2>&1 &
+  CALLERN_SAMPLES=${CALLERN_SAMPLES:-0} CALLERN_DB="$db" CALLERN_PORT=$port CALLERN_STATE_DIR="$state" ./run.sh >"$state/run.out" 2>&1 &
   PLATFORM_PID=$!
   local _
   for _ in $(seq 1 240); do

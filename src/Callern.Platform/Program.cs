@@ -14,6 +14,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddDatabase(builder.Configuration);
 builder.Services.AddApiConventions(builder.Configuration);
+builder.Services.AddCallernCors(builder.Configuration);
 builder.Services.AddCallernDataProtection(builder.Configuration);
 builder.Services.AddCallernAuthentication(builder.Configuration);
 builder.Services.AddCallernOpenApi();
@@ -31,6 +32,7 @@ builder.UseDocumentOnlyModeIfAsked(args);
 var app = builder.Build();
 
 app.UseApiConventions();
+app.UseCors();
 app.UseAuthentication();
 app.UseRateLimiter();
 app.UseAuthorization();

@@ -1,0 +1,124 @@
+// A whole lesson through the sample apps, as a student and a teacher would click through it, in
+// two Chromium processes with fake camera and microphone, media relayed by coturn only (`?relay`).
+// Needs ./run.sh's sample school running: CALLERN_E2E_SCHOOL_URL (./test.sh starts it).
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { launchChromium } from "../../src/Callern.Sdk.TypeScript/test/browser/support.js";
+
+const school = process.env.CALLERN_E2E_SCHOOL_URL;
+if (!school) throw new Error("Set CALLERN_E2E_SCHOOL_URL to the sample school (./run.sh prints it).");
+/** Git-ignored; the best ones are copied by hand to docs/images. */
+const screenshots = resolve(import.meta.dirname, "screenshots");
+mkdirSync(screenshots, { recursive: true });
+
+const browsers: Browser[] = [];
+let student: Page;
+let teacher: Page;
+
+async function open(app: "student" | "teacher", userId: string): Promise<Page> {
+  const browser = await launchChromium();
+  browsers.push(browser);
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  page.on("pageerror", (error) => console.error(`${app} page error:`, error));
+  await page.goto(`${school}/${app}/?relay`);
+  await page.getByLabel("Person").selectOption(userId);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#connection[data-state=connected]").waitFor();
+  return page;
+}
+
+const shot = (page: Page, name: string): Promise<Buffer> => page.screenshot({ path: resolve(screenshots, `${name}.png`), fullPage: true });
+const seconds = async (page: Page, selector: string): Promise<number> => Number(await page.locator(selector).getAttribute("data-seconds"));
+
+beforeAll(async () => {
+  [student, teacher] = await Promise.all([open("student", "student-ana"), open("teacher", "teacher-jack")]);
+});
+
+afterAll(async () => {
+  await Promise.all(browsers.map((b) => b.close()));
+});
+
+it("runs a whole lesson: buy, call, ring, accept, media, chat, file, whiteboard, end, rate, charge and earnings", async () => {
+  // The teacher goes online.
+  await teacher.locator("#availability-toggle").click();
+  await expect.poll(() => teacher.locator("#availability-toggle").getAttribute("aria-pressed")).toBe("true");
+  const taughtBefore = await seconds(teacher, "#taught");
+  await shot(teacher, "01-teacher-available");
+
+  // The student buys an hour through the school's shop.
+  await student.locator("#balance").waitFor();
+  const before = await seconds(student, "#balance");
+  await student.getByRole("button", { name: /^Buy Starter/ }).click();
+  await expect.poll(() => student.locator("#shop-status").textContent()).toContain("60 minutes were added");
+  await expect.poll(() => seconds(student, "#balance")).toBe(before + 3600);
+  await shot(student, "02-student-wallet");
+
+  // The student calls; the teacher's page rings (sound playing) with the student's preview and a countdown.
+  await student.locator("#call-button").click();
+  await expect.poll(() => student.locator("#call-status").textContent()).toMatch(/Ringing|teacher/);
+  const ring = teacher.locator("#ring-state[data-ring=on]");
+  await ring.waitFor();
+  await expect.poll(() => ring.getAttribute("data-sound")).toBe("running");
+  await expect.poll(() => teacher.locator("#incoming-title").textContent()).toBe("Ana Souza is calling");
+  await expect.poll(() => teacher.locator("#countdown").textContent()).toMatch(/\d+ s to answer/);
+  await shot(teacher, "03-teacher-incoming-call");
+  await teacher.locator("#accept-call").click();
+
+  // Media flows both ways through the relay: the peer's video decodes frames.
+  for (const page of [student, teacher]) {
+    await page.locator("#media-state[data-state=connected]").waitFor({ timeout: 20_000 });
+    await expect
+      .poll(() => page.locator("video.remote").evaluate((v: HTMLVideoElement) => v.videoWidth > 0 && v.currentTime > 0), { timeout: 15_000 })
+      .toBe(true);
+  }
+
+  // Chat both ways.
+  await student.locator("#chat-input").fill("Hello! Can we practise small talk?");
+  await student.locator("#chat-input").press("Enter");
+  await expect.poll(() => teacher.locator("#chat-log").textContent()).toContain("Can we practise small talk?");
+  await teacher.locator("#chat-input").fill("Of course. How was your weekend?");
+  await teacher.getByRole("button", { name: "Send" }).click();
+  await expect.poll(() => student.locator("#chat-log").textContent()).toContain("How was your weekend?");
+
+  // The student shares a file; the teacher downloads it.
+  const notes = "Useful phrases: How have you been? What have you been up to?\n";
+  await student.locator("#file-input").setInputFiles({ name: "lesson-notes.txt", mimeType: "text/plain", buffer: Buffer.from(notes) });
+  await student.getByRole("button", { name: "Share file" }).click();
+  const downloadButton = teacher.getByRole("button", { name: "Download lesson-notes.txt" });
+  const [download] = await Promise.all([teacher.waitForEvent("download"), downloadButton.click()]);
+  const chunks: Buffer[] = [];
+  for await (const chunk of (await download.createReadStream()) as AsyncIterable<Buffer>) chunks.push(chunk);
+  expect(Buffer.concat(chunks).toString()).toBe(notes);
+
+  // A whiteboard stroke by the student appears on the teacher's board.
+  const board = await student.locator("canvas.board").boundingBox();
+  if (!board) throw new Error("no whiteboard on the student's page");
+  await student.mouse.move(board.x + board.width * 0.2, board.y + board.height * 0.3);
+  await student.mouse.down();
+  for (let i = 1; i <= 10; i++) await student.mouse.move(board.x + board.width * (0.2 + i * 0.05), board.y + board.height * (0.3 + (i % 2) * 0.1));
+  await student.mouse.up();
+  await expect.poll(() => teacher.locator("canvas.board").getAttribute("data-strokes")).toBe("1");
+  await expect.poll(() => teacher.locator("canvas.board").getAttribute("data-authors")).toBe("student-ana");
+
+  // Metered time shows on the timer (the platform ticks every 5 s), then the student hangs up.
+  await expect.poll(() => student.locator("#call-timer").textContent(), { timeout: 15_000 }).not.toBe("0:00");
+  await shot(student, "04-student-in-call");
+  await shot(teacher, "05-teacher-in-call");
+  await student.locator("#end-call").click();
+
+  // The student rates; the wallet shows the charge, the history the billed lesson.
+  await student.locator("#rating-form").waitFor();
+  await student.getByRole("radio", { name: /5 stars/ }).check();
+  await student.getByRole("button", { name: "Send rating" }).click();
+  await student.locator("#rated").waitFor();
+  const charged = before + 3600 - (await seconds(student, "#balance"));
+  expect(charged).toBeGreaterThan(0);
+  await expect.poll(() => student.locator("#history tbody tr").first().textContent()).toContain("★★★★★");
+  await shot(student, "06-student-after-lesson");
+
+  // The teacher's earnings grow by the charged (taught) seconds.
+  await expect.poll(() => seconds(teacher, "#taught")).toBe(taughtBefore + charged);
+  await shot(teacher, "07-teacher-earnings");
+});
