@@ -589,14 +589,7 @@ public sealed class CallService(
                 await connection.ExecuteAsync("UPDATE calls SET billed_seconds = @charged WHERE id = @Id", new { charged, call.Id }, transaction);
             }
         }
-        // SKIP LOCKED: a sweeper that claimed one of these rows holds it while it waits for this call's
-        // lock, so waiting for that row here deadlocked; the sweeper deletes it itself and its handler
-        // finds the call ended.
-        await connection.ExecuteAsync(
-            """
-            DELETE FROM deadlines WHERE (kind, subject_id) IN (
-                SELECT kind, subject_id FROM deadlines WHERE subject_id = @Id FOR UPDATE SKIP LOCKED)
-            """, new { call.Id }, transaction);
+        await connection.ExecuteAsync("DELETE FROM deadlines WHERE subject_id = @Id", new { call.Id }, transaction);
         after.Add(async () =>
         {
             liveParticipants.Remove(call.Id);
