@@ -110,11 +110,14 @@ public sealed class CallService(
                     break;
                 }
                 var offerId = Guid.CreateVersion7(now);
-                // The partial unique index keeps a teacher to one open offer: a concurrent request may have taken them.
+                // The partial unique index keeps a teacher to one open offer: a concurrent request may have
+                // taken them. And a teacher who accepted another call since the candidate query is skipped
+                // (this statement sees that commit; the query's snapshot did not).
                 var inserted = await connection.ExecuteAsync(
                     """
                     INSERT INTO call_offers (id, tenant_id, call_id, teacher_id, offered_at, expires_at, score)
-                    VALUES (@offerId, @tenantId, @callId, @TeacherId, @now, @expiresAt, @Score)
+                    SELECT @offerId, @tenantId, @callId, @TeacherId, @now, @expiresAt, @Score
+                    WHERE NOT EXISTS (SELECT 1 FROM calls WHERE tenant_id = @tenantId AND teacher_id = @TeacherId AND state IN ('accepted', 'connected'))
                     ON CONFLICT (tenant_id, teacher_id) WHERE outcome IS NULL DO NOTHING
                     """,
                     new { offerId, tenantId, callId, candidate.TeacherId, now, expiresAt, candidate.Score }, transaction);
