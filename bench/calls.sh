@@ -3,7 +3,7 @@
 # accepts and relays signals for N calls (request → ring, accept → notified and relay latency,
 # platform CPU per relayed signal).
 #
-#   bench/calls.sh [calls=1000] [requests per second=50] [relay seconds=20]
+#   bench/calls.sh [calls=1000] [requests per second=50] [relay seconds=20] [ms between a side's signals=500]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -12,6 +12,7 @@ callern_require_tools
 CALLS=${1:-1000}
 RATE=${2:-50}
 RELAY=${3:-20}
+EVERY=${4:-500}
 # Two hub connections per call in each process.
 ulimit -n "$(ulimit -Hn)"
 
@@ -20,4 +21,4 @@ dotnet build bench/Callern.Bench.Calls -c Release -nologo -clp:ErrorsOnly -v q >
 bench_start_platform
 DOTNET_gcServer=0 dotnet bench/Callern.Bench.Calls/bin/Release/net10.0/Callern.Bench.Calls.dll \
   --url "http://127.0.0.1:$PORT" --demo "$RUN_DIR/demo.json" \
-  --calls "$CALLS" --rate "$RATE" --relay "$RELAY" --pid "$APP_PID"
+  --calls "$CALLS" --rate "$RATE" --relay "$RELAY" --every "$EVERY" --pid "$APP_PID"

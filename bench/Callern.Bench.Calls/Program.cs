@@ -1,11 +1,11 @@
 // Calls under load against a running platform: N available teachers and N students with minutes;
 // students request calls at a steady rate and teachers accept at once (request → ring and
 // accept → both notified latency), then every call's two sides exchange 500-byte signals every
-// 500 ms (relay latency, and the platform's CPU per relayed message from /proc).
+// --every milliseconds, 500 by default (relay latency, and the platform's CPU per relayed message from /proc).
 // bench/calls.sh starts a throwaway platform and runs this against it.
 //
 //   dotnet run -c Release -- --url http://127.0.0.1:5080 --demo .callern/demo.json \
-//       --calls 1000 --rate 50 --relay 20 --pid <platform pid>
+//       --calls 1000 --rate 50 --relay 20 --every 500 --pid <platform pid>
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -110,7 +110,7 @@ for (var waited = 0; Volatile.Read(ref accepted) < options.Calls && waited < 300
 }
 var connectedCalls = Volatile.Read(ref accepted);
 
-// Relay: both sides of every call send a 500-byte signal every 500 ms.
+// Relay: both sides of every call send a 500-byte signal every --every ms, starting at random offsets.
 var cpuBefore = CpuSeconds(options.Pid);
 var relayEnds = Stopwatch.GetTimestamp() + (long)(options.RelaySeconds * Stopwatch.Frequency);
 var sent = 0L;
@@ -118,12 +118,12 @@ var padding = new string('x', 480);
 await Task.WhenAll(Enumerable.Range(0, options.Calls).Where(i => callOf[i] is not null).SelectMany(i => new[] { students[i], teacherOf[callOf[i]!] }.Select(async side =>
 {
     var callId = Guid.Parse(callOf[i]!);
-    await Task.Delay(Random.Shared.Next(500));
+    await Task.Delay(Random.Shared.Next(options.SignalEveryMs));
     while (Stopwatch.GetTimestamp() < relayEnds)
     {
         await side.InvokeAsync("SendSignal", callId, new { type = "candidate", payload = $"{Stopwatch.GetTimestamp()};{padding}" });
         Interlocked.Increment(ref sent);
-        await Task.Delay(500);
+        await Task.Delay(options.SignalEveryMs);
     }
 })));
 await Task.Delay(1000);
@@ -133,7 +133,7 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
     calls                   {options.Calls} requested at {options.Rate}/s against {options.Calls} available teachers; {connectedCalls} accepted
     request -> ring         {Summary(ringLatency)}
     accept -> notified      {Summary(acceptLatency)}
-    relay ({options.RelaySeconds} s)          {sent} signals sent, {relayLatency.Count} received ({relayLatency.Count / options.RelaySeconds:F0}/s): {Summary(relayLatency)}
+    relay ({options.RelaySeconds} s, every {options.SignalEveryMs} ms) {sent} signals sent, {relayLatency.Count} received ({relayLatency.Count / options.RelaySeconds:F0}/s): {Summary(relayLatency)}
     platform CPU per relayed signal  {(sent == 0 ? 0 : cpu / sent * 1e6):F0} µs ({cpu:F1} s of CPU)
     """));
 
@@ -193,12 +193,12 @@ static double CpuSeconds(int pid)
 static Task ForEachAsync(int count, Func<int, Task> body) =>
     Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, _) => await body(i));
 
-internal sealed record Args(string Url, string Demo, int Calls, int Rate, int RelaySeconds, int Pid)
+internal sealed record Args(string Url, string Demo, int Calls, int Rate, int RelaySeconds, int SignalEveryMs, int Pid)
 {
     public static Args Parse(string[] args)
     {
         var line = new CommandLine(args);
         return new Args(line.Text("--url", "http://127.0.0.1:5080"), line.Text("--demo", ".callern/demo.json"),
-            line.Number("--calls", 1000), line.Number("--rate", 50), line.Number("--relay", 20), line.Number("--pid", 0));
+            line.Number("--calls", 1000), line.Number("--rate", 50), line.Number("--relay", 20), line.Number("--every", 500), line.Number("--pid", 0));
     }
 }
