@@ -21,13 +21,12 @@ public sealed class CallService(
     NpgsqlDataSource db, CallHolds holds, WalletStore wallets, PeopleStore people, PresenceService presence,
     SettingsStore settings, IceServerIssuer iceServers, CallNotifier notify, IOptions<SignalingOptions> signaling, TimeProvider time)
 {
+    public static readonly TimeSpan QueueRetry = TimeSpan.FromSeconds(2);
     public static readonly TimeSpan LiveParticipantsCacheFor = TimeSpan.FromSeconds(5);
 
     private readonly MemoryCache liveParticipants = new(new MemoryCacheOptions());
 
     private sealed record LiveParticipants(Guid TenantId, string StudentId, string TeacherId);
-
-    public static readonly TimeSpan QueueRetry = TimeSpan.FromSeconds(2);
 
     public async Task<Call> RequestAsync(Caller student, CallRequest request)
     {
@@ -503,7 +502,6 @@ public sealed class CallService(
         return (await CallStore.GetAsync(connection, student.TenantId, callId))!;
     }
 
-    /// <summary>The peer's user id, when the caller takes part in a live (accepted or connected) call.</summary>
     /// <summary>
     /// The other participant of a live (accepted or connected) call of the caller, for the signal
     /// relay. Runs for every relayed signal, so each node keeps a live call's two participants in
