@@ -647,9 +647,9 @@ public sealed class CallService(
     /// </summary>
     /// <summary>
     /// When the first participant whose connections all went quiet was last seen (null while both
-    /// are there), and the moment both were last seen alive. A participant with no connection row
-    /// at all (a dead node's rows already swept) counts as last seen when the call last confirmed
-    /// both, or when the current metering stretch began: never later than a confirmed heartbeat.
+    /// are there), and the moment both were last seen alive. A participant whose dead node's rows
+    /// were already swept counts as last seen when the call last confirmed both, or when the
+    /// current metering stretch began: never later than a confirmed heartbeat.
     /// </summary>
     private async Task<(DateTimeOffset? Gone, DateTimeOffset? BothSeen)> LastSeenAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, DateTimeOffset now)
@@ -657,14 +657,19 @@ public sealed class CallService(
         var seen = (await connection.QueryAsync<(string UserId, DateTime LastSeen)>(
             "SELECT user_id, max(last_seen_at) FROM hub_connections WHERE tenant_id = @TenantId AND user_id IN (@StudentId, @TeacherId) GROUP BY user_id",
             new { call.TenantId, call.StudentId, call.TeacherId }, transaction)).ToDictionary(r => r.UserId, r => r.LastSeen.AsUtc());
+        // A participant with no row at all has just disconnected (that path pauses the call itself),
+        // unless the call has not confirmed both for longer than a connection takes to count as gone:
+        // then their node died and its rows were swept, and billing stops at that confirmation.
+        var goneAfter = signaling.Value.ConnectionGoneAfter;
         var confirmed = Latest(call.ParticipantsSeenAt?.AsUtc(), call.MeteringSince?.AsUtc()) ?? now;
+        var noRowSince = confirmed < now - goneAfter ? confirmed : now;
         DateTimeOffset? gone = null;
         foreach (var user in new[] { call.StudentId, call.TeacherId! })
         {
             var last = seen.TryGetValue(user, out var at) ? at : (DateTimeOffset?)null;
-            if (last is null || last < now - signaling.Value.ConnectionGoneAfter)
+            if (last is null || last < now - goneAfter)
             {
-                var since = last ?? confirmed;
+                var since = last ?? noRowSince;
                 gone = gone is null || since < gone ? since : gone;
             }
         }

@@ -25,8 +25,10 @@ public sealed class RestartTests
         await using var _ = next;
         if (rowsSweptFirst)
         {
-            // The new node's presence sweeper may remove the dead node's connection rows before the
-            // call's tick looks at them: billing must still stop at the last moment both were seen.
+            // After a long outage the new node's presence sweeper may remove the dead node's
+            // connection rows before the call's tick looks at them: billing must still stop at the
+            // last moment both were seen, not run through the outage.
+            next.Clock.Advance(TimeSpan.FromSeconds(80));
             await using var connection = new NpgsqlConnection(next.Database.ConnectionString);
             await connection.ExecuteAsync("DELETE FROM hub_connections");
         }
