@@ -87,9 +87,16 @@ public static class ApiConventions
         return app;
     }
 
+    /// <summary>
+    /// Every pooled database connection stayed busy for the pool's whole wait: this node is
+    /// overloaded. Callers get 503 (REST) or <c>unavailable</c> (hub) and retry, not a server error.
+    /// </summary>
+    public static bool IsOverload(Exception exception) => exception is NpgsqlException { InnerException: TimeoutException };
+
     private static int StatusFor(Exception exception) => exception switch
     {
         BadHttpRequestException bad => bad.StatusCode,
+        _ when IsOverload(exception) => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status500InternalServerError,
     };
 
@@ -108,6 +115,16 @@ public static class ApiConventions
             })
             { Status = bad.StatusCode, Title = bad.StatusCode == 413 ? "Request body too large." : "The request is invalid." };
             await problems.WriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem });
+            return;
+        }
+        if (exception is not null && IsOverload(exception))
+        {
+            http.Response.Headers.RetryAfter = "1";
+            await problems.WriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = http,
+                ProblemDetails = { Status = 503, Title = "The platform is busy; nothing was changed. Retry in a moment." },
+            });
             return;
         }
         await problems.WriteAsync(new ProblemDetailsContext

@@ -15,6 +15,8 @@ public static class HubErrors
     public const string Forbidden = "forbidden";
     /// <summary>An argument is outside what the method accepts.</summary>
     public const string InvalidArgument = "invalid_argument";
+    /// <summary>The node is overloaded (no database connection free in time); nothing changed, retry shortly.</summary>
+    public const string Unavailable = "unavailable";
 
     public static HubException Create(string code, string message) => new($"{code}: {message}");
 }

@@ -17,7 +17,11 @@ public static class SignalingEndpoints
                 && o.SweepSeconds >= 1 && o.StaleConnectionSeconds >= Math.Max(PresenceRules.MaxGraceSeconds, 3 * o.HeartbeatSeconds),
                 "Callern:Hub is invalid: see docs/configuration.md.")
             .ValidateOnStart();
-        services.AddSignalR(o => o.AddFilter<HubRateLimitFilter>())
+        services.AddSignalR(o =>
+            {
+                o.AddFilter<HubRateLimitFilter>();
+                o.AddFilter<HubUnavailableFilter>();
+            })
             // Enums as the REST API writes them (ApiConventions), so both SDKs share one contract.
             .AddJsonProtocol(o => o.PayloadSerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase)));
         // Read lazily, like the other limits, so hosts and tests can set them after this call.
@@ -28,6 +32,7 @@ public static class SignalingEndpoints
         services.AddSingleton<PresenceService>();
         services.AddSingleton<ConnectionTracker>();
         services.AddSingleton<HubRateLimitFilter>();
+        services.AddSingleton<HubUnavailableFilter>();
         services.AddHostedService<ConnectionHeartbeat>();
         services.AddHostedService<PresenceSweeper>();
         return services;

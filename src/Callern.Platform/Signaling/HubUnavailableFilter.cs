@@ -1,0 +1,23 @@
+using Callern.Platform.Infrastructure;
+using Microsoft.AspNetCore.SignalR;
+
+namespace Callern.Platform.Signaling;
+
+/// <summary>
+/// An overloaded node (<see cref="ApiConventions.IsOverload"/>) answers a hub method with the
+/// error <c>unavailable</c>, which clients retry, instead of SignalR's unexplained server error.
+/// </summary>
+public sealed class HubUnavailableFilter : IHubFilter
+{
+    public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
+    {
+        try
+        {
+            return await next(invocationContext);
+        }
+        catch (Exception exception) when (ApiConventions.IsOverload(exception))
+        {
+            throw HubErrors.Create(HubErrors.Unavailable, "The platform is busy; nothing was changed. Retry in a moment.");
+        }
+    }
+}
