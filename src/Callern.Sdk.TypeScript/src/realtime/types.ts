@@ -117,6 +117,7 @@ export type RealtimeErrorCode =
   | "invalid_argument"
   | "forbidden"
   | "rate_limited"
+  | "unavailable"
   | "not_connected"
   | (string & {});
 
