@@ -110,16 +110,22 @@ public sealed class CallService(
                 }
                 var offerId = Guid.CreateVersion7(now);
                 // The partial unique index keeps a teacher to one open offer: a concurrent request may have
-                // taken them. And a teacher who accepted another call since the candidate query is skipped
-                // (this statement sees that commit; the query's snapshot did not).
+                // taken them. If the teacher was accepting another call, the insert waited for that commit
+                // and went in; its own snapshot could not see the call, so the next statement checks.
                 var inserted = await connection.ExecuteAsync(
                     """
                     INSERT INTO call_offers (id, tenant_id, call_id, teacher_id, offered_at, expires_at, score)
-                    SELECT @offerId, @tenantId, @callId, @TeacherId, @now, @expiresAt, @Score
-                    WHERE NOT EXISTS (SELECT 1 FROM calls WHERE tenant_id = @tenantId AND teacher_id = @TeacherId AND state IN ('accepted', 'connected'))
+                    VALUES (@offerId, @tenantId, @callId, @TeacherId, @now, @expiresAt, @Score)
                     ON CONFLICT (tenant_id, teacher_id) WHERE outcome IS NULL DO NOTHING
                     """,
                     new { offerId, tenantId, callId, candidate.TeacherId, now, expiresAt, candidate.Score }, transaction);
+                if (inserted == 1 && await connection.ExecuteScalarAsync<bool>(
+                        "SELECT EXISTS (SELECT 1 FROM calls WHERE tenant_id = @tenantId AND teacher_id = @TeacherId AND state IN ('accepted', 'connected'))",
+                        new { tenantId, candidate.TeacherId }, transaction))
+                {
+                    await connection.ExecuteAsync("DELETE FROM call_offers WHERE id = @offerId", new { offerId }, transaction);
+                    inserted = 0;
+                }
                 if (inserted == 1)
                 {
                     await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.OfferTimeout, offerId, tenantId, expiresAt);
