@@ -60,19 +60,26 @@ public static class CallTestKit
         return new CallPair(tenant, await CallParty.JoinAsync(app, tenant, "s", CallernRoles.Student), teacher);
     }
 
-    /// <summary>Requests, accepts and connects media on both sides: a connected call.</summary>
-    public static async Task<Guid> ConnectedCallAsync(CallParty student, CallParty teacher)
+    /// <summary>Requests and accepts, both sides told: an accepted call whose media has not connected.</summary>
+    public static async Task<Guid> AcceptedCallAsync(CallParty student, CallParty teacher)
     {
         var call = await student.InvokeAsync<Call>("RequestCall", new CallRequest("en", "B1", null, null, null));
         var incoming = await teacher.NextAsync<IncomingCallEvent>("IncomingCall");
         await teacher.InvokeAsync<CallAcceptedEvent>("AcceptOffer", incoming.OfferId);
         await student.NextAsync<CallAcceptedEvent>("CallAccepted");
         await teacher.NextAsync<CallAcceptedEvent>("CallAccepted");
-        await student.InvokeAsync("ReportMediaConnected", call.Id);
-        await teacher.InvokeAsync("ReportMediaConnected", call.Id);
+        return call.Id;
+    }
+
+    /// <summary>Requests, accepts and connects media on both sides: a connected call.</summary>
+    public static async Task<Guid> ConnectedCallAsync(CallParty student, CallParty teacher)
+    {
+        var callId = await AcceptedCallAsync(student, teacher);
+        await student.InvokeAsync("ReportMediaConnected", callId);
+        await teacher.InvokeAsync("ReportMediaConnected", callId);
         await student.NextAsync<CallConnectedEvent>("CallConnected");
         await teacher.NextAsync<CallConnectedEvent>("CallConnected");
-        return call.Id;
+        return callId;
     }
 }
 

@@ -2,8 +2,6 @@ using Callern.Platform.Calls;
 using Callern.Platform.Tests.Infrastructure;
 using Dapper;
 using Npgsql;
-using Call = Callern.Platform.Calls.Call;
-using CallRequest = Callern.Platform.Calls.CallRequest;
 
 namespace Callern.Platform.Tests.Calls;
 
@@ -14,20 +12,19 @@ public sealed class DeadlineRaceTests(CallernApp app) : IClassFixture<CallernApp
     {
         await using var pair = await app.PairAsync(300);
         var (_, student, teacher) = pair;
-        var call = await student.InvokeAsync<Call>("RequestCall", new CallRequest("en", "B1", null, null, null));
-        await teacher.InvokeAsync<CallAcceptedEvent>("AcceptOffer", (await teacher.NextAsync<IncomingCallEvent>("IncomingCall")).OfferId);
+        var callId = await CallTestKit.AcceptedCallAsync(student, teacher);
 
         // A request holds the call row (as ending does) when the setup timeout falls due and a
         // sweeper (the app's own, woken by the clock, or this one) fires it.
         await using var request = new NpgsqlConnection(app.Database.ConnectionString);
         await request.OpenAsync();
         await using var transaction = await request.BeginTransactionAsync();
-        await request.ExecuteAsync("SELECT 1 FROM calls WHERE id = @Id FOR UPDATE", new { call.Id }, transaction);
+        await request.ExecuteAsync("SELECT 1 FROM calls WHERE id = @Id FOR UPDATE", new { Id = callId }, transaction);
         app.Clock.Advance(TimeSpan.FromSeconds(61));
         var sweep = app.FireDueAsync();
-        await WaitUntilClaimedAsync(call.Id);
+        await WaitUntilClaimedAsync(callId);
         // Then it removes the call's deadlines, as ending does: no sweeper holds a lock on them.
-        var removed = await request.ExecuteAsync("DELETE FROM deadlines WHERE subject_id = @Id", new { call.Id }, transaction);
+        var removed = await request.ExecuteAsync("DELETE FROM deadlines WHERE subject_id = @Id", new { Id = callId }, transaction);
         await transaction.CommitAsync();
         await sweep;
 

@@ -21,9 +21,8 @@ public sealed class MeteringTests(CallernApp app) : IClassFixture<CallernApp>
     {
         await using var pair = await app.PairAsync(300);
         var (tenant, student, teacher) = pair;
-        var call = await student.InvokeAsync<Call>("RequestCall", new CallRequest("en", "B1", null, null, null));
-        await teacher.InvokeAsync<CallAcceptedEvent>("AcceptOffer", (await teacher.NextAsync<IncomingCallEvent>("IncomingCall")).OfferId);
-        await student.InvokeAsync("ReportMediaConnected", call.Id);
+        var callId = await CallTestKit.AcceptedCallAsync(student, teacher);
+        await student.InvokeAsync("ReportMediaConnected", callId);
 
         await app.AdvanceAsync(TimeSpan.FromSeconds(61));
 

@@ -83,7 +83,10 @@ public sealed class PlatformProcess : ICallernHost, IDisposable
     public void Kill()
     {
         _process.Kill(entireProcessTree: true);
-        _process.WaitForExit();
+        if (!_process.WaitForExit(TimeSpan.FromSeconds(10)))
+        {
+            throw new TimeoutException("The platform process outlived SIGKILL by 10 s.");
+        }
     }
 
     public async Task<TestTenant> CreateTenantAsync(string name = "Test School")
