@@ -8,12 +8,16 @@ using Npgsql;
 
 namespace Callern.Platform.Tests.Infrastructure;
 
-/// <summary>Three pooled database connections and a one-second wait for one: a test takes them all to play an overloaded node.</summary>
+/// <summary>
+/// Three pooled database connections: a test takes them all to play an overloaded node. The wait for one
+/// (which is also the wait for a new physical connection) is 5 s, since a loaded CI machine can take more
+/// than a second to open the first one.
+/// </summary>
 public sealed class TinyPoolApp : CallernApp
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
-        ["ConnectionStrings:Callern"] = Database.ConnectionString + ";Maximum Pool Size=3;Timeout=1",
+        ["ConnectionStrings:Callern"] = Database.ConnectionString + ";Maximum Pool Size=3;Timeout=5",
     };
 }
 
