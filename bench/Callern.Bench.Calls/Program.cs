@@ -90,6 +90,7 @@ await ForEachAsync(options.Calls, async i =>
 });
 
 // Requests at a steady rate, as students arrive, not all at once.
+Console.Error.WriteLine($"{options.Calls} teachers available; requesting {options.Rate} calls/s");
 var interval = TimeSpan.FromSeconds(1.0 / options.Rate);
 var started = Stopwatch.StartNew();
 var requests = new List<Task>();
@@ -109,6 +110,8 @@ for (var waited = 0; Volatile.Read(ref accepted) < options.Calls && waited < 300
     await Task.Delay(100);
 }
 var connectedCalls = Volatile.Read(ref accepted);
+
+Console.Error.WriteLine($"{connectedCalls} calls accepted; relaying for {options.RelaySeconds} s");
 
 // Relay: both sides of every call send a 500-byte signal every --every ms, starting at random offsets.
 var cpuBefore = CpuSeconds(options.Pid);

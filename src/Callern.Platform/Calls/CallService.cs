@@ -23,6 +23,7 @@ public sealed class CallService(
 {
     public static readonly TimeSpan QueueRetry = TimeSpan.FromSeconds(2);
     public static readonly TimeSpan LiveParticipantsCacheFor = TimeSpan.FromSeconds(5);
+    private const int OfferSpares = 10;
 
     private readonly MemoryCache liveParticipants = new(new MemoryCacheOptions());
 
@@ -83,23 +84,21 @@ public sealed class CallService(
             {
                 return;
             }
-            var open = await connection.ExecuteScalarAsync<int>(
-                "SELECT count(*)::int FROM call_offers WHERE call_id = @callId AND outcome IS NULL", new { callId }, transaction);
+            var (open, tried) = await connection.QuerySingleAsync<(int Open, int Tried)>(
+                "SELECT count(*) FILTER (WHERE outcome IS NULL)::int, count(*)::int FROM call_offers WHERE call_id = @callId", new { callId }, transaction);
             if (open > 0)
             {
                 return;
             }
             var now = time.GetUtcNow().ToDatabasePrecision();
             var student = await PeopleStore.FindStudentAsync(connection, transaction, tenantId, call.StudentId);
-            var tried = await connection.ExecuteScalarAsync<int>(
-                "SELECT count(*)::int FROM call_offers WHERE call_id = @callId", new { callId }, transaction);
             var wanted = Math.Min(rules.RingStrategy == RingStrategy.Parallel ? rules.ParallelRingCount : 1, rules.MaxOffersPerRequest - tried);
-            // A few spares: a teacher another request offered meanwhile is skipped for the next best.
+            // Spares: a teacher another request is offering at this moment is skipped for the next best.
             var ranked = wanted <= 0
                 ? []
                 : Ranking.Rank(
                     new MatchRequest(call.Language, call.Level, call.Accent, call.Specialization, call.PreferredTeachers, student?.TimeZone ?? "UTC"),
-                    await CallStore.CandidatesAsync(connection, transaction, call), rules.Ranking, now, wanted + 5);
+                    await CallStore.CandidatesAsync(connection, transaction, call), rules.Ranking, now, wanted + OfferSpares);
             var offered = new List<(Guid OfferId, string TeacherId)>();
             var expiresAt = now.AddSeconds(rules.OfferTimeoutSeconds);
             foreach (var candidate in ranked)
@@ -110,12 +109,16 @@ public sealed class CallService(
                 }
                 var offerId = Guid.CreateVersion7(now);
                 // The partial unique index keeps a teacher to one open offer: a concurrent request may have
-                // taken them. If the teacher was accepting another call, the insert waited for that commit
-                // and went in; its own snapshot could not see the call, so the next statement checks.
+                // taken them. A request offering a teacher holds a transaction lock on them, which others
+                // only try: they skip to their next candidate at once instead of queueing behind it (all
+                // requests rank alike, so they would form a convoy on the best teacher). If the teacher
+                // was accepting another call, the insert waited for that commit and went in; its own
+                // snapshot could not see the call, so the next statement checks.
                 var inserted = await connection.ExecuteAsync(
                     """
                     INSERT INTO call_offers (id, tenant_id, call_id, teacher_id, offered_at, expires_at, score)
-                    VALUES (@offerId, @tenantId, @callId, @TeacherId, @now, @expiresAt, @Score)
+                    SELECT @offerId, @tenantId, @callId, @TeacherId, @now, @expiresAt, @Score
+                    WHERE pg_try_advisory_xact_lock(hashtextextended(@tenantId::text || '/' || @TeacherId, 0))
                     ON CONFLICT (tenant_id, teacher_id) WHERE outcome IS NULL DO NOTHING
                     """,
                     new { offerId, tenantId, callId, candidate.TeacherId, now, expiresAt, candidate.Score }, transaction);

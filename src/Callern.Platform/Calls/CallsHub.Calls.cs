@@ -35,7 +35,7 @@ public sealed partial class CallsHub
             throw CallRuleException.Invalid($"A signal has a type (≤ 32 characters) and a payload of at most {CallRules.MaxSignalPayloadChars} characters.");
         }
         var peer = await calls.PeerForSignalAsync(caller, callId);
-        await Clients.User(new Caller(caller.TenantId, peer, "", "").GlobalId).Signal(new SignalEvent(callId, caller.UserId, signal));
+        await Clients.Group(HubGroups.User(caller.TenantId, peer)).Signal(new SignalEvent(callId, caller.UserId, signal));
         return true;
     });
 

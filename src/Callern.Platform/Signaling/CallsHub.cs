@@ -19,9 +19,10 @@ public sealed partial class CallsHub(ConnectionTracker connections, PresenceServ
     {
         var caller = Context.User!.RequiredCaller();
         await connections.OpenAsync(Context.ConnectionId, caller);
+        await Groups.AddToGroupAsync(Context.ConnectionId, HubGroups.User(caller.TenantId, caller.UserId));
         if (caller.Role == Roles.Admin)
         {
-            await Groups.AddToGroupAsync(Context.ConnectionId, PresenceRules.AdminsGroup(caller.TenantId));
+            await Groups.AddToGroupAsync(Context.ConnectionId, HubGroups.Admins(caller.TenantId));
         }
         await calls.ParticipantReturnedAsync(caller);
     }

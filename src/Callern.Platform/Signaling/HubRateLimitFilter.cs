@@ -48,9 +48,3 @@ public sealed class HubRateLimitFilter(IOptions<SignalingOptions> options, TimeP
         }
     }
 }
-
-/// <summary>SignalR users are tenant + sub: two schools' users with the same id never share messages.</summary>
-public sealed class GlobalUserIdProvider : IUserIdProvider
-{
-    public string? GetUserId(HubConnectionContext connection) => Tenancy.CallerExtensions.Caller(connection.User)?.GlobalId;
-}

@@ -43,7 +43,4 @@ public static class PresenceRules
         "away" => PresenceStatus.Away,
         _ => PresenceStatus.Offline,
     };
-
-    /// <summary>SignalR group of a tenant's admin connections: presence changes go there.</summary>
-    public static string AdminsGroup(Guid tenantId) => $"admins:{tenantId:N}";
 }

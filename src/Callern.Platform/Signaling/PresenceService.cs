@@ -16,10 +16,10 @@ public sealed class PresenceService(PresenceStore store, SettingsStore settings,
     }
 
     /// <summary>
-    /// To the tenant's admins and to the teacher's own connections. Users are addressed by tenant +
-    /// sub (<see cref="GlobalUserIdProvider"/>), so another school's teacher with the same id hears nothing.
+    /// To the tenant's admins and to the teacher's own connections (<see cref="HubGroups"/>), so another
+    /// school's teacher with the same id hears nothing.
     /// </summary>
     public Task NotifyAsync(Guid tenantId, TeacherPresence presence) => Task.WhenAll(
-        hub.Clients.Group(PresenceRules.AdminsGroup(tenantId)).PresenceChanged(presence),
-        hub.Clients.User(new Caller(tenantId, presence.TeacherId, Roles.Teacher, "").GlobalId).PresenceChanged(presence));
+        hub.Clients.Group(HubGroups.Admins(tenantId)).PresenceChanged(presence),
+        hub.Clients.Group(HubGroups.User(tenantId, presence.TeacherId)).PresenceChanged(presence));
 }

@@ -27,7 +27,6 @@ public static class SignalingEndpoints
         // Read lazily, like the other limits, so hosts and tests can set them after this call.
         services.AddOptions<HubOptions>().Configure<IOptions<SignalingOptions>>((hub, signaling) =>
             hub.MaximumReceiveMessageSize = signaling.Value.MaxMessageBytes);
-        services.AddSingleton<IUserIdProvider, GlobalUserIdProvider>();
         services.AddSingleton<PresenceStore>();
         services.AddSingleton<PresenceService>();
         services.AddSingleton<ConnectionTracker>();
