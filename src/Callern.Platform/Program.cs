@@ -24,7 +24,7 @@ builder.Services.AddWallets(builder.Configuration);
 builder.Services.AddTurn(builder.Configuration);
 builder.Services.AddSignaling(builder.Configuration);
 builder.Services.AddCalls();
-builder.Services.AddBlocks();
+builder.Services.AddMatching();
 builder.Services.AddClassroom(builder.Configuration);
 builder.Services.AddDemo(builder.Configuration);
 builder.UseDocumentOnlyModeIfAsked(args);

@@ -18,7 +18,7 @@ namespace Callern.Platform.Calls;
 /// only after the commit. Timers are durable deadlines (<see cref="CallDeadlines"/>).
 /// </summary>
 public sealed class CallService(
-    NpgsqlDataSource db, CallHolds holds, WalletStore wallets, PeopleStore people, PresenceService presence,
+    NpgsqlDataSource db, CallHolds holds, WalletStore wallets, PeopleStore people, PresenceService presence, AvailableTeachers availableTeachers,
     SettingsStore settings, IceServerIssuer iceServers, CallNotifier notify, IOptions<SignalingOptions> signaling, TimeProvider time)
 {
     public static readonly TimeSpan QueueRetry = TimeSpan.FromSeconds(2);
@@ -84,55 +84,33 @@ public sealed class CallService(
             {
                 return;
             }
-            var (open, tried) = await connection.QuerySingleAsync<(int Open, int Tried)>(
-                "SELECT count(*) FILTER (WHERE outcome IS NULL)::int, count(*)::int FROM call_offers WHERE call_id = @callId", new { callId }, transaction);
-            if (open > 0)
+            var offers = (await connection.QueryAsync<(string TeacherId, bool Open)>(
+                "SELECT teacher_id, outcome IS NULL FROM call_offers WHERE call_id = @callId", new { callId }, transaction)).ToList();
+            if (offers.Any(o => o.Open))
             {
                 return;
             }
             var now = time.GetUtcNow().ToDatabasePrecision();
             var student = await PeopleStore.FindStudentAsync(connection, transaction, tenantId, call.StudentId);
-            var wanted = Math.Min(rules.RingStrategy == RingStrategy.Parallel ? rules.ParallelRingCount : 1, rules.MaxOffersPerRequest - tried);
-            // Spares: a teacher another request is offering at this moment is skipped for the next best.
-            var ranked = wanted <= 0
-                ? []
-                : Ranking.Rank(
-                    new MatchRequest(call.Language, call.Level, call.Accent, call.Specialization, call.PreferredTeachers, student?.TimeZone ?? "UTC"),
-                    await CallStore.CandidatesAsync(connection, transaction, call), rules.Ranking, now, wanted + OfferSpares);
-            var offered = new List<(Guid OfferId, string TeacherId)>();
+            var wanted = Math.Min(rules.RingStrategy == RingStrategy.Parallel ? rules.ParallelRingCount : 1, rules.MaxOffersPerRequest - offers.Count);
             var expiresAt = now.AddSeconds(rules.OfferTimeoutSeconds);
-            foreach (var candidate in ranked)
+            var offered = new List<(Guid OfferId, string TeacherId)>();
+            if (wanted > 0)
             {
-                if (offered.Count == wanted)
+                var request = new MatchRequest(call.Language, call.Level, call.Accent, call.Specialization, call.PreferredTeachers, student?.TimeZone ?? "UTC");
+                var studentFacts = await AvailableTeachers.StudentFactsAsync(connection, transaction, tenantId, call.StudentId);
+                var tried = offers.Select(o => o.TeacherId).ToHashSet(StringComparer.Ordinal);
+                // The cached snapshot first; if nobody in it could be offered, a fresh one before queueing.
+                foreach (var fresh in new[] { false, true })
                 {
-                    break;
-                }
-                var offerId = Guid.CreateVersion7(now);
-                // The partial unique index keeps a teacher to one open offer: a concurrent request may have
-                // taken them. A request offering a teacher holds a transaction lock on them, which others
-                // only try: they skip to their next candidate at once instead of queueing behind it (all
-                // requests rank alike, so they would form a convoy on the best teacher). If the teacher
-                // was accepting another call, the insert waited for that commit and went in; its own
-                // snapshot could not see the call, so the next statement checks.
-                var inserted = await connection.ExecuteAsync(
-                    """
-                    INSERT INTO call_offers (id, tenant_id, call_id, teacher_id, offered_at, expires_at, score)
-                    SELECT @offerId, @tenantId, @callId, @TeacherId, @now, @expiresAt, @Score
-                    WHERE pg_try_advisory_xact_lock(hashtextextended(@tenantId::text || '/' || @TeacherId, 0))
-                    ON CONFLICT (tenant_id, teacher_id) WHERE outcome IS NULL DO NOTHING
-                    """,
-                    new { offerId, tenantId, callId, candidate.TeacherId, now, expiresAt, candidate.Score }, transaction);
-                if (inserted == 1 && await connection.ExecuteScalarAsync<bool>(
-                        "SELECT EXISTS (SELECT 1 FROM calls WHERE tenant_id = @tenantId AND teacher_id = @TeacherId AND state IN ('accepted', 'connected'))",
-                        new { tenantId, candidate.TeacherId }, transaction))
-                {
-                    await connection.ExecuteAsync("DELETE FROM call_offers WHERE id = @offerId", new { offerId }, transaction);
-                    inserted = 0;
-                }
-                if (inserted == 1)
-                {
-                    await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.OfferTimeout, offerId, tenantId, expiresAt);
-                    offered.Add((offerId, candidate.TeacherId));
+                    var (pool, read) = await availableTeachers.GetAsync(connection, transaction, tenantId, fresh);
+                    // Spares: a teacher another request is offering at this moment is skipped for the next best.
+                    var ranked = Ranking.Rank(request, pool.For(studentFacts, tried), rules.Ranking, now, wanted + OfferSpares);
+                    await OfferAsync(connection, transaction, call, ranked, wanted, now, expiresAt, pool, offered);
+                    if (offered.Count > 0 || read)
+                    {
+                        break;
+                    }
                 }
             }
             if (offered.Count > 0)
@@ -166,6 +144,51 @@ public sealed class CallService(
             await transaction.CommitAsync();
         }
         await RunAsync(after);
+    }
+
+    /// <summary>Offers the call to the best of <paramref name="ranked"/> until <paramref name="wanted"/> took it.</summary>
+    private static async Task OfferAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, IReadOnlyList<RankedCandidate> ranked, int wanted,
+        DateTimeOffset now, DateTimeOffset expiresAt, AvailableTeachers.Snapshot pool, List<(Guid OfferId, string TeacherId)> offered)
+    {
+        foreach (var candidate in ranked)
+        {
+            if (offered.Count == wanted)
+            {
+                return;
+            }
+            var offerId = Guid.CreateVersion7(now);
+            // The snapshot may be up to a second old, so the insert checks that the teacher is still
+            // available. The partial unique index keeps a teacher to one open offer: a concurrent request
+            // may have taken them. A request offering a teacher holds a transaction lock on them, which
+            // others only try: they skip to their next candidate at once instead of queueing behind it
+            // (all requests rank alike, so they would form a convoy on the best teacher). If the teacher
+            // was accepting another call, the insert waited for that commit and went in; its own
+            // snapshot could not see the call, so the next statement checks.
+            var inserted = await connection.ExecuteAsync(
+                """
+                INSERT INTO call_offers (id, tenant_id, call_id, teacher_id, offered_at, expires_at, score)
+                SELECT @offerId, @TenantId, @Id, @TeacherId, @now, @expiresAt, @Score
+                WHERE pg_try_advisory_xact_lock(hashtextextended(@TenantId::text || '/' || @TeacherId, 0))
+                  AND EXISTS (SELECT 1 FROM teacher_presence p
+                              WHERE p.tenant_id = @TenantId AND p.teacher_id = @TeacherId AND p.status = 'available')
+                ON CONFLICT (tenant_id, teacher_id) WHERE outcome IS NULL DO NOTHING
+                """,
+                new { offerId, call.TenantId, call.Id, candidate.TeacherId, now, expiresAt, candidate.Score }, transaction);
+            if (inserted == 1 && await connection.ExecuteScalarAsync<bool>(
+                    "SELECT EXISTS (SELECT 1 FROM calls WHERE tenant_id = @TenantId AND teacher_id = @TeacherId AND state IN ('accepted', 'connected'))",
+                    new { call.TenantId, candidate.TeacherId }, transaction))
+            {
+                await connection.ExecuteAsync("DELETE FROM call_offers WHERE id = @offerId", new { offerId }, transaction);
+                inserted = 0;
+            }
+            pool.Offered(candidate.TeacherId);
+            if (inserted == 1)
+            {
+                await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.OfferTimeout, offerId, call.TenantId, expiresAt);
+                offered.Add((offerId, candidate.TeacherId));
+            }
+        }
     }
 
     public async Task<CallAcceptedEvent> AcceptAsync(Caller teacher, Guid offerId)
@@ -558,18 +581,15 @@ public sealed class CallService(
     {
         var profile = await people.FindStudentAsync(tenantId, studentId);
         var rules = (await settings.GetAsync(tenantId)).Calls;
-        var probe = new CallRecord
-        {
-            Id = Guid.Empty, TenantId = tenantId, StudentId = studentId,
-            Language = request.Language ?? profile?.TargetLanguage ?? "", Level = request.Level ?? profile?.Level ?? "",
-        };
+        var (language, level) = (request.Language ?? profile?.TargetLanguage ?? "", request.Level ?? profile?.Level ?? "");
         await using var connection = await db.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
-        var candidates = await CallStore.CandidatesAsync(connection, transaction, probe);
+        var (pool, _) = await availableTeachers.GetAsync(connection, transaction, tenantId, fresh: true);
+        var studentFacts = await AvailableTeachers.StudentFactsAsync(connection, transaction, tenantId, studentId);
         return Ranking.Rank(
-            new MatchRequest(probe.Language, probe.Level, request.Accent ?? profile?.Preferences.Accent,
+            new MatchRequest(language, level, request.Accent ?? profile?.Preferences.Accent,
                 request.Specialization ?? profile?.Preferences.Specialization, request.PreferredTeachers ?? [], profile?.TimeZone ?? "UTC"),
-            candidates, rules.Ranking, time.GetUtcNow());
+            pool.For(studentFacts, new HashSet<string>()), rules.Ranking, time.GetUtcNow());
     }
 
     private async Task EndLockedAsync(

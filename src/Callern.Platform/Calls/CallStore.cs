@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Callern.Platform.Infrastructure;
 using Callern.Platform.Matching;
 using Callern.Platform.People;
@@ -53,8 +52,6 @@ internal static class CallStore
         requested_at, accepted_at, connected_at, ended_at, student_media_at, teacher_media_at, metered_seconds, metering_since,
         warned_minutes, billed_seconds, participants_seen_at
         """;
-
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public static Task<CallRecord?> LockAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenantId, Guid callId) =>
         connection.QuerySingleOrDefaultAsync<CallRecord>(
@@ -122,60 +119,6 @@ internal static class CallStore
         "connected" => CallState.Connected,
         _ => CallState.Ended,
     };
-
-    /// <summary>
-    /// The teachers who could take this call now: available, teaching the language at the level,
-    /// not in a call, not holding another offer, not yet offered this call; with the facts ranking
-    /// (including whether the pair is blocked, which ranking's hard filter drops)
-    /// needs. One query on purpose: it runs on every request and every cascade step, so it reads
-    /// People's teachers and Signaling's presence as a read model instead of three round trips.
-    /// </summary>
-    public static async Task<IReadOnlyList<CandidateTeacher>> CandidatesAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call)
-    {
-        var rows = await connection.QueryAsync<CandidateRow>(
-            """
-            SELECT t.id, t.languages::text AS languages, t.specializations, t.time_zone, p.changed_at AS available_since,
-                   coalesce(s.rating_count, 0) AS rating_count, coalesce(s.rating_sum, 0) AS rating_sum, own.avg AS own_rating,
-                   coalesce(s.offers_received, 0) AS offers_received, coalesce(s.offers_accepted, 0) AS offers_accepted,
-                   s.last_call_ended_at AS last_call_ended,
-                   EXISTS (SELECT 1 FROM blocks b WHERE b.tenant_id = t.tenant_id AND b.student_id = @StudentId AND b.teacher_id = t.id) AS blocked
-            FROM teachers t
-            JOIN teacher_presence p ON p.tenant_id = t.tenant_id AND p.teacher_id = t.id AND p.status = 'available'
-            LEFT JOIN teacher_stats s ON s.tenant_id = t.tenant_id AND s.teacher_id = t.id
-            LEFT JOIN LATERAL (SELECT avg(stars)::float8 AS avg FROM call_ratings
-                               WHERE tenant_id = t.tenant_id AND teacher_id = t.id AND student_id = @StudentId) own ON true
-            WHERE t.tenant_id = @TenantId
-              AND EXISTS (SELECT 1 FROM jsonb_array_elements(t.languages) l
-                          WHERE (l->>'language' = @Language OR l->>'language' LIKE @Language || '-%') AND l->'levels' ? @Level)
-              AND NOT EXISTS (SELECT 1 FROM call_offers x WHERE x.tenant_id = t.tenant_id AND x.teacher_id = t.id AND x.outcome IS NULL)
-              AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.tenant_id = t.tenant_id AND c.teacher_id = t.id AND c.state IN ('accepted', 'connected'))
-              AND NOT EXISTS (SELECT 1 FROM call_offers x WHERE x.call_id = @Id AND x.teacher_id = t.id)
-            """,
-            new { call.TenantId, call.StudentId, call.Language, call.Level, call.Id }, transaction);
-        return rows.Select(r => new CandidateTeacher(
-            r.Id, JsonSerializer.Deserialize<List<TeacherLanguage>>(r.Languages, Json)!, r.Specializations, r.TimeZone,
-            Available: true, r.Blocked, (int)r.RatingCount, r.RatingSum, r.OwnRating, (int)r.OffersReceived, (int)r.OffersAccepted,
-            Max(r.AvailableSince.AsUtc(), r.LastCallEnded?.AsUtc()))).ToList();
-    }
-
-    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset? b) => b is { } value && value > a ? value : a;
-
-    private sealed class CandidateRow
-    {
-        public string Id { get; init; } = "";
-        public string Languages { get; init; } = "[]";
-        public string[] Specializations { get; init; } = [];
-        public string TimeZone { get; init; } = "UTC";
-        public DateTime AvailableSince { get; init; }
-        public long RatingCount { get; init; }
-        public long RatingSum { get; init; }
-        public double? OwnRating { get; init; }
-        public bool Blocked { get; init; }
-        public long OffersReceived { get; init; }
-        public long OffersAccepted { get; init; }
-        public DateTime? LastCallEnded { get; init; }
-    }
 
     private sealed class OfferRow
     {

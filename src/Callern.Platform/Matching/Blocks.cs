@@ -75,7 +75,8 @@ public sealed class BlockStore(NpgsqlDataSource db, TimeProvider time)
 
 public static class BlockEndpoints
 {
-    public static IServiceCollection AddBlocks(this IServiceCollection services) => services.AddSingleton<BlockStore>();
+    /// <summary>Matching's services: blocks and the per-node snapshot of available teachers.</summary>
+    public static IServiceCollection AddMatching(this IServiceCollection services) => services.AddSingleton<BlockStore>().AddSingleton<AvailableTeachers>();
 
     public static IEndpointRouteBuilder MapBlocks(this IEndpointRouteBuilder app)
     {

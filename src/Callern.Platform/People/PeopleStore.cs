@@ -6,7 +6,7 @@ using Npgsql;
 namespace Callern.Platform.People;
 
 /// <summary>Students and teachers, keyed by tenant and the school's own user id.</summary>
-public sealed class PeopleStore(NpgsqlDataSource db, TimeProvider time)
+public sealed class PeopleStore(NpgsqlDataSource db, Matching.AvailableTeachers availableTeachers, TimeProvider time)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -84,6 +84,7 @@ public sealed class PeopleStore(NpgsqlDataSource db, TimeProvider time)
                 languages = JsonSerializer.Serialize(input.Languages, Json),
                 specializations = (input.Specializations ?? []).Distinct().ToArray(),
             });
+        availableTeachers.Forget(tenantId);
         return row.ToTeacher();
     }
 

@@ -4,7 +4,8 @@ using Microsoft.AspNetCore.SignalR;
 namespace Callern.Platform.Signaling;
 
 /// <summary>Presence rules over the store, and the pushes that follow each change.</summary>
-public sealed class PresenceService(PresenceStore store, SettingsStore settings, IHubContext<CallsHub, ICallernClient> hub, TimeProvider time)
+public sealed class PresenceService(
+    PresenceStore store, SettingsStore settings, Matching.AvailableTeachers availableTeachers, IHubContext<CallsHub, ICallernClient> hub, TimeProvider time)
 {
     public async Task<TeacherPresence> SetAsync(Caller teacher, PresenceStatus status)
     {
@@ -19,7 +20,11 @@ public sealed class PresenceService(PresenceStore store, SettingsStore settings,
     /// To the tenant's admins and to the teacher's own connections (<see cref="HubGroups"/>), so another
     /// school's teacher with the same id hears nothing.
     /// </summary>
-    public Task NotifyAsync(Guid tenantId, TeacherPresence presence) => Task.WhenAll(
-        hub.Clients.Group(HubGroups.Admins(tenantId)).PresenceChanged(presence),
-        hub.Clients.Group(HubGroups.User(tenantId, presence.TeacherId)).PresenceChanged(presence));
+    public Task NotifyAsync(Guid tenantId, TeacherPresence presence)
+    {
+        availableTeachers.Forget(tenantId);
+        return Task.WhenAll(
+            hub.Clients.Group(HubGroups.Admins(tenantId)).PresenceChanged(presence),
+            hub.Clients.Group(HubGroups.User(tenantId, presence.TeacherId)).PresenceChanged(presence));
+    }
 }

@@ -1,0 +1,142 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Callern.Platform.Infrastructure;
+using Callern.Platform.People;
+using Dapper;
+using Npgsql;
+
+namespace Callern.Platform.Matching;
+
+/// <summary>
+/// The teachers ringing may choose from: a per-node, per-tenant snapshot of the available teachers
+/// who are in no call and hold no offer, with their profile and <c>teacher_stats</c>, read at most
+/// once per <see cref="FreshFor"/> instead of once per request (reading and parsing every available
+/// teacher on each request is what made ringing fall behind arrivals). A snapshot is only a shortlist:
+/// the offer's own statements still check, in the database, that the teacher is available, free and
+/// not already offered (see <c>CallService.DispatchAsync</c>), and a request that finds nobody in a
+/// snapshot looks again in a fresh one before it queues. Presence and profile changes made on this
+/// node drop the tenant's snapshot at once; other nodes' changes show within <see cref="FreshFor"/>.
+/// Facts about one student (blocks, their own past ratings) are read per request.
+/// </summary>
+public sealed class AvailableTeachers(TimeProvider time)
+{
+    public static readonly TimeSpan FreshFor = TimeSpan.FromSeconds(1);
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly ConcurrentDictionary<Guid, Snapshot> _snapshots = new();
+
+    /// <summary>The tenant's teachers as of <see cref="LoadedAt"/>, less those offered on this node since.</summary>
+    public sealed class Snapshot(IReadOnlyList<CandidateTeacher> teachers, DateTimeOffset loadedAt)
+    {
+        private readonly ConcurrentDictionary<string, byte> _offered = new(StringComparer.Ordinal);
+        public IReadOnlyList<CandidateTeacher> Teachers { get; } = teachers;
+        public DateTimeOffset LoadedAt { get; } = loadedAt;
+
+        /// <summary>This node offered the teacher a call: later requests skip them without a round trip.</summary>
+        public void Offered(string teacherId) => _offered[teacherId] = 0;
+
+        /// <summary>
+        /// The candidates for one student's request: this snapshot's teachers less those already tried
+        /// for the call and those offered since it was read, with the student's blocks and own ratings.
+        /// </summary>
+        public IReadOnlyList<CandidateTeacher> For(StudentFacts student, IReadOnlySet<string> tried)
+        {
+            var candidates = new List<CandidateTeacher>(Teachers.Count);
+            foreach (var teacher in Teachers)
+            {
+                if (tried.Contains(teacher.TeacherId) || _offered.ContainsKey(teacher.TeacherId))
+                {
+                    continue;
+                }
+                var blocked = student.Blocked.Contains(teacher.TeacherId);
+                var own = student.OwnRatings.TryGetValue(teacher.TeacherId, out var rating) ? rating : (double?)null;
+                candidates.Add(blocked || own is not null ? teacher with { Blocked = blocked, StudentOwnRating = own } : teacher);
+            }
+            return candidates;
+        }
+    }
+
+    /// <summary>What ranking needs to know about the student who asks.</summary>
+    public sealed record StudentFacts(IReadOnlySet<string> Blocked, IReadOnlyDictionary<string, double> OwnRatings);
+
+    /// <summary>
+    /// The tenant's snapshot: the cached one while fresh (<c>Read</c> false), or one read now on the
+    /// caller's connection (<c>Read</c> true).
+    /// </summary>
+    public async Task<(Snapshot Pool, bool Read)> GetAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenantId, bool fresh = false)
+    {
+        var now = time.GetUtcNow();
+        if (!fresh && _snapshots.TryGetValue(tenantId, out var cached) && now - cached.LoadedAt < FreshFor && now >= cached.LoadedAt)
+        {
+            return (cached, false);
+        }
+        var snapshot = new Snapshot(await LoadAsync(connection, transaction, tenantId), now);
+        _snapshots[tenantId] = snapshot;
+        return (snapshot, true);
+    }
+
+    /// <summary>A teacher's presence or profile changed on this node: the next request reads afresh.</summary>
+    public void Forget(Guid tenantId) => _snapshots.TryRemove(tenantId, out _);
+
+    public static async Task<StudentFacts> StudentFactsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid tenantId, string studentId)
+    {
+        var rows = await connection.QueryAsync<(string TeacherId, bool Blocked, double? Rating)>(
+            """
+            SELECT teacher_id, true, NULL::float8 FROM blocks WHERE tenant_id = @tenantId AND student_id = @studentId
+            UNION ALL
+            SELECT teacher_id, false, avg(stars)::float8 FROM call_ratings WHERE tenant_id = @tenantId AND student_id = @studentId GROUP BY teacher_id
+            """,
+            new { tenantId, studentId }, transaction);
+        var blocked = new HashSet<string>(StringComparer.Ordinal);
+        var ratings = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var row in rows)
+        {
+            if (row.Blocked)
+            {
+                blocked.Add(row.TeacherId);
+            }
+            else
+            {
+                ratings[row.TeacherId] = row.Rating!.Value;
+            }
+        }
+        return new StudentFacts(blocked, ratings);
+    }
+
+    private static async Task<IReadOnlyList<CandidateTeacher>> LoadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenantId)
+    {
+        var rows = await connection.QueryAsync<Row>(
+            """
+            SELECT t.id, t.languages::text AS languages, t.specializations, t.time_zone, p.changed_at AS available_since,
+                   coalesce(s.rating_count, 0) AS rating_count, coalesce(s.rating_sum, 0) AS rating_sum,
+                   coalesce(s.offers_received, 0) AS offers_received, coalesce(s.offers_accepted, 0) AS offers_accepted,
+                   s.last_call_ended_at AS last_call_ended
+            FROM teacher_presence p
+            JOIN teachers t ON t.tenant_id = p.tenant_id AND t.id = p.teacher_id
+            LEFT JOIN teacher_stats s ON s.tenant_id = t.tenant_id AND s.teacher_id = t.id
+            WHERE p.tenant_id = @tenantId AND p.status = 'available'
+              AND NOT EXISTS (SELECT 1 FROM call_offers x WHERE x.tenant_id = t.tenant_id AND x.teacher_id = t.id AND x.outcome IS NULL)
+              AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.tenant_id = t.tenant_id AND c.teacher_id = t.id AND c.state IN ('accepted', 'connected'))
+            """,
+            new { tenantId }, transaction);
+        return rows.Select(r => new CandidateTeacher(
+            r.Id, JsonSerializer.Deserialize<List<TeacherLanguage>>(r.Languages, Json)!, r.Specializations, r.TimeZone,
+            Available: true, Blocked: false, (int)r.RatingCount, r.RatingSum, StudentOwnRating: null, (int)r.OffersReceived, (int)r.OffersAccepted,
+            Max(r.AvailableSince.AsUtc(), r.LastCallEnded?.AsUtc()))).ToList();
+    }
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset? b) => b is { } value && value > a ? value : a;
+
+    private sealed class Row
+    {
+        public string Id { get; init; } = "";
+        public string Languages { get; init; } = "[]";
+        public string[] Specializations { get; init; } = [];
+        public string TimeZone { get; init; } = "UTC";
+        public DateTime AvailableSince { get; init; }
+        public long RatingCount { get; init; }
+        public long RatingSum { get; init; }
+        public long OffersReceived { get; init; }
+        public long OffersAccepted { get; init; }
+        public DateTime? LastCallEnded { get; init; }
+    }
+}
