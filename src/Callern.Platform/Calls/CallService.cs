@@ -157,12 +157,16 @@ public sealed class CallService(
             {
                 return;
             }
+            if (!pool.TryClaim(candidate.TeacherId))
+            {
+                continue;
+            }
             var offerId = Guid.CreateVersion7(now);
             // The snapshot may be up to a second old, so the insert checks that the teacher is still
             // available. The partial unique index keeps a teacher to one open offer: a concurrent request
-            // may have taken them. A request offering a teacher holds a transaction lock on them, which
-            // others only try: they skip to their next candidate at once instead of queueing behind it
-            // (all requests rank alike, so they would form a convoy on the best teacher). If the teacher
+            // may have taken them. On this node the snapshot's claim keeps requests apart; across nodes,
+            // a request offering a teacher holds a transaction lock on them, which others only try: they
+            // skip to their next candidate at once instead of queueing behind it. If the teacher
             // was accepting another call, the insert waited for that commit and went in; its own
             // snapshot could not see the call, so the next statement checks.
             var inserted = await connection.ExecuteAsync(
@@ -182,7 +186,6 @@ public sealed class CallService(
                 await connection.ExecuteAsync("DELETE FROM call_offers WHERE id = @offerId", new { offerId }, transaction);
                 inserted = 0;
             }
-            pool.Offered(candidate.TeacherId);
             if (inserted == 1)
             {
                 await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.OfferTimeout, offerId, call.TenantId, expiresAt);
@@ -376,7 +379,19 @@ public sealed class CallService(
     internal async Task TickAsync(Deadline deadline, DeadlineContext context)
     {
         var (connection, transaction) = (context.Connection, context.Transaction);
-        var call = await CallStore.LockAsync(connection, transaction, deadline.TenantId, deadline.SubjectId);
+        CallRecord? call;
+        Dictionary<string, DateTimeOffset> lastSeen;
+        // One round trip: the call, locked, and when its participants' connections were last seen.
+        await using (var results = await connection.QueryMultipleAsync(
+            $"""
+            SELECT {CallStore.Columns} FROM calls WHERE id = @callId AND tenant_id = @TenantId FOR UPDATE;
+            {LastSeenSql};
+            """,
+            new { callId = deadline.SubjectId, deadline.TenantId }, transaction))
+        {
+            call = await results.ReadSingleOrDefaultAsync<CallRecord>();
+            lastSeen = (await results.ReadAsync<(string UserId, DateTime LastSeen)>()).ToDictionary(r => r.UserId, r => r.LastSeen.AsUtc());
+        }
         if (call is not { State: "connected" })
         {
             return;
@@ -386,15 +401,16 @@ public sealed class CallService(
         var after = new List<Func<Task>>();
         if (call.MeteringSince is not null)
         {
-            var (gone, bothSeen) = await LastSeenAsync(connection, transaction, call, now);
+            var (gone, bothSeen) = LastSeen(call, lastSeen, now);
             if (gone is { } stale)
             {
                 // Bill only up to the last heartbeat of the participant who vanished.
                 await PauseLockedAsync(connection, transaction, call, stale, now, rules, after);
                 call = (await CallStore.LockAsync(connection, transaction, call.TenantId, call.Id))!;
             }
-            else if (bothSeen is { } seen)
+            else if (bothSeen is { } seen && (call.ParticipantsSeenAt is null || seen > call.ParticipantsSeenAt.Value.AsUtc()))
             {
+                // Connections are stamped every heartbeat, not every tick: write only what moved.
                 await connection.ExecuteAsync("UPDATE calls SET participants_seen_at = @seen WHERE id = @Id", new { seen, call.Id }, transaction);
             }
         }
@@ -421,7 +437,7 @@ public sealed class CallService(
             }
             var paused = call.MeteringSince is null;
             var next = paused ? CallRules.TickInterval : TimeSpan.FromSeconds(Math.Clamp(remaining, 1, CallRules.TickInterval.TotalSeconds));
-            await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.Tick, call.Id, call.TenantId, now + next);
+            context.Reschedule(now + next);
             after.Add(() => Task.WhenAll(
                 notify.User(call.TenantId, call.StudentId).CallTimer(new CallTimerEvent(call.Id, elapsed, remaining, paused)),
                 notify.User(call.TenantId, call.TeacherId!).CallTimer(new CallTimerEvent(call.Id, elapsed, rules.ShowBalanceToTeacher ? remaining : null, paused))));
@@ -464,7 +480,7 @@ public sealed class CallService(
             if (call is { State: "connected", MeteringSince: null })
             {
                 var now = time.GetUtcNow().ToDatabasePrecision();
-                if ((await LastSeenAsync(connection, transaction, call, now)).Gone is null)
+                if (LastSeen(call, await LastSeenAsync(connection, transaction, call), now).Gone is null)
                 {
                     await connection.ExecuteAsync("UPDATE calls SET metering_since = @now WHERE id = @Id", new { now, call.Id }, transaction);
                     await Deadlines.CancelAsync(connection, transaction, CallDeadlines.ReconnectGrace, call.Id);
@@ -680,12 +696,20 @@ public sealed class CallService(
     /// were already swept counts as last seen when the call last confirmed both, or when the
     /// current metering stretch began: never later than a confirmed heartbeat.
     /// </summary>
-    private async Task<(DateTimeOffset? Gone, DateTimeOffset? BothSeen)> LastSeenAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, DateTimeOffset now)
+    /// <summary>When each participant of call @callId was last stamped by their node's heartbeat (no row: no connection).</summary>
+    private const string LastSeenSql =
+        """
+        SELECT h.user_id, max(h.last_seen_at) FROM calls c
+        JOIN hub_connections h ON h.tenant_id = c.tenant_id AND h.user_id IN (c.student_id, c.teacher_id)
+        WHERE c.id = @callId GROUP BY h.user_id
+        """;
+
+    private static async Task<Dictionary<string, DateTimeOffset>> LastSeenAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call) =>
+        (await connection.QueryAsync<(string UserId, DateTime LastSeen)>(LastSeenSql, new { callId = call.Id }, transaction))
+        .ToDictionary(r => r.UserId, r => r.LastSeen.AsUtc());
+
+    private (DateTimeOffset? Gone, DateTimeOffset? BothSeen) LastSeen(CallRecord call, Dictionary<string, DateTimeOffset> seen, DateTimeOffset now)
     {
-        var seen = (await connection.QueryAsync<(string UserId, DateTime LastSeen)>(
-            "SELECT user_id, max(last_seen_at) FROM hub_connections WHERE tenant_id = @TenantId AND user_id IN (@StudentId, @TeacherId) GROUP BY user_id",
-            new { call.TenantId, call.StudentId, call.TeacherId }, transaction)).ToDictionary(r => r.UserId, r => r.LastSeen.AsUtc());
         // A participant with no row at all has just disconnected (that path pauses the call itself),
         // unless the call has not confirmed both for longer than a connection takes to count as gone:
         // then their node died and its rows were swept, and billing stops at that confirmation.

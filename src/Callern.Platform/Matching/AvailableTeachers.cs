@@ -24,26 +24,30 @@ public sealed class AvailableTeachers(TimeProvider time)
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly ConcurrentDictionary<Guid, Snapshot> _snapshots = new();
 
-    /// <summary>The tenant's teachers as of <see cref="LoadedAt"/>, less those offered on this node since.</summary>
+    /// <summary>The tenant's teachers as of <see cref="LoadedAt"/>, less those claimed for an offer on this node since.</summary>
     public sealed class Snapshot(IReadOnlyList<CandidateTeacher> teachers, DateTimeOffset loadedAt)
     {
-        private readonly ConcurrentDictionary<string, byte> _offered = new(StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<string, byte> _claimed = new(StringComparer.Ordinal);
         public IReadOnlyList<CandidateTeacher> Teachers { get; } = teachers;
         public DateTimeOffset LoadedAt { get; } = loadedAt;
 
-        /// <summary>This node offered the teacher a call: later requests skip them without a round trip.</summary>
-        public void Offered(string teacherId) => _offered[teacherId] = 0;
+        /// <summary>
+        /// Claims the teacher for an offer this node is about to try; false if another request on
+        /// this node has. Concurrent requests rank alike, so without claims they would all try the
+        /// same few best teachers; with them each takes the next one free, without a round trip.
+        /// </summary>
+        public bool TryClaim(string teacherId) => _claimed.TryAdd(teacherId, 0);
 
         /// <summary>
         /// The candidates for one student's request: this snapshot's teachers less those already tried
-        /// for the call and those offered since it was read, with the student's blocks and own ratings.
+        /// for the call and those claimed since it was read, with the student's blocks and own ratings.
         /// </summary>
         public IReadOnlyList<CandidateTeacher> For(StudentFacts student, IReadOnlySet<string> tried)
         {
             var candidates = new List<CandidateTeacher>(Teachers.Count);
             foreach (var teacher in Teachers)
             {
-                if (tried.Contains(teacher.TeacherId) || _offered.ContainsKey(teacher.TeacherId))
+                if (tried.Contains(teacher.TeacherId) || _claimed.ContainsKey(teacher.TeacherId))
                 {
                     continue;
                 }

@@ -3,10 +3,10 @@ using Callern.Platform.Tests.Calls;
 using Callern.Platform.Tests.Infrastructure;
 using Callern.Sdk;
 using Call = Callern.Platform.Calls.Call;
-using IncomingCallEvent = Callern.Platform.Calls.IncomingCallEvent;
-using MatchPreviewRequest = Callern.Sdk.MatchPreviewRequest;
 using CallRequest = Callern.Platform.Calls.CallRequest;
 using CallState = Callern.Platform.Calls.CallState;
+using IncomingCallEvent = Callern.Platform.Calls.IncomingCallEvent;
+using MatchPreviewRequest = Callern.Sdk.MatchPreviewRequest;
 
 namespace Callern.Platform.Tests.Matching;
 
