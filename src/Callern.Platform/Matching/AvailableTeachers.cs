@@ -15,7 +15,9 @@ namespace Callern.Platform.Matching;
 /// the offer's own statements still check, in the database, that the teacher is available, free and
 /// not already offered (see <c>CallService.DispatchAsync</c>), and a request that finds nobody in a
 /// snapshot looks again in a fresh one before it queues. Presence and profile changes made on this
-/// node drop the tenant's snapshot at once; other nodes' changes show within <see cref="FreshFor"/>.
+/// node expire the tenant's snapshot at once; other nodes' changes show within <see cref="FreshFor"/>.
+/// One request reads an expired snapshot anew while the others go on with the old one: when every
+/// request re-read it at once, the reads slowed each other down until ringing stalled for seconds.
 /// Facts about one student (blocks, their own past ratings) are read per request.
 /// </summary>
 public sealed class AvailableTeachers(TimeProvider time)
@@ -28,8 +30,17 @@ public sealed class AvailableTeachers(TimeProvider time)
     public sealed class Snapshot(IReadOnlyList<CandidateTeacher> teachers, DateTimeOffset loadedAt)
     {
         private readonly ConcurrentDictionary<string, byte> _claimed = new(StringComparer.Ordinal);
+        private int _expired;
+        private int _refreshing;
         public IReadOnlyList<CandidateTeacher> Teachers { get; } = teachers;
         public DateTimeOffset LoadedAt { get; } = loadedAt;
+
+        internal bool IsFresh(DateTimeOffset now) => Volatile.Read(ref _expired) == 0 && now >= LoadedAt && now - LoadedAt < FreshFor;
+        internal void Expire() => Volatile.Write(ref _expired, 1);
+
+        /// <summary>True for the one caller that should read the next snapshot.</summary>
+        internal bool TryStartRefresh() => Interlocked.Exchange(ref _refreshing, 1) == 0;
+        internal void RefreshFailed() => Volatile.Write(ref _refreshing, 0);
 
         /// <summary>
         /// Claims the teacher for an offer this node is about to try; false if another request on
@@ -63,23 +74,38 @@ public sealed class AvailableTeachers(TimeProvider time)
     public sealed record StudentFacts(IReadOnlySet<string> Blocked, IReadOnlyDictionary<string, double> OwnRatings);
 
     /// <summary>
-    /// The tenant's snapshot: the cached one while fresh (<c>Read</c> false), or one read now on the
-    /// caller's connection (<c>Read</c> true).
+    /// The tenant's snapshot: the cached one while fresh, or while another request reads the next
+    /// one (<c>Read</c> false); otherwise one read now on the caller's connection (<c>Read</c> true).
     /// </summary>
     public async Task<(Snapshot Pool, bool Read)> GetAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenantId, bool fresh = false)
     {
         var now = time.GetUtcNow();
-        if (!fresh && _snapshots.TryGetValue(tenantId, out var cached) && now - cached.LoadedAt < FreshFor && now >= cached.LoadedAt)
+        _snapshots.TryGetValue(tenantId, out var cached);
+        if (!fresh && cached is not null && (cached.IsFresh(now) || !cached.TryStartRefresh()))
         {
             return (cached, false);
         }
-        var snapshot = new Snapshot(await LoadAsync(connection, transaction, tenantId), now);
-        _snapshots[tenantId] = snapshot;
-        return (snapshot, true);
+        try
+        {
+            var snapshot = new Snapshot(await LoadAsync(connection, transaction, tenantId), now);
+            _snapshots[tenantId] = snapshot;
+            return (snapshot, true);
+        }
+        catch
+        {
+            cached?.RefreshFailed();
+            throw;
+        }
     }
 
     /// <summary>A teacher's presence or profile changed on this node: the next request reads afresh.</summary>
-    public void Forget(Guid tenantId) => _snapshots.TryRemove(tenantId, out _);
+    public void Forget(Guid tenantId)
+    {
+        if (_snapshots.TryGetValue(tenantId, out var cached))
+        {
+            cached.Expire();
+        }
+    }
 
     public static async Task<StudentFacts> StudentFactsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid tenantId, string studentId)
     {
