@@ -115,6 +115,8 @@ Console.Error.WriteLine($"{connectedCalls} calls accepted; relaying for {options
 
 // Relay: both sides of every call send a 500-byte signal every --every ms, starting at random offsets.
 var cpuBefore = CpuSeconds(options.Pid);
+var selfBefore = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+var machineBefore = MachineCpu();
 var relayEnds = Stopwatch.GetTimestamp() + (long)(options.RelaySeconds * Stopwatch.Frequency);
 var sent = 0L;
 var padding = new string('x', 480);
@@ -131,13 +133,17 @@ await Task.WhenAll(Enumerable.Range(0, options.Calls).Where(i => callOf[i] is no
 })));
 await Task.Delay(1000);
 var cpu = CpuSeconds(options.Pid) - cpuBefore;
+var self = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - selfBefore;
+var machineAfter = MachineCpu();
+var machineBusy = 1 - (machineAfter.Idle - machineBefore.Idle) / (machineAfter.Total - machineBefore.Total);
 
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
     calls                   {options.Calls} requested at {options.Rate}/s against {options.Calls} available teachers; {connectedCalls} accepted
     request -> ring         {Summary(ringLatency)}
     accept -> notified      {Summary(acceptLatency)}
     relay ({options.RelaySeconds} s, every {options.SignalEveryMs} ms) {sent} signals sent, {relayLatency.Count} received ({relayLatency.Count / options.RelaySeconds:F0}/s): {Summary(relayLatency)}
-    platform CPU per relayed signal  {(sent == 0 ? 0 : cpu / sent * 1e6):F0} µs ({cpu:F1} s of CPU)
+    platform CPU per relayed signal  {(sent == 0 ? 0 : cpu / sent * 1e6):F0} µs ({cpu:F1} s of CPU); load generator {(sent == 0 ? 0 : self / sent * 1e6):F0} µs ({self:F1} s)
+    machine CPU busy while relaying  {machineBusy:P0} of {Environment.ProcessorCount} cores
     """));
 
 await ForEachAsync(options.Calls, async i =>
@@ -191,6 +197,14 @@ static double CpuSeconds(int pid)
     }
     var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
     return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+}
+
+// Idle and total jiffies of all cores, from /proc/stat (Linux).
+static (double Idle, double Total) MachineCpu()
+{
+    var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1)
+        .Select(f => double.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+    return (fields[3] + fields[4], fields.Sum());
 }
 
 static Task ForEachAsync(int count, Func<int, Task> body) =>
