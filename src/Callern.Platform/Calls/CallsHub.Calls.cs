@@ -55,7 +55,7 @@ public sealed partial class CallsHub
 
     private async Task<T> Guard<T>(string? role, Func<Caller, Task<T>> action)
     {
-        var caller = Context.User!.RequiredCaller();
+        var caller = CurrentCaller;
         if (role is not null && caller.Role != role)
         {
             throw HubErrors.Create(HubErrors.Forbidden, $"Only a {role} may do this.");

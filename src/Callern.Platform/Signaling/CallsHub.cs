@@ -15,9 +15,12 @@ public sealed partial class CallsHub(ConnectionTracker connections, PresenceServ
 {
     public const string Path = "/hubs/calls";
 
+    /// <summary>The connection's caller, read from its token's claims once per connection, not once per message.</summary>
+    private Caller CurrentCaller => Context.Items[typeof(Caller)] as Caller ?? (Caller)(Context.Items[typeof(Caller)] = Context.User!.RequiredCaller());
+
     public override async Task OnConnectedAsync()
     {
-        var caller = Context.User!.RequiredCaller();
+        var caller = CurrentCaller;
         await connections.OpenAsync(Context.ConnectionId, caller);
         await Groups.AddToGroupAsync(Context.ConnectionId, HubGroups.User(caller.TenantId, caller.UserId));
         if (caller.Role == Roles.Admin)
@@ -29,7 +32,7 @@ public sealed partial class CallsHub(ConnectionTracker connections, PresenceServ
 
     public override async Task OnDisconnectedAsync(Exception? exception)
     {
-        var caller = Context.User!.RequiredCaller();
+        var caller = CurrentCaller;
         await connections.CloseAsync(Context.ConnectionId, caller);
         await calls.ParticipantLeftAsync(caller);
     }
@@ -37,7 +40,7 @@ public sealed partial class CallsHub(ConnectionTracker connections, PresenceServ
     /// <summary>A teacher sets their own status; the answer is the presence every admin now sees.</summary>
     public Task<TeacherPresence> SetAvailability(PresenceStatus status)
     {
-        var caller = Context.User!.RequiredCaller();
+        var caller = CurrentCaller;
         if (caller.Role != Roles.Teacher)
         {
             throw HubErrors.Create(HubErrors.Forbidden, "Only teachers have an availability.");
