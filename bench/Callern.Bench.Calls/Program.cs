@@ -111,7 +111,14 @@ for (var waited = 0; Volatile.Read(ref accepted) < options.Calls && waited < 300
 }
 var connectedCalls = Volatile.Read(ref accepted);
 
-Console.Error.WriteLine($"{connectedCalls} calls accepted; relaying for {options.RelaySeconds} s");
+// The platform's own work while every call meters and nobody signals (ticks, timers, heartbeats),
+// so the relay's cost per signal can be told from it.
+const int QuietSeconds = 10;
+Console.Error.WriteLine($"{connectedCalls} calls accepted; measuring the platform without signals for {QuietSeconds} s");
+var quietBefore = CpuSeconds(options.Pid);
+await Task.Delay(TimeSpan.FromSeconds(QuietSeconds));
+var quietCpu = (CpuSeconds(options.Pid) - quietBefore) / QuietSeconds;
+Console.Error.WriteLine($"relaying for {options.RelaySeconds} s");
 
 // Relay: both sides of every call send a 500-byte signal every --every ms, starting at random offsets.
 var cpuBefore = CpuSeconds(options.Pid);
@@ -142,7 +149,8 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
     request -> ring         {Summary(ringLatency)}
     accept -> notified      {Summary(acceptLatency)}
     relay ({options.RelaySeconds} s, every {options.SignalEveryMs} ms) {sent} signals sent, {relayLatency.Count} received ({relayLatency.Count / options.RelaySeconds:F0}/s): {Summary(relayLatency)}
-    platform CPU per relayed signal  {(sent == 0 ? 0 : cpu / sent * 1e6):F0} µs ({cpu:F1} s of CPU); load generator {(sent == 0 ? 0 : self / sent * 1e6):F0} µs ({self:F1} s)
+    platform CPU without signals     {quietCpu:P0} of a core ({connectedCalls} calls metering: ticks, timer events, heartbeats)
+    platform CPU per relayed signal  {(sent == 0 ? 0 : cpu / sent * 1e6):F0} µs in all ({cpu:F1} s of CPU), {(sent == 0 ? 0 : Math.Max(0, cpu - quietCpu * (options.RelaySeconds + 1)) / sent * 1e6):F0} µs above the quiet load; load generator {(sent == 0 ? 0 : self / sent * 1e6):F0} µs ({self:F1} s)
     machine CPU busy while relaying  {machineBusy:P0} of {Environment.ProcessorCount} cores
     """));
 

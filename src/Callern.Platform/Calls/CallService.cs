@@ -684,18 +684,6 @@ public sealed class CallService(
         }
     }
 
-    /// <summary>
-    /// The earliest last-seen time of a participant who has no fresh hub connection, or null when
-    /// both are present. A stale row (its node died) says when the participant was last there; no
-    /// row at all means a connection closed just now, which <see cref="ParticipantLeftAsync"/> handles
-    /// at this same instant.
-    /// </summary>
-    /// <summary>
-    /// When the first participant whose connections all went quiet was last seen (null while both
-    /// are there), and the moment both were last seen alive. A participant whose dead node's rows
-    /// were already swept counts as last seen when the call last confirmed both, or when the
-    /// current metering stretch began: never later than a confirmed heartbeat.
-    /// </summary>
     /// <summary>When each participant of call @callId was last stamped by their node's heartbeat (no row: no connection).</summary>
     private const string LastSeenSql =
         """
@@ -708,6 +696,12 @@ public sealed class CallService(
         (await connection.QueryAsync<(string UserId, DateTime LastSeen)>(LastSeenSql, new { callId = call.Id }, transaction))
         .ToDictionary(r => r.UserId, r => r.LastSeen.AsUtc());
 
+    /// <summary>
+    /// When the first participant whose connections all went quiet was last seen (null while both
+    /// are there), and the moment both were last seen alive. A participant whose dead node's rows
+    /// were already swept counts as last seen when the call last confirmed both, or when the
+    /// current metering stretch began: never later than a confirmed heartbeat.
+    /// </summary>
     private (DateTimeOffset? Gone, DateTimeOffset? BothSeen) LastSeen(CallRecord call, Dictionary<string, DateTimeOffset> seen, DateTimeOffset now)
     {
         // A participant with no row at all has just disconnected (that path pauses the call itself),
