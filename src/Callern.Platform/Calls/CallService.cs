@@ -381,16 +381,20 @@ public sealed class CallService(
         var (connection, transaction) = (context.Connection, context.Transaction);
         CallRecord? call;
         Dictionary<string, DateTimeOffset> lastSeen;
-        // One round trip: the call, locked, and when its participants' connections were last seen.
+        (long Held, long Available)? room;
+        // One round trip: the call, locked, when its participants' connections were last seen, and
+        // whether its hold could grow (under the call's lock, only this tick changes the hold).
         await using (var results = await connection.QueryMultipleAsync(
             $"""
             SELECT {CallStore.Columns} FROM calls WHERE id = @callId AND tenant_id = @TenantId FOR UPDATE;
             {LastSeenSql};
+            {CallHolds.RoomSql};
             """,
             new { callId = deadline.SubjectId, deadline.TenantId }, transaction))
         {
             call = await results.ReadSingleOrDefaultAsync<CallRecord>();
             lastSeen = (await results.ReadAsync<(string UserId, DateTime LastSeen)>()).ToDictionary(r => r.UserId, r => r.LastSeen.AsUtc());
+            room = (await results.ReadAsync<(long Held, long Available)>()).Select(r => ((long, long)?)r).SingleOrDefault();
         }
         if (call is not { State: "connected" })
         {
@@ -414,8 +418,10 @@ public sealed class CallService(
                 await connection.ExecuteAsync("UPDATE calls SET participants_seen_at = @seen WHERE id = @Id", new { seen, call.Id }, transaction);
             }
         }
-        var hold = await holds.ExtendAsync(call.TenantId, call.Id, rules.MaxCallMinutes * 60L, transaction);
-        var held = hold?.HeldSeconds ?? 0;
+        var cap = rules.MaxCallMinutes * 60L;
+        // A top-up during the call lets the hold grow; a hold at its cap or a spent wallet cannot.
+        var held = room is { } r && (r.Held >= cap || r.Available == 0) ? r.Held
+            : (await holds.ExtendAsync(call.TenantId, call.Id, cap, transaction))?.HeldSeconds ?? 0;
         var elapsed = call.ElapsedSeconds(now);
         var remaining = Math.Max(0, held - elapsed);
         if (remaining == 0)

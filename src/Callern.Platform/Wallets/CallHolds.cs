@@ -47,6 +47,18 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
     }
 
     /// <summary>
+    /// For a caller's own batch of statements: one row (held seconds, the wallet's available seconds)
+    /// for the active hold of call <c>@callId</c> in tenant <c>@TenantId</c>, without a lock. A hold at
+    /// its cap, or with nothing left in the wallet, cannot grow: <see cref="ExtendAsync"/> can be skipped.
+    /// </summary>
+    public const string RoomSql =
+        """
+        SELECT h.held_seconds, w.available_seconds FROM wallet_holds h
+        JOIN wallets w ON w.tenant_id = h.tenant_id AND w.student_id = h.student_id
+        WHERE h.tenant_id = @TenantId AND h.call_id = @callId AND h.state = 'active'
+        """;
+
+    /// <summary>
     /// Raises an active hold to at most <paramref name="toTotalSeconds"/> in all (a top-up during the
     /// call lets it go on). Asking for the same total twice grants once. Null for an unknown call; a
     /// settled or released hold is returned unchanged.
