@@ -53,10 +53,10 @@ public sealed class Deadlines(NpgsqlDataSource db, IEnumerable<IDeadlineHandler>
     /// Fires every deadline due now, one transaction each, and returns how many fired. Safe to run
     /// on every node at once. Deadlines are first claimed, up to <see cref="ClaimBatch"/> in one
     /// statement (their due time moved one <see cref="RetryDelay"/> ahead, committed at once, so no
-    /// lock is held); each handler then runs and removes (or reschedules) its claimed row in one transaction. Claiming without holding the row keeps
-    /// one lock order everywhere (the subject, such as the call row, before its deadlines): a
-    /// handler locking the call while a request holding that call waits on the deadline row would
-    /// deadlock. If the node dies or the handler fails, the claim lapses and the deadline fires
+    /// lock is held); each handler then runs and removes (or reschedules) its claimed row in one
+    /// transaction. Claiming without holding the row keeps one lock order everywhere (the subject,
+    /// such as the call row, before its deadlines): a handler locking the call while a request
+    /// holding that call waits on the deadline row would deadlock. If the node dies or the handler fails, the claim lapses and the deadline fires
     /// again after <see cref="RetryDelay"/>, so one failing deadline cannot block the others.
     /// </summary>
     public async Task<int> SweepOnceAsync(CancellationToken cancellationToken = default)
