@@ -1,7 +1,8 @@
 // Calls under load against a running platform: N available teachers and N students with minutes;
 // students request calls at a steady rate and teachers accept at once (request → ring and
-// accept → both notified latency), then every call's two sides exchange 500-byte signals every
-// --every milliseconds, 500 by default (relay latency, and the platform's CPU per relayed message from /proc).
+// accept → both notified latency), measures the platform's CPU while every call meters and nobody
+// signals, then every call's two sides exchange 500-byte signals every --every milliseconds, 500 by
+// default (relay latency; the platform's, its own and the machine's CPU from /proc).
 // bench/calls.sh starts a throwaway platform and runs this against it.
 //
 //   dotnet run -c Release -- --url http://127.0.0.1:5080 --demo .callern/demo.json \
