@@ -34,7 +34,7 @@ try
     await using var db = NpgsqlDataSource.Create(connectionString);
     await new MigrationRunner(db, NullLogger<MigrationRunner>.Instance).RunAsync(CancellationToken.None);
     var time = TimeProvider.System;
-    var people = new PeopleStore(db, new AvailableTeachers(time), time);
+    var people = new PeopleStore(db, new AvailableTeachers(db, time, NullLogger<AvailableTeachers>.Instance), time);
     var wallets = new WalletStore(db, time);
     var holds = new CallHolds(db, time);
 

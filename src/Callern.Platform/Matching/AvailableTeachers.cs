@@ -15,12 +15,14 @@ namespace Callern.Platform.Matching;
 /// the offer's own statements still check, in the database, that the teacher is available, free and
 /// not already offered (see <c>CallService.DispatchAsync</c>), and a request that finds nobody in a
 /// snapshot looks again in a fresh one before it queues. Presence and profile changes made on this
-/// node expire the tenant's snapshot at once; other nodes' changes show within <see cref="FreshFor"/>.
-/// One request reads an expired snapshot anew while the others go on with the old one: when every
-/// request re-read it at once, the reads slowed each other down until ringing stalled for seconds.
+/// node expire the tenant's snapshot, and the next request reads it anew; other nodes' changes show
+/// within about <see cref="FreshFor"/>. A snapshot that is merely old is read anew in the background
+/// while requests go on with it: once a second, one request would otherwise wait for the read (the
+/// p99 of ringing), and when every request re-read it at once, the reads slowed each other down
+/// until ringing stalled for seconds.
 /// Facts about one student (blocks, their own past ratings) are read per request.
 /// </summary>
-public sealed class AvailableTeachers(TimeProvider time)
+public sealed class AvailableTeachers(NpgsqlDataSource db, TimeProvider time, ILogger<AvailableTeachers> logger)
 {
     public static readonly TimeSpan FreshFor = TimeSpan.FromSeconds(1);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -35,10 +37,11 @@ public sealed class AvailableTeachers(TimeProvider time)
         public IReadOnlyList<CandidateTeacher> Teachers { get; } = teachers;
         public DateTimeOffset LoadedAt { get; } = loadedAt;
 
-        internal bool IsFresh(DateTimeOffset now) => Volatile.Read(ref _expired) == 0 && now >= LoadedAt && now - LoadedAt < FreshFor;
+        internal bool IsExpired => Volatile.Read(ref _expired) == 1;
+        internal bool IsOld(DateTimeOffset now) => now < LoadedAt || now - LoadedAt >= FreshFor;
         internal void Expire() => Volatile.Write(ref _expired, 1);
 
-        /// <summary>True for the one caller that should read the next snapshot.</summary>
+        /// <summary>True for the one caller that should start reading the next snapshot.</summary>
         internal bool TryStartRefresh() => Interlocked.Exchange(ref _refreshing, 1) == 0;
         internal void RefreshFailed() => Volatile.Write(ref _refreshing, 0);
 
@@ -74,27 +77,45 @@ public sealed class AvailableTeachers(TimeProvider time)
     public sealed record StudentFacts(IReadOnlySet<string> Blocked, IReadOnlyDictionary<string, double> OwnRatings);
 
     /// <summary>
-    /// The tenant's snapshot: the cached one while fresh, or while another request reads the next
-    /// one (<c>Read</c> false); otherwise one read now on the caller's connection (<c>Read</c> true).
+    /// The tenant's snapshot (<c>Read</c> false): the cached one, started on its way to a newer one in
+    /// the background if it is old. None yet, an expired one, or <paramref name="fresh"/>: one read
+    /// now on the caller's connection (<c>Read</c> true).
     /// </summary>
     public async Task<(Snapshot Pool, bool Read)> GetAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenantId, bool fresh = false)
     {
         var now = time.GetUtcNow();
-        _snapshots.TryGetValue(tenantId, out var cached);
-        if (!fresh && cached is not null && (cached.IsFresh(now) || !cached.TryStartRefresh()))
+        if (!fresh && _snapshots.TryGetValue(tenantId, out var cached) && !cached.IsExpired)
         {
+            if (cached.IsOld(now) && cached.TryStartRefresh())
+            {
+                _ = RefreshAsync(tenantId, cached);
+            }
             return (cached, false);
         }
+        var snapshot = new Snapshot(await LoadAsync(connection, transaction, tenantId), now);
+        _snapshots[tenantId] = snapshot;
+        return (snapshot, true);
+    }
+
+    private async Task RefreshAsync(Guid tenantId, Snapshot old)
+    {
         try
         {
-            var snapshot = new Snapshot(await LoadAsync(connection, transaction, tenantId), now);
-            _snapshots[tenantId] = snapshot;
-            return (snapshot, true);
+            var now = time.GetUtcNow();
+            await using var connection = await db.OpenConnectionAsync();
+            var snapshot = new Snapshot(await LoadAsync(connection, null, tenantId), now);
+            // Unless a request read a newer one meanwhile. A change on this node while this read
+            // ran expired the old snapshot; the new one may predate the change, so it is expired too.
+            if (_snapshots.TryUpdate(tenantId, snapshot, old) && old.IsExpired)
+            {
+                snapshot.Expire();
+            }
         }
-        catch
+        catch (Exception exception)
         {
-            cached?.RefreshFailed();
-            throw;
+            // The old snapshot stays in use (offers check the database); the next request tries again.
+            logger.LogWarning(exception, "Reading the available teachers of tenant {TenantId} failed", tenantId);
+            old.RefreshFailed();
         }
     }
 
@@ -132,7 +153,7 @@ public sealed class AvailableTeachers(TimeProvider time)
         return new StudentFacts(blocked, ratings);
     }
 
-    private static async Task<IReadOnlyList<CandidateTeacher>> LoadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenantId)
+    private static async Task<IReadOnlyList<CandidateTeacher>> LoadAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid tenantId)
     {
         var rows = await connection.QueryAsync<Row>(
             """
