@@ -80,9 +80,6 @@ public sealed class ApiKeyStore(NpgsqlDataSource db, IDataProtectionProvider pro
         return key;
     }
 
-    /// <summary>Synchronous read of a key that <see cref="FindActiveAsync"/> has just loaded.</summary>
-    public SigningKey? Cached(string keyId) => cache.TryGetValue(CacheKey(keyId), out SigningKey? key) ? key : null;
-
     /// <summary>The secret of an existing key, for the demo seed that rewrites .callern/demo.json.</summary>
     public async Task<string?> RevealAsync(Guid tenantId, string keyId)
     {

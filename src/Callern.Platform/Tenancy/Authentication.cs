@@ -46,6 +46,7 @@ public static class Authentication
     {
         services.Configure<TenancyOptions>(configuration.GetSection("Callern"));
         services.AddMemoryCache();
+        services.AddHttpContextAccessor();
         services.AddSingleton<ApiKeyStore>();
         services.AddAuthentication(Selector)
             .AddPolicyScheme(Selector, null, o => o.ForwardDefaultSelector = SelectScheme)
@@ -121,8 +122,11 @@ public static class Authentication
             var kid = new JsonWebToken(token).Kid;
             if (!string.IsNullOrEmpty(kid))
             {
-                // Warm the cache so the synchronous key resolver below never blocks on the database.
-                await context.HttpContext.RequestServices.GetRequiredService<ApiKeyStore>().FindActiveAsync(kid);
+                // Read here, where the database can be awaited, and kept with the request for the
+                // synchronous key resolver and CheckToken below. (They read the cache before: an entry
+                // that expired between here and there failed a valid token with 401 under load.)
+                context.HttpContext.Items[typeof(SigningKey)] =
+                    await context.HttpContext.RequestServices.GetRequiredService<ApiKeyStore>().FindActiveAsync(kid);
             }
         }
         catch (SecurityTokenMalformedException)
@@ -139,7 +143,7 @@ public static class Authentication
     {
         var principal = context.Principal!;
         var jwt = (JsonWebToken)context.SecurityToken;
-        var key = context.HttpContext.RequestServices.GetRequiredService<ApiKeyStore>().Cached(jwt.Kid);
+        var key = KeyOf(context.HttpContext, jwt.Kid);
         var role = principal.FindFirstValue(CallernClaims.Role);
         var issuedAt = jwt.IssuedAt == DateTime.MinValue ? DateTime.UtcNow : jwt.IssuedAt;
         if (key is null)
@@ -170,11 +174,15 @@ public static class Authentication
         return Task.CompletedTask;
     }
 
-    private sealed class ResolveKeysFromStore(ApiKeyStore keys) : IPostConfigureOptions<JwtBearerOptions>
+    /// <summary>The key <see cref="LoadSigningKey"/> read for this request's token.</summary>
+    private static SigningKey? KeyOf(HttpContext? http, string kid) =>
+        http?.Items[typeof(SigningKey)] is SigningKey key && key.KeyId == kid ? key : null;
+
+    private sealed class ResolveKeysFromStore(IHttpContextAccessor http) : IPostConfigureOptions<JwtBearerOptions>
     {
         public void PostConfigure(string? name, JwtBearerOptions options) =>
             options.TokenValidationParameters.IssuerSigningKeyResolver = (_, _, kid, _) =>
-                keys.Cached(kid) is { } key ? [new SymmetricSecurityKey(Encoding.UTF8.GetBytes(key.Secret)) { KeyId = kid }] : [];
+                KeyOf(http.HttpContext, kid) is { } key ? [new SymmetricSecurityKey(Encoding.UTF8.GetBytes(key.Secret)) { KeyId = kid }] : [];
     }
 
     private sealed class OperatorHandler(
