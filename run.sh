@@ -87,12 +87,7 @@ ASPNETCORE_ENVIRONMENT=${ASPNETCORE_ENVIRONMENT:-Development} \
   dotnet src/Callern.Platform/bin/Release/net10.0/Callern.Platform.dll >"$STATE_DIR/platform.log" 2>&1 &
 APP_PID=$!
 
-for _ in $(seq 1 120); do
-  if curl -fsS "$BASE_URL/health/ready" >/dev/null 2>&1; then break; fi
-  kill -0 "$APP_PID" 2>/dev/null || { tail -30 "$STATE_DIR/platform.log" >&2; callern_die "the platform exited"; }
-  sleep 0.5
-done
-curl -fsS "$BASE_URL/health/ready" >/dev/null || { tail -30 "$STATE_DIR/platform.log" >&2; callern_die "the platform is not ready"; }
+callern_wait_http "$BASE_URL/health/ready" "$APP_PID" "$STATE_DIR/platform.log" "the platform"
 
 SAMPLE_INFO=""
 if [[ $SAMPLES == 1 ]]; then
@@ -102,11 +97,7 @@ if [[ $SAMPLES == 1 ]]; then
   ASPNETCORE_URLS="$SCHOOL_URL" ASPNETCORE_ENVIRONMENT=${ASPNETCORE_ENVIRONMENT:-Development} \
     dotnet samples/school-backend/bin/Release/net10.0/Callern.Samples.SchoolBackend.dll >"$STATE_DIR/school.log" 2>&1 &
   SCHOOL_PID=$!
-  for _ in $(seq 1 60); do
-    if curl -fsS "$SCHOOL_URL/student/api/config" >/dev/null 2>&1; then break; fi
-    kill -0 "$SCHOOL_PID" 2>/dev/null || { tail -30 "$STATE_DIR/school.log" >&2; callern_die "the school backend exited"; }
-    sleep 0.5
-  done
+  callern_wait_http "$SCHOOL_URL/student/api/config" "$SCHOOL_PID" "$STATE_DIR/school.log" "the school backend"
   SAMPLE_INFO="Student app: $SCHOOL_URL/student/
 Teacher app: $SCHOOL_URL/teacher/
 School logs: $STATE_DIR/school.log

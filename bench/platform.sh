@@ -40,11 +40,8 @@ bench_start_platform() {
   ASPNETCORE_URLS="http://127.0.0.1:$PORT" \
     dotnet src/Callern.Platform/bin/Release/net10.0/Callern.Platform.dll >"$RUN_DIR/platform.log" 2>&1 &
   APP_PID=$!
-  for _ in $(seq 1 120); do
-    curl -fsS "http://127.0.0.1:$PORT/health/ready" >/dev/null 2>&1 && [[ -s $RUN_DIR/demo.json ]] && break
-    kill -0 "$APP_PID" 2>/dev/null || { cat "$RUN_DIR/platform.log" >&2; callern_die "the platform exited"; }
-    sleep 0.5
-  done
+  # Ready only after migrations and the demo seed (demo.json) are done.
+  callern_wait_http "http://127.0.0.1:$PORT/health/ready" "$APP_PID" "$RUN_DIR/platform.log" "the platform"
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), .NET $(dotnet --version)"
   echo "platform: DOTNET_gcServer=0 DOTNET_gcConcurrent=1, pid $APP_PID"
 }

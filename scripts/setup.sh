@@ -99,6 +99,19 @@ callern_run_platform() {
   callern_die "./run.sh did not print its ready line"
 }
 
+# callern_wait_http <url> <pid> <log> <name>: waits up to 60 s for the url to answer 2xx; dies
+# with the log's tail if the process exits first or the url never answers.
+callern_wait_http() {
+  local url=$1 pid=$2 log=$3 name=$4 _
+  for _ in $(seq 1 120); do
+    curl -fsS "$url" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || { tail -30 "$log" >&2; callern_die "$name exited"; }
+    sleep 0.5
+  done
+  tail -30 "$log" >&2
+  callern_die "$name did not answer $url"
+}
+
 # callern_create_database <server connection string> <name>
 callern_create_database() {
   local port
