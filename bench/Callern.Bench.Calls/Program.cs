@@ -43,7 +43,10 @@ var requestedAt = new long[options.Calls];
 var ringLatency = new ConcurrentBag<double>();
 var acceptInvokedAt = new ConcurrentDictionary<string, long>();
 var acceptLatency = new ConcurrentBag<double>();
+var warmupLatency = new ConcurrentBag<double>();
 var relayLatency = new ConcurrentBag<double>();
+var relaySamples = new ConcurrentBag<(long SentAt, double Ms)>();
+var measureFrom = long.MaxValue;
 var callOf = new string?[options.Calls];
 var teacherOf = new ConcurrentDictionary<string, HubConnection>();
 var accepted = 0;
@@ -73,7 +76,7 @@ await ForEachAsync(options.Calls, async i =>
             Console.Error.WriteLine($"bt-{i} could not accept {callId}: {exception.Message}");
         }
     });
-    teacher.On<JsonElement>("Signal", e => relayLatency.Add(Latency(e)));
+    teacher.On<JsonElement>("Signal", Received);
     var student = Connect($"bs-{i}", CallernRoles.Student);
     student.On<JsonElement>("CallAccepted", async e =>
     {
@@ -83,7 +86,7 @@ await ForEachAsync(options.Calls, async i =>
         Interlocked.Increment(ref accepted);
         await student.InvokeAsync("ReportMediaConnected", Guid.Parse(callId));
     });
-    student.On<JsonElement>("Signal", e => relayLatency.Add(Latency(e)));
+    student.On<JsonElement>("Signal", Received);
     await teacher.StartAsync();
     await teacher.InvokeAsync<JsonElement>("SetAvailability", "available");
     await student.StartAsync();
@@ -121,40 +124,61 @@ await Task.Delay(TimeSpan.FromSeconds(QuietSeconds));
 var quietCpu = (CpuSeconds(options.Pid) - quietBefore) / QuietSeconds;
 Console.Error.WriteLine($"relaying for {options.RelaySeconds} s");
 
-// Relay: both sides of every call send a 500-byte signal every --every ms, starting at random offsets.
-var cpuBefore = CpuSeconds(options.Pid);
-var selfBefore = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
-var machineBefore = MachineCpu();
-var relayEnds = Stopwatch.GetTimestamp() + (long)(options.RelaySeconds * Stopwatch.Frequency);
+// Relay: both sides of every call send a 500-byte signal every --every ms on a fixed schedule from
+// a random offset (a late answer does not push the next send back, so slow answers are not hidden).
+// The first WarmupSeconds (the first signals of every call: caches, JIT) are reported on their own.
+const int WarmupSeconds = 5;
+var relayStarts = Stopwatch.GetTimestamp();
+measureFrom = relayStarts + WarmupSeconds * Stopwatch.Frequency;
+var relayEnds = measureFrom + (long)(options.RelaySeconds * Stopwatch.Frequency);
+var every = options.SignalEveryMs * Stopwatch.Frequency / 1000;
 var sent = 0L;
 var padding = new string('x', 480);
+var measuring = Task.Run(async () =>
+{
+    await Task.Delay(Stopwatch.GetElapsedTime(relayStarts, measureFrom));
+    return (Platform: CpuSeconds(options.Pid), Self: Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, Machine: MachineCpu());
+});
 await Task.WhenAll(Enumerable.Range(0, options.Calls).Where(i => callOf[i] is not null).SelectMany(i => new[] { students[i], teacherOf[callOf[i]!] }.Select(async side =>
 {
     var callId = Guid.Parse(callOf[i]!);
-    await Task.Delay(Random.Shared.Next(options.SignalEveryMs));
-    while (Stopwatch.GetTimestamp() < relayEnds)
+    for (var due = relayStarts + Random.Shared.NextInt64(every); due < relayEnds; due += every)
     {
-        await side.InvokeAsync("SendSignal", callId, new { type = "candidate", payload = $"{Stopwatch.GetTimestamp()};{padding}" });
-        Interlocked.Increment(ref sent);
-        await Task.Delay(options.SignalEveryMs);
+        var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait);
+        }
+        var sentAt = Stopwatch.GetTimestamp();
+        await side.InvokeAsync("SendSignal", callId, new { type = "candidate", payload = $"{sentAt};{padding}" });
+        if (sentAt >= measureFrom)
+        {
+            Interlocked.Increment(ref sent);
+        }
     }
 })));
 await Task.Delay(1000);
-var cpu = CpuSeconds(options.Pid) - cpuBefore;
-var self = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - selfBefore;
+var before = await measuring;
+var cpu = CpuSeconds(options.Pid) - before.Platform;
+var self = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - before.Self;
 var machineAfter = MachineCpu();
-var machineBusy = 1 - (machineAfter.Idle - machineBefore.Idle) / (machineAfter.Total - machineBefore.Total);
+var machineBusy = 1 - (machineAfter.Idle - before.Machine.Idle) / (machineAfter.Total - before.Machine.Total);
 
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
     calls                   {options.Calls} requested at {options.Rate}/s against {options.Calls} available teachers; {connectedCalls} accepted
     request -> ring         {Summary(ringLatency)}
     accept -> notified      {Summary(acceptLatency)}
+    relay, first {WarmupSeconds} s     {Summary(warmupLatency)}
     relay ({options.RelaySeconds} s, every {options.SignalEveryMs} ms) {sent} signals sent, {relayLatency.Count} received ({relayLatency.Count / options.RelaySeconds:F0}/s): {Summary(relayLatency)}
     platform CPU without signals     {quietCpu:P0} of a core ({connectedCalls} calls metering: ticks, timer events, heartbeats)
     platform CPU per relayed signal  {(sent == 0 ? 0 : cpu / sent * 1e6):F0} µs in all ({cpu:F1} s of CPU), {(sent == 0 ? 0 : Math.Max(0, cpu - quietCpu * (options.RelaySeconds + 1)) / sent * 1e6):F0} µs above the quiet load; load generator {(sent == 0 ? 0 : self / sent * 1e6):F0} µs ({self:F1} s)
     machine CPU busy while relaying  {machineBusy:P0} of {Environment.ProcessorCount} cores
     """));
 
+if (Environment.GetEnvironmentVariable("BENCH_SAMPLES") is { } samplesPath)
+{
+    File.WriteAllLines(samplesPath, relaySamples.Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.SentAt / (double)Stopwatch.Frequency:F4} {x.Ms:F2}")));
+}
 await ForEachAsync(options.Calls, async i =>
 {
     if (callOf[i] is { } callId)
@@ -180,10 +204,14 @@ HubConnection Connect(string user, string role)
         .Build();
 }
 
-static double Latency(JsonElement signal)
+// Signal latency, counted in the warm-up or the measured window by when it was sent.
+void Received(JsonElement signal)
 {
     var payload = signal.GetProperty("signal").GetProperty("payload").GetString()!;
-    return Stopwatch.GetElapsedTime(long.Parse(payload.AsSpan(0, payload.IndexOf(';', StringComparison.Ordinal)), CultureInfo.InvariantCulture)).TotalMilliseconds;
+    var sentAt = long.Parse(payload.AsSpan(0, payload.IndexOf(';', StringComparison.Ordinal)), CultureInfo.InvariantCulture);
+    var ms = Stopwatch.GetElapsedTime(sentAt).TotalMilliseconds;
+    relaySamples.Add((sentAt, ms));
+    (sentAt >= Volatile.Read(ref measureFrom) ? relayLatency : warmupLatency).Add(ms);
 }
 
 static string Summary(IEnumerable<double> samples)

@@ -8,7 +8,7 @@ namespace Callern.Platform.Calls;
 public static class CallEndpoints
 {
     public static IServiceCollection AddCalls(this IServiceCollection services) =>
-        services.AddSingleton<CallService>().AddSingleton<CallNotifier>().AddDeadlines().AddCallDeadlines();
+        services.AddSingleton<CallService>().AddSingleton<LiveCallParticipants>().AddSingleton<CallNotifier>().AddDeadlines().AddCallDeadlines();
 
     public static IEndpointRouteBuilder MapCalls(this IEndpointRouteBuilder app)
     {

@@ -19,15 +19,10 @@ namespace Callern.Platform.Calls;
 /// </summary>
 public sealed class CallService(
     NpgsqlDataSource db, CallHolds holds, WalletStore wallets, PeopleStore people, PresenceService presence, AvailableTeachers availableTeachers,
-    SettingsStore settings, IceServerIssuer iceServers, CallNotifier notify, IOptions<SignalingOptions> signaling, TimeProvider time)
+    LiveCallParticipants liveParticipants, SettingsStore settings, IceServerIssuer iceServers, CallNotifier notify, IOptions<SignalingOptions> signaling, TimeProvider time)
 {
     public static readonly TimeSpan QueueRetry = TimeSpan.FromSeconds(2);
-    public static readonly TimeSpan LiveParticipantsCacheFor = TimeSpan.FromSeconds(5);
     private const int OfferSpares = 10;
-
-    private readonly MemoryCache liveParticipants = new(new MemoryCacheOptions());
-
-    private sealed record LiveParticipants(Guid TenantId, string StudentId, string TeacherId);
 
     public async Task<Call> RequestAsync(Caller student, CallRequest request)
     {
@@ -556,35 +551,8 @@ public sealed class CallService(
         return (await CallStore.GetAsync(connection, student.TenantId, callId))!;
     }
 
-    /// <summary>
-    /// The other participant of a live (accepted or connected) call of the caller, for the signal
-    /// relay. Runs for every relayed signal, so each node keeps a live call's two participants in
-    /// memory for <see cref="LiveParticipantsCacheFor"/>; an end on this node drops the entry at once,
-    /// an end on another node is seen within that time.
-    /// </summary>
-    public async Task<string> PeerForSignalAsync(Caller caller, Guid callId)
-    {
-        if (!liveParticipants.TryGetValue(callId, out LiveParticipants? call) || call!.TenantId != caller.TenantId)
-        {
-            await using var connection = await db.OpenConnectionAsync();
-            var row = await connection.QuerySingleOrDefaultAsync<(string StudentId, string? TeacherId, string State)>(
-                "SELECT student_id, teacher_id, state FROM calls WHERE id = @callId AND tenant_id = @TenantId",
-                new { callId, caller.TenantId });
-            if (row.StudentId is null || (caller.UserId != row.StudentId && caller.UserId != row.TeacherId))
-            {
-                throw CallRuleException.NotFound();
-            }
-            if (row.State is not ("accepted" or "connected"))
-            {
-                throw CallRuleException.WrongState("Signals flow only in an accepted or connected call.");
-            }
-            call = new LiveParticipants(caller.TenantId, row.StudentId, row.TeacherId!);
-            liveParticipants.Set(callId, call, LiveParticipantsCacheFor);
-        }
-        return caller.UserId == call.StudentId ? call.TeacherId
-            : caller.UserId == call.TeacherId ? call.StudentId
-            : throw CallRuleException.NotFound();
-    }
+    /// <summary>The other participant of a live (accepted or connected) call of the caller, for the signal relay.</summary>
+    public Task<string> PeerForSignalAsync(Caller caller, Guid callId) => liveParticipants.PeerAsync(caller, callId);
 
     public async Task<Call?> GetAsync(Guid tenantId, Guid callId)
     {
@@ -644,7 +612,7 @@ public sealed class CallService(
         await connection.ExecuteAsync("DELETE FROM deadlines WHERE subject_id = @Id", new { call.Id }, transaction);
         after.Add(async () =>
         {
-            liveParticipants.Remove(call.Id);
+            liveParticipants.Forget(call.Id);
             var summary = (await GetAsync(call.TenantId, call.Id))!;
             var ended = new CallEndedEvent(call.Id, reason, charged, summary);
             await notify.User(call.TenantId, call.StudentId).CallEnded(ended);

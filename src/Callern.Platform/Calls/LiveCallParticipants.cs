@@ -1,0 +1,120 @@
+using System.Collections.Concurrent;
+using Callern.Platform.Tenancy;
+using Dapper;
+using Npgsql;
+
+namespace Callern.Platform.Calls;
+
+/// <summary>
+/// Who may signal whom: the two participants of each live (accepted or connected) call. The relay
+/// asks for every signal, so each node keeps what it read. A view is used for <see cref="FreshFor"/>;
+/// after that it is still used, for up to <see cref="TrustFor"/>, while it is read anew in the
+/// background, so a call that keeps signalling never waits for the database. With no view, or one
+/// older than that, the signal waits for the read. A call that ends on this node is forgotten at
+/// once; an end on another node stops this node's relay once the background read sees it (within
+/// FreshFor of steady signalling, TrustFor at worst).
+/// </summary>
+public sealed class LiveCallParticipants(NpgsqlDataSource db, TimeProvider time, ILogger<LiveCallParticipants> log)
+{
+    public static readonly TimeSpan FreshFor = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan TrustFor = TimeSpan.FromSeconds(30);
+
+    private readonly ConcurrentDictionary<Guid, View> _calls = new();
+    private long _sweptAt = time.GetTimestamp();
+
+    // Compared by reference: a re-read replaces exactly the view it started from.
+    private sealed class View(Guid tenantId, string studentId, string teacherId, long readAt)
+    {
+        public Guid TenantId { get; } = tenantId;
+        public string StudentId { get; } = studentId;
+        public string TeacherId { get; } = teacherId;
+        public long ReadAt { get; } = readAt;
+        public int Rereading;
+    }
+
+    /// <summary>The other participant of the caller's live call; not found or wrong state otherwise.</summary>
+    public async Task<string> PeerAsync(Caller caller, Guid callId)
+    {
+        if (!_calls.TryGetValue(callId, out var view) || view.TenantId != caller.TenantId || time.GetElapsedTime(view.ReadAt) > TrustFor)
+        {
+            view = await ReadAsync(caller, callId);
+        }
+        else if (time.GetElapsedTime(view.ReadAt) > FreshFor && Interlocked.Exchange(ref view.Rereading, 1) == 0)
+        {
+            _ = RereadAsync(callId, view);
+        }
+        return caller.UserId == view.StudentId ? view.TeacherId
+            : caller.UserId == view.TeacherId ? view.StudentId
+            : throw CallRuleException.NotFound();
+    }
+
+    /// <summary>The call ended on this node: no signal is relayed for it from now on.</summary>
+    public void Forget(Guid callId) => _calls.TryRemove(callId, out _);
+
+    private async Task<View> ReadAsync(Caller caller, Guid callId)
+    {
+        var readAt = time.GetTimestamp();
+        var row = await QueryAsync(caller.TenantId, callId);
+        if (row.StudentId is null || (caller.UserId != row.StudentId && caller.UserId != row.TeacherId))
+        {
+            throw CallRuleException.NotFound();
+        }
+        if (!IsLive(row.State))
+        {
+            throw CallRuleException.WrongState("Signals flow only in an accepted or connected call.");
+        }
+        var view = new View(caller.TenantId, row.StudentId, row.TeacherId!, readAt);
+        _calls[callId] = view;
+        SweepOld();
+        return view;
+    }
+
+    // Replaces the view only if it is still the one that was read (an end on this node meanwhile wins).
+    private async Task RereadAsync(Guid callId, View old)
+    {
+        try
+        {
+            var readAt = time.GetTimestamp();
+            var row = await QueryAsync(old.TenantId, callId);
+            if (IsLive(row.State))
+            {
+                _calls.TryUpdate(callId, new View(old.TenantId, old.StudentId, old.TeacherId, readAt), old);
+            }
+            else
+            {
+                _calls.TryRemove(KeyValuePair.Create(callId, old));
+            }
+        }
+        catch (Exception exception)
+        {
+            log.LogWarning(exception, "Could not re-read the participants of call {CallId}; the next signal tries again.", callId);
+            Volatile.Write(ref old.Rereading, 0);
+        }
+    }
+
+    private async Task<(string? StudentId, string? TeacherId, string? State)> QueryAsync(Guid tenantId, Guid callId)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        return await connection.QuerySingleOrDefaultAsync<(string? StudentId, string? TeacherId, string? State)>(
+            "SELECT student_id, teacher_id, state FROM calls WHERE id = @callId AND tenant_id = @tenantId", new { callId, tenantId });
+    }
+
+    private static bool IsLive(string? state) => state is "accepted" or "connected";
+
+    // Views older than TrustFor are never used again: drop them, at most once per TrustFor.
+    private void SweepOld()
+    {
+        var sweptAt = Volatile.Read(ref _sweptAt);
+        if (time.GetElapsedTime(sweptAt) < TrustFor || Interlocked.CompareExchange(ref _sweptAt, time.GetTimestamp(), sweptAt) != sweptAt)
+        {
+            return;
+        }
+        foreach (var (callId, view) in _calls)
+        {
+            if (time.GetElapsedTime(view.ReadAt) > TrustFor)
+            {
+                _calls.TryRemove(KeyValuePair.Create(callId, view));
+            }
+        }
+    }
+}
