@@ -13,9 +13,6 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Callern.Sdk;
-using Microsoft.AspNetCore.Http.Connections;
-using Microsoft.AspNetCore.SignalR.Client;
-using Microsoft.Extensions.DependencyInjection;
 
 var options = Args.Parse(args);
 var demo = JsonDocument.Parse(File.ReadAllText(options.Demo)).RootElement;
@@ -48,15 +45,16 @@ var relayLatency = new ConcurrentBag<double>();
 var relaySamples = new ConcurrentBag<(long SentAt, double Ms)>();
 var measureFrom = long.MaxValue;
 var callOf = new string?[options.Calls];
-var teacherOf = new ConcurrentDictionary<string, HubConnection>();
+var teacherOf = new ConcurrentDictionary<string, LeanHubConnection>();
 var accepted = 0;
 
-var teachers = new HubConnection[options.Calls];
-var students = new HubConnection[options.Calls];
+var teachers = new LeanHubConnection[options.Calls];
+var students = new LeanHubConnection[options.Calls];
 await ForEachAsync(options.Calls, async i =>
 {
     var teacher = Connect($"bt-{i}", CallernRoles.Teacher);
-    teacher.On<JsonElement>("IncomingCall", async e =>
+    teacher.On("IncomingCall", e => _ = AcceptAsync(e));
+    async Task AcceptAsync(JsonElement e)
     {
         var now = Stopwatch.GetTimestamp();
         var student = int.Parse(e.GetProperty("student").GetProperty("id").GetString()!.AsSpan(3), CultureInfo.InvariantCulture);
@@ -66,29 +64,30 @@ await ForEachAsync(options.Calls, async i =>
         acceptInvokedAt[callId] = Stopwatch.GetTimestamp();
         try
         {
-            await teacher.InvokeAsync<JsonElement>("AcceptOffer", e.GetProperty("offerId").GetGuid());
+            await teacher.InvokeAsync("AcceptOffer", e.GetProperty("offerId").GetGuid());
             // As a browser does once its media flows: metering starts, the setup timeout no longer applies.
             await teacher.InvokeAsync("ReportMediaConnected", Guid.Parse(callId));
         }
-        catch (Microsoft.AspNetCore.SignalR.HubException exception)
+        catch (InvalidOperationException exception)
         {
             // The call rings the next teacher after the offer's timeout; say why this one failed.
             Console.Error.WriteLine($"bt-{i} could not accept {callId}: {exception.Message}");
         }
-    });
-    teacher.On<JsonElement>("Signal", Received);
+    }
+    teacher.OnSignal(Received);
     var student = Connect($"bs-{i}", CallernRoles.Student);
-    student.On<JsonElement>("CallAccepted", async e =>
+    student.On("CallAccepted", e => _ = ConnectedAsync(e));
+    async Task ConnectedAsync(JsonElement e)
     {
         var callId = e.GetProperty("callId").GetString()!;
         acceptLatency.Add(Stopwatch.GetElapsedTime(acceptInvokedAt[callId]).TotalMilliseconds);
         callOf[i] = callId;
         Interlocked.Increment(ref accepted);
         await student.InvokeAsync("ReportMediaConnected", Guid.Parse(callId));
-    });
-    student.On<JsonElement>("Signal", Received);
+    }
+    student.OnSignal(Received);
     await teacher.StartAsync();
-    await teacher.InvokeAsync<JsonElement>("SetAvailability", "available");
+    await teacher.InvokeAsync("SetAvailability", "available");
     await student.StartAsync();
     (teachers[i], students[i]) = (teacher, student);
 });
@@ -106,7 +105,7 @@ for (var i = 0; i < options.Calls; i++)
         await Task.Delay(due);
     }
     requestedAt[i] = Stopwatch.GetTimestamp();
-    requests.Add(students[i].InvokeAsync<JsonElement>("RequestCall", new { language = "en", level = "B1" }));
+    requests.Add(students[i].InvokeAsync("RequestCall", new { language = "en", level = "B1" }));
 }
 await Task.WhenAll(requests);
 for (var waited = 0; Volatile.Read(ref accepted) < options.Calls && waited < 300; waited++)
@@ -150,7 +149,7 @@ await Task.WhenAll(Enumerable.Range(0, options.Calls).Where(i => callOf[i] is no
             await Task.Delay(wait);
         }
         var sentAt = Stopwatch.GetTimestamp();
-        await side.InvokeAsync("SendSignal", callId, new { type = "candidate", payload = $"{sentAt};{padding}" });
+        await side.SendSignalAsync(callId, sentAt, padding);
         if (sentAt >= measureFrom)
         {
             Interlocked.Increment(ref sent);
@@ -177,38 +176,26 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
 
 if (Environment.GetEnvironmentVariable("BENCH_SAMPLES") is { } samplesPath)
 {
-    File.WriteAllLines(samplesPath, relaySamples.Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.SentAt / (double)Stopwatch.Frequency:F4} {x.Ms:F2}")));
+    var (nowAt, nowUtc) = (Stopwatch.GetTimestamp(), DateTime.UtcNow);
+    File.WriteAllLines(samplesPath, relaySamples.Select(x => string.Create(CultureInfo.InvariantCulture,
+        $"{x.SentAt / (double)Stopwatch.Frequency:F4} {x.Ms:F2} {nowUtc - Stopwatch.GetElapsedTime(x.SentAt, nowAt):HH:mm:ss.fff}")));
 }
 await ForEachAsync(options.Calls, async i =>
 {
     if (callOf[i] is { } callId)
     {
-        await students[i].InvokeAsync<JsonElement>("EndCall", Guid.Parse(callId));
+        await students[i].InvokeAsync("EndCall", Guid.Parse(callId));
     }
     await students[i].DisposeAsync();
     await teachers[i].DisposeAsync();
 });
 return connectedCalls == options.Calls ? 0 : 1;
 
-HubConnection Connect(string user, string role)
-{
-    var token = Token(user, role);
-    return new HubConnectionBuilder()
-        .WithUrl(new Uri(baseUri, "/hubs/calls"), o =>
-        {
-            o.Transports = HttpTransportType.WebSockets;
-            o.SkipNegotiation = true;
-            o.AccessTokenProvider = () => Task.FromResult<string?>(token);
-        })
-        .AddJsonProtocol()
-        .Build();
-}
+LeanHubConnection Connect(string user, string role) => new(new Uri(baseUri, "/hubs/calls"), Token(user, role));
 
 // Signal latency, counted in the warm-up or the measured window by when it was sent.
-void Received(JsonElement signal)
+void Received(long sentAt)
 {
-    var payload = signal.GetProperty("signal").GetProperty("payload").GetString()!;
-    var sentAt = long.Parse(payload.AsSpan(0, payload.IndexOf(';', StringComparison.Ordinal)), CultureInfo.InvariantCulture);
     var ms = Stopwatch.GetElapsedTime(sentAt).TotalMilliseconds;
     relaySamples.Add((sentAt, ms));
     (sentAt >= Volatile.Read(ref measureFrom) ? relayLatency : warmupLatency).Add(ms);
