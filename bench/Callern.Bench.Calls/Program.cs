@@ -40,10 +40,11 @@ var requestedAt = new long[options.Calls];
 var ringLatency = new ConcurrentBag<double>();
 var acceptInvokedAt = new ConcurrentDictionary<string, long>();
 var acceptLatency = new ConcurrentBag<double>();
-var warmupLatency = new ConcurrentBag<double>();
-var relayLatency = new ConcurrentBag<double>();
-var relaySamples = new ConcurrentBag<(long SentAt, double Ms)>();
-var measureFrom = long.MaxValue;
+// Every relayed signal's send and receive times, in an array sized up front: a growing collection
+// would allocate large arrays mid-run and make the generator pause for its own garbage collection.
+const int WarmupSeconds = 5;
+var received = new (long SentAt, long ReceivedAt)[options.Calls * 2 * ((WarmupSeconds + options.RelaySeconds) * 1000 / options.SignalEveryMs + 2)];
+var receivedCount = 0L;
 var callOf = new string?[options.Calls];
 var teacherOf = new ConcurrentDictionary<string, LeanHubConnection>();
 var accepted = 0;
@@ -126,9 +127,8 @@ Console.Error.WriteLine($"relaying for {options.RelaySeconds} s");
 // Relay: both sides of every call send a 500-byte signal every --every ms on a fixed schedule from
 // a random offset (a late answer does not push the next send back, so slow answers are not hidden).
 // The first WarmupSeconds (the first signals of every call: caches, JIT) are reported on their own.
-const int WarmupSeconds = 5;
 var relayStarts = Stopwatch.GetTimestamp();
-measureFrom = relayStarts + WarmupSeconds * Stopwatch.Frequency;
+var measureFrom = relayStarts + WarmupSeconds * Stopwatch.Frequency;
 var relayEnds = measureFrom + (long)(options.RelaySeconds * Stopwatch.Frequency);
 var every = options.SignalEveryMs * Stopwatch.Frequency / 1000;
 var sent = 0L;
@@ -137,6 +137,21 @@ var measuring = Task.Run(async () =>
 {
     await Task.Delay(Stopwatch.GetElapsedTime(relayStarts, measureFrom));
     return (Platform: CpuSeconds(options.Pid), Self: Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, Machine: MachineCpu());
+});
+// The generator's own stalls: how late a 10 ms timer wakes it while relaying. Latency that the
+// generator's lag does not explain is the platform's.
+var lag = new List<(long At, double Ms)>();
+var probing = Task.Run(async () =>
+{
+    while (Stopwatch.GetTimestamp() < relayEnds)
+    {
+        var before = Stopwatch.GetTimestamp();
+        await Task.Delay(10);
+        if (before >= measureFrom)
+        {
+            lag.Add((before, Math.Max(0, Stopwatch.GetElapsedTime(before).TotalMilliseconds - 10)));
+        }
+    }
 });
 await Task.WhenAll(Enumerable.Range(0, options.Calls).Where(i => callOf[i] is not null).SelectMany(i => new[] { students[i], teacherOf[callOf[i]!] }.Select(async side =>
 {
@@ -157,7 +172,11 @@ await Task.WhenAll(Enumerable.Range(0, options.Calls).Where(i => callOf[i] is no
     }
 })));
 await Task.Delay(1000);
+await probing;
 var before = await measuring;
+var signals = received.AsSpan(0, (int)Math.Min(received.Length, Volatile.Read(ref receivedCount))).ToArray();
+var warmupLatency = signals.Where(x => x.SentAt < measureFrom).Select(Milliseconds).ToList();
+var relayLatency = signals.Where(x => x.SentAt >= measureFrom).Select(Milliseconds).ToList();
 var cpu = CpuSeconds(options.Pid) - before.Platform;
 var self = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - before.Self;
 var machineAfter = MachineCpu();
@@ -169,6 +188,7 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
     accept -> notified      {Summary(acceptLatency)}
     relay, first {WarmupSeconds} s     {Summary(warmupLatency)}
     relay ({options.RelaySeconds} s, every {options.SignalEveryMs} ms) {sent} signals sent, {relayLatency.Count} received ({relayLatency.Count / options.RelaySeconds:F0}/s): {Summary(relayLatency)}
+    load generator's own lag         {Summary(lag.Select(x => x.Ms))} (a 10 ms timer's lateness while relaying)
     platform CPU without signals     {quietCpu:P0} of a core ({connectedCalls} calls metering: ticks, timer events, heartbeats)
     platform CPU per relayed signal  {(sent == 0 ? 0 : cpu / sent * 1e6):F0} µs in all ({cpu:F1} s of CPU), {(sent == 0 ? 0 : Math.Max(0, cpu - quietCpu * (options.RelaySeconds + 1)) / sent * 1e6):F0} µs above the quiet load; load generator {(sent == 0 ? 0 : self / sent * 1e6):F0} µs ({self:F1} s)
     machine CPU busy while relaying  {machineBusy:P0} of {Environment.ProcessorCount} cores
@@ -177,8 +197,10 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
 if (Environment.GetEnvironmentVariable("BENCH_SAMPLES") is { } samplesPath)
 {
     var (nowAt, nowUtc) = (Stopwatch.GetTimestamp(), DateTime.UtcNow);
-    File.WriteAllLines(samplesPath, relaySamples.Select(x => string.Create(CultureInfo.InvariantCulture,
-        $"{x.SentAt / (double)Stopwatch.Frequency:F4} {x.Ms:F2} {nowUtc - Stopwatch.GetElapsedTime(x.SentAt, nowAt):HH:mm:ss.fff}")));
+    File.WriteAllLines(samplesPath, signals.Select(x => string.Create(CultureInfo.InvariantCulture,
+        $"{x.SentAt / (double)Stopwatch.Frequency:F4} {Milliseconds(x):F2} {nowUtc - Stopwatch.GetElapsedTime(x.SentAt, nowAt):HH:mm:ss.fff}")));
+    File.WriteAllLines(samplesPath + ".lag", lag.Select(x => string.Create(CultureInfo.InvariantCulture,
+        $"{x.At / (double)Stopwatch.Frequency:F4} {x.Ms:F2} {nowUtc - Stopwatch.GetElapsedTime(x.At, nowAt):HH:mm:ss.fff}")));
 }
 await ForEachAsync(options.Calls, async i =>
 {
@@ -193,13 +215,16 @@ return connectedCalls == options.Calls ? 0 : 1;
 
 LeanHubConnection Connect(string user, string role) => new(new Uri(baseUri, "/hubs/calls"), Token(user, role));
 
-// Signal latency, counted in the warm-up or the measured window by when it was sent.
 void Received(long sentAt)
 {
-    var ms = Stopwatch.GetElapsedTime(sentAt).TotalMilliseconds;
-    relaySamples.Add((sentAt, ms));
-    (sentAt >= Volatile.Read(ref measureFrom) ? relayLatency : warmupLatency).Add(ms);
+    var at = Interlocked.Increment(ref receivedCount) - 1;
+    if (at < received.Length)
+    {
+        received[at] = (sentAt, Stopwatch.GetTimestamp());
+    }
 }
+
+static double Milliseconds((long SentAt, long ReceivedAt) signal) => Stopwatch.GetElapsedTime(signal.SentAt, signal.ReceivedAt).TotalMilliseconds;
 
 static string Summary(IEnumerable<double> samples)
 {

@@ -437,8 +437,8 @@ public sealed class CallService(
                 after.Add(() => notify.User(call.TenantId, call.StudentId).BalanceWarning(new BalanceWarningEvent(call.Id, remaining, threshold)));
             }
             var paused = call.MeteringSince is null;
-            var next = paused ? CallRules.TickInterval : TimeSpan.FromSeconds(Math.Clamp(remaining, 1, CallRules.TickInterval.TotalSeconds));
-            context.Reschedule(now + next);
+            context.Reschedule(NextTick(deadline.DueAt, now, paused ? null : remaining));
+            liveParticipants.Confirm(call.Id, call.TenantId, call.StudentId, call.TeacherId!);
             after.Add(() => Task.WhenAll(
                 notify.User(call.TenantId, call.StudentId).CallTimer(new CallTimerEvent(call.Id, elapsed, remaining, paused)),
                 notify.User(call.TenantId, call.TeacherId!).CallTimer(new CallTimerEvent(call.Id, elapsed, rules.ShowBalanceToTeacher ? remaining : null, paused))));
@@ -580,6 +580,22 @@ public sealed class CallService(
             new MatchRequest(language, level, request.Accent ?? profile?.Preferences.Accent,
                 request.Specialization ?? profile?.Preferences.Specialization, request.PreferredTeachers ?? [], profile?.TimeZone ?? "UTC"),
             pool.For(studentFacts, new HashSet<string>()), rules.Ranking, time.GetUtcNow());
+    }
+
+    /// <summary>
+    /// A call's ticks keep their own phase (the last due time plus whole intervals), so calls spread
+    /// over the interval stay spread, however late one sweep ran; anchored to the sweep's time instead,
+    /// every call ticked in one late sweep would tick together from then on. The last tick before the
+    /// balance runs out comes when it does.
+    /// </summary>
+    internal static DateTimeOffset NextTick(DateTimeOffset due, DateTimeOffset now, long? remainingSeconds)
+    {
+        if (remainingSeconds is { } remaining && remaining < CallRules.TickInterval.TotalSeconds)
+        {
+            return now + TimeSpan.FromSeconds(Math.Max(1, remaining));
+        }
+        var next = due + CallRules.TickInterval;
+        return next > now ? next : now + CallRules.TickInterval - TimeSpan.FromTicks((now - due).Ticks % CallRules.TickInterval.Ticks);
     }
 
     private async Task EndLockedAsync(

@@ -9,9 +9,10 @@ namespace Callern.Platform.Calls;
 /// Who may signal whom: the two participants of each live (accepted or connected) call. The relay
 /// asks for every signal, so each node keeps what it read. A view is used for <see cref="FreshFor"/>;
 /// after that it is still used, for up to <see cref="TrustFor"/>, while it is read anew in the
-/// background, so a call that keeps signalling never waits for the database. With no view, or one
-/// older than that, the signal waits for the read. A call that ends on this node is forgotten at
-/// once; an end on another node stops this node's relay once the background read sees it (within
+/// background, so a call that keeps signalling never waits for the database; a tick of the call on
+/// this node, which reads the call anyway, makes the view fresh again. With no view, or one older
+/// than TrustFor, the signal waits for the read. A call that ends on this node is forgotten at once;
+/// an end on another node stops this node's relay once the background read sees it (within
 /// FreshFor of steady signalling, TrustFor at worst).
 /// </summary>
 public sealed class LiveCallParticipants(NpgsqlDataSource db, TimeProvider time, ILogger<LiveCallParticipants> log)
@@ -46,6 +47,15 @@ public sealed class LiveCallParticipants(NpgsqlDataSource db, TimeProvider time,
         return caller.UserId == view.StudentId ? view.TeacherId
             : caller.UserId == view.TeacherId ? view.StudentId
             : throw CallRuleException.NotFound();
+    }
+
+    /// <summary>A tick on this node just read the call live: a view it has is fresh again, without a read of its own.</summary>
+    public void Confirm(Guid callId, Guid tenantId, string studentId, string teacherId)
+    {
+        if (_calls.TryGetValue(callId, out var view) && view.TenantId == tenantId)
+        {
+            _calls.TryUpdate(callId, new View(tenantId, studentId, teacherId, time.GetTimestamp()), view);
+        }
     }
 
     /// <summary>The call ended on this node: no signal is relayed for it from now on.</summary>
