@@ -84,7 +84,7 @@ Callern__Demo__OutputPath="$STATE_DIR/demo.json" \
 Callern__Demo__BaseUrl="$BASE_URL" \
 ASPNETCORE_URLS="$BASE_URL" \
 ASPNETCORE_ENVIRONMENT=${ASPNETCORE_ENVIRONMENT:-Development} \
-  dotnet src/Callern.Platform/bin/Release/net10.0/Callern.Platform.dll >"$STATE_DIR/platform.log" 2>&1 &
+  env "${CALLERN_PLATFORM_ENV[@]}" dotnet src/Callern.Platform/bin/Release/net10.0/Callern.Platform.dll >"$STATE_DIR/platform.log" 2>&1 &
 APP_PID=$!
 
 callern_wait_http "$BASE_URL/health/ready" "$APP_PID" "$STATE_DIR/platform.log" "the platform"

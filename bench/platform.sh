@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Shared by the benchmark scripts: source it after scripts/setup.sh. Starts a throwaway PostgreSQL
-# and the platform in Release (workstation + background GC, as docs/performance.md recommends for
-# 2 cores), with the HTTP rate limits raised: the load under test is one tenant's, not abuse.
+# and the platform in Release as run.sh starts it (workstation + background GC, 64 MiB gen0
+# budget), with the HTTP rate limits raised: the load under test is one tenant's, not abuse.
 # Sets RUN_DIR, PORT and APP_PID; stops everything on exit.
 
 bench_start_platform() {
@@ -28,7 +28,6 @@ bench_start_platform() {
   dotnet build src/Callern.Platform -c Release -nologo -clp:ErrorsOnly -v q >&2
   # (the build prints its summary to stderr; the figures below go to stdout)
 
-  DOTNET_gcServer=0 DOTNET_gcConcurrent=1 \
   ConnectionStrings__Callern="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=postgres;Maximum Pool Size=50" \
   Callern__DataProtection__KeysPath="$RUN_DIR/keys" \
   Callern__Demo__Seed=true \
@@ -38,10 +37,10 @@ bench_start_platform() {
   Callern__Limits__PermitsPerTenant=1000000 \
   Logging__LogLevel__Default=Warning \
   ASPNETCORE_URLS="http://127.0.0.1:$PORT" \
-    dotnet src/Callern.Platform/bin/Release/net10.0/Callern.Platform.dll >"$RUN_DIR/platform.log" 2>&1 &
+    env "${CALLERN_PLATFORM_ENV[@]}" dotnet src/Callern.Platform/bin/Release/net10.0/Callern.Platform.dll >"$RUN_DIR/platform.log" 2>&1 &
   APP_PID=$!
   # Ready only after migrations and the demo seed (demo.json) are done.
   callern_wait_http "http://127.0.0.1:$PORT/health/ready" "$APP_PID" "$RUN_DIR/platform.log" "the platform"
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), .NET $(dotnet --version)"
-  echo "platform: DOTNET_gcServer=0 DOTNET_gcConcurrent=1, pid $APP_PID"
+  echo "platform: workstation GC, background collections, gen0 budget 64 MiB; pid $APP_PID"
 }

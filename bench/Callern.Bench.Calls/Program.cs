@@ -118,6 +118,8 @@ var connectedCalls = Volatile.Read(ref accepted);
 // The platform's own work while every call meters and nobody signals (ticks, timers, heartbeats),
 // so the relay's cost per signal can be told from it.
 const int QuietSeconds = 10;
+// The setup's garbage is collected now, not in the middle of the relay.
+GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
 Console.Error.WriteLine($"{connectedCalls} calls accepted; measuring the platform without signals for {QuietSeconds} s");
 var quietBefore = CpuSeconds(options.Pid);
 await Task.Delay(TimeSpan.FromSeconds(QuietSeconds));
