@@ -24,7 +24,7 @@ internal sealed class LeanHubConnection : IAsyncDisposable
     private readonly SemaphoreSlim _sending = new(1, 1);
     private readonly ConcurrentDictionary<long, TaskCompletionSource<JsonElement>> _pending = new();
     private readonly Dictionary<string, Action<JsonElement>> _handlers = [];
-    private readonly CancellationTokenSource _closing = new();
+    private readonly CancellationTokenSource _stopPinging = new();
     private readonly Uri _hub;
     private byte[] _frame = new byte[4096];
     private Action<long>? _onSignal;
@@ -45,7 +45,7 @@ internal sealed class LeanHubConnection : IAsyncDisposable
 
     public async Task StartAsync()
     {
-        await _socket.ConnectAsync(_hub, _closing.Token);
+        await _socket.ConnectAsync(_hub, CancellationToken.None);
         await SendAsync(Handshake);
         _receiving = ReceiveAsync();
         _pinging = PingAsync();
@@ -78,7 +78,7 @@ internal sealed class LeanHubConnection : IAsyncDisposable
             Append(";");
             Append(padding);
             Append("\"}]}\u001e");
-            await _socket.SendAsync(_frame.AsMemory(0, length), WebSocketMessageType.Text, true, _closing.Token);
+            await _socket.SendAsync(_frame.AsMemory(0, length), WebSocketMessageType.Text, true, CancellationToken.None);
 
             void Append(string ascii) => length += Encoding.ASCII.GetBytes(ascii, _frame.AsSpan(length));
         }
@@ -108,7 +108,7 @@ internal sealed class LeanHubConnection : IAsyncDisposable
         await _sending.WaitAsync();
         try
         {
-            await _socket.SendAsync(message, WebSocketMessageType.Text, true, _closing.Token);
+            await _socket.SendAsync(message, WebSocketMessageType.Text, true, CancellationToken.None);
         }
         finally
         {
@@ -123,12 +123,13 @@ internal sealed class LeanHubConnection : IAsyncDisposable
         {
             while (true)
             {
-                await Task.Delay(PingEvery, _closing.Token);
+                await Task.Delay(PingEvery, _stopPinging.Token);
                 await SendAsync(Ping);
             }
         }
-        catch (OperationCanceledException)
+        catch (Exception exception) when (exception is OperationCanceledException or WebSocketException)
         {
+            // Closing, or closed by the server: the receive loop reports the rest.
         }
     }
 
@@ -144,7 +145,7 @@ internal sealed class LeanHubConnection : IAsyncDisposable
                 {
                     Array.Resize(ref buffer, buffer.Length * 2);
                 }
-                var result = await _socket.ReceiveAsync(buffer.AsMemory(filled), _closing.Token);
+                var result = await _socket.ReceiveAsync(buffer.AsMemory(filled), CancellationToken.None);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     break;
@@ -165,11 +166,9 @@ internal sealed class LeanHubConnection : IAsyncDisposable
                 filled -= start;
             }
         }
-        catch (OperationCanceledException)
-        {
-        }
         catch (WebSocketException)
         {
+            // Closed without a close handshake (aborted on dispose, or the server went away).
         }
         finally
         {
@@ -251,6 +250,8 @@ internal sealed class LeanHubConnection : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _stopPinging.CancelAsync();
+        await (_pinging ?? Task.CompletedTask);
         try
         {
             // The receive loop ends when the server answers the close.
@@ -259,11 +260,11 @@ internal sealed class LeanHubConnection : IAsyncDisposable
         }
         catch (Exception exception) when (exception is WebSocketException or TimeoutException)
         {
+            _socket.Abort();
         }
-        await _closing.CancelAsync();
-        await Task.WhenAll(_receiving ?? Task.CompletedTask, _pinging ?? Task.CompletedTask);
+        await (_receiving ?? Task.CompletedTask);
         _socket.Dispose();
-        _closing.Dispose();
+        _stopPinging.Dispose();
         _sending.Dispose();
     }
 }

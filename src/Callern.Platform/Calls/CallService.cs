@@ -6,7 +6,6 @@ using Callern.Platform.Tenancy;
 using Callern.Platform.Turn;
 using Callern.Platform.Wallets;
 using Dapper;
-using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using Npgsql;
 

@@ -135,24 +135,29 @@ public sealed class Deadlines(NpgsqlDataSource db, IEnumerable<IDeadlineHandler>
 }
 
 /// <summary>
-/// Runs <see cref="Deadlines.SweepOnceAsync"/> on every node ten times a second, in <see cref="Workers"/>
-/// parallel loops: a thousand connected calls are two hundred ticks a second, each a transaction of
-/// a few round trips. Sweeping often keeps each sweep's burst small (twenty ticks rather than a
-/// hundred at twice a second), so the ticks do not crowd out the signal relay on the same cores.
+/// Runs <see cref="Deadlines.SweepOnceAsync"/> on every node ten times a second. Sweeping often
+/// keeps each sweep's burst small (a thousand metering calls are two hundred ticks a second, twenty
+/// per sweep). <see cref="Workers"/> parallel loops leave a core to the signal relay; a sweep that
+/// found more than <see cref="Backlog"/> deadlines runs <see cref="WorkersWhenBehind"/> next, so
+/// that thousands of calls' ticks keep up.
 /// </summary>
 public sealed class DeadlineSweeper(Deadlines deadlines, TimeProvider time, ILogger<DeadlineSweeper> logger) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
     public const int Workers = 2;
+    public const int WorkersWhenBehind = 4;
+    public const int Backlog = 50;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(Interval, time);
+        var workers = Workers;
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             try
             {
-                await Task.WhenAll(Enumerable.Range(0, Workers).Select(_ => deadlines.SweepOnceAsync(stoppingToken)));
+                var fired = await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => deadlines.SweepOnceAsync(stoppingToken)));
+                workers = fired.Sum() > Backlog ? WorkersWhenBehind : Workers;
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {
