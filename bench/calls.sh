@@ -19,8 +19,8 @@ ulimit -n "$(ulimit -Hn)"
 source bench/platform.sh
 dotnet build bench/Callern.Bench.Calls -c Release -nologo -clp:ErrorsOnly -v q >&2
 bench_start_platform
-# The load generator gets the same garbage-collector settings as the platform, so that its own
-# pauses add as little as they can to the latency it measures (it reports its timer lag).
-DOTNET_gcServer=0 DOTNET_GCgen0size=0x4000000 dotnet bench/Callern.Bench.Calls/bin/Release/net10.0/Callern.Bench.Calls.dll \
+# The load generator gets the platform's garbage-collector settings, so that its own pauses add as
+# little as they can to the latency it measures (it reports its timer lag).
+env "${CALLERN_PLATFORM_ENV[@]}" DOTNET_gcServer=0 dotnet bench/Callern.Bench.Calls/bin/Release/net10.0/Callern.Bench.Calls.dll \
   --url "http://127.0.0.1:$PORT" --demo "$RUN_DIR/demo.json" \
   --calls "$CALLS" --rate "$RATE" --relay "$RELAY" --every "$EVERY" --pid "$APP_PID"

@@ -99,8 +99,6 @@ callern_run_platform() {
   callern_die "./run.sh did not print its ready line"
 }
 
-# callern_wait_http <url> <pid> <log> <name>: waits up to 60 s for the url to answer 2xx; dies
-# with the log's tail if the process exits first or the url never answers.
 # The environment the platform runs in (run.sh, the benchmarks): `env "${CALLERN_PLATFORM_ENV[@]}"
 # dotnet ...`, so the started process is dotnet itself. A 64 MiB gen0 budget: the default here
 # (about 2 MiB, sized from the CPU cache) collected five times a second under 4,000 signals/s, and
@@ -109,6 +107,8 @@ callern_run_platform() {
 # shellcheck disable=SC2034 # used by the scripts that source this one
 CALLERN_PLATFORM_ENV=(DOTNET_GCgen0size=0x4000000)
 
+# callern_wait_http <url> <pid> <log> <name>: waits up to 60 s for the url to answer 2xx; dies
+# with the log's tail if the process exits first or the url never answers.
 callern_wait_http() {
   local url=$1 pid=$2 log=$3 name=$4 _
   for _ in $(seq 1 120); do

@@ -56,8 +56,9 @@ public sealed class Deadlines(NpgsqlDataSource db, IEnumerable<IDeadlineHandler>
     /// lock is held); each handler then runs and removes (or reschedules) its claimed row in one
     /// transaction. Claiming without holding the row keeps one lock order everywhere (the subject,
     /// such as the call row, before its deadlines): a handler locking the call while a request
-    /// holding that call waits on the deadline row would deadlock. If the node dies or the handler fails, the claim lapses and the deadline fires
-    /// again after <see cref="RetryDelay"/>, so one failing deadline cannot block the others.
+    /// holding that call waits on the deadline row would deadlock. If the node dies or the handler
+    /// fails, the claim lapses and the deadline fires again after <see cref="RetryDelay"/>, so one
+    /// failing deadline cannot block the others.
     /// </summary>
     public async Task<int> SweepOnceAsync(CancellationToken cancellationToken = default)
     {
