@@ -25,10 +25,17 @@ public static class CallDeadlines
             sp.GetRequiredService<CallService>().EndForDeadlineAsync(d, c, "queued", EndReasons.NoTeacher)));
         services.AddSingleton<IDeadlineHandler>(sp => new Handler(SetupTimeout, (d, c) =>
             sp.GetRequiredService<CallService>().EndForDeadlineAsync(d, c, "accepted", EndReasons.SetupFailed)));
-        services.AddSingleton<IDeadlineHandler>(sp => new Handler(Tick, (d, c) => sp.GetRequiredService<CallService>().TickAsync(d, c)));
+        services.AddSingleton<IDeadlineBatchHandler>(sp => new TickHandler(sp));
         services.AddSingleton<IDeadlineHandler>(sp => new Handler(ReconnectGrace, (d, c) =>
             sp.GetRequiredService<CallService>().EndForDeadlineAsync(d, c, "connected", EndReasons.ConnectionLost, onlyWhilePaused: true)));
         return services;
+    }
+
+    private sealed class TickHandler(IServiceProvider services) : IDeadlineBatchHandler
+    {
+        public string Kind => Tick;
+        public Task HandleAsync(IReadOnlyList<Deadline> deadlines, DeadlineContext context) =>
+            services.GetRequiredService<CallService>().TickAsync(deadlines, context);
     }
 
     private sealed class Handler(string kind, Func<Deadline, DeadlineContext, Task> handle) : IDeadlineHandler

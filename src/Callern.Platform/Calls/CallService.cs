@@ -368,32 +368,51 @@ public sealed class CallService(
     /// <summary>
     /// Every few seconds of a connected call: picks up top-ups, pauses billing for a participant
     /// whose connection went stale (a dead node), warns, ends at zero or at the maximum duration,
-    /// and sends both sides the timer.
+    /// and sends both sides the timer. All calls due in one claim tick in one transaction: one
+    /// round trip reads them (locked, in id order), their participants' last-seen times and their
+    /// holds' room, and only a call where something changes writes on its own.
     /// </summary>
-    internal async Task TickAsync(Deadline deadline, DeadlineContext context)
+    internal async Task TickAsync(IReadOnlyList<Deadline> deadlines, DeadlineContext context)
     {
         var (connection, transaction) = (context.Connection, context.Transaction);
-        CallRecord? call;
-        Dictionary<string, DateTimeOffset> lastSeen;
-        (long Held, long Available)? room;
-        // One round trip: the call, locked, when its participants' connections were last seen, and
-        // whether its hold could grow (under the call's lock, only this tick changes the hold).
+        Dictionary<Guid, CallRecord> calls;
+        ILookup<Guid, (string UserId, DateTimeOffset LastSeen)> lastSeen;
+        Dictionary<Guid, (long Held, long Available)> room;
         await using (var results = await connection.QueryMultipleAsync(
             $"""
-            SELECT {CallStore.Columns} FROM calls WHERE id = @callId AND tenant_id = @TenantId FOR UPDATE;
+            SELECT {CallStore.Columns} FROM calls WHERE id = ANY(@callIds) ORDER BY id FOR UPDATE;
             {LastSeenSql};
             {CallHolds.RoomSql};
             """,
-            new { callId = deadline.SubjectId, deadline.TenantId }, transaction))
+            new { callIds = deadlines.Select(d => d.SubjectId).ToArray() }, transaction))
         {
-            call = await results.ReadSingleOrDefaultAsync<CallRecord>();
-            lastSeen = (await results.ReadAsync<(string UserId, DateTime LastSeen)>()).ToDictionary(r => r.UserId, r => r.LastSeen.AsUtc());
-            room = (await results.ReadAsync<(long Held, long Available)>()).Select(r => ((long, long)?)r).SingleOrDefault();
+            calls = (await results.ReadAsync<CallRecord>()).ToDictionary(c => c.Id);
+            lastSeen = (await results.ReadAsync<(Guid CallId, string UserId, DateTime LastSeen)>()).ToLookup(r => r.CallId, r => (r.UserId, r.LastSeen.AsUtc()));
+            room = (await results.ReadAsync<(Guid CallId, long Held, long Available)>()).ToDictionary(r => r.CallId, r => (r.Held, r.Available));
         }
-        if (call is not { State: "connected" })
+        var seenUpdates = new List<(Guid CallId, DateTimeOffset Seen)>();
+        foreach (var deadline in deadlines)
         {
-            return;
+            if (calls.GetValueOrDefault(deadline.SubjectId) is { State: "connected" } call && call.TenantId == deadline.TenantId)
+            {
+                var seen = lastSeen[call.Id].ToDictionary(r => r.UserId, r => r.LastSeen);
+                await TickCallAsync(deadline, call, seen, room.TryGetValue(call.Id, out var r) ? r : null, context, seenUpdates);
+            }
         }
+        if (seenUpdates.Count > 0)
+        {
+            // Connections are stamped every heartbeat, not every tick: written only where it moved.
+            await connection.ExecuteAsync(
+                "UPDATE calls c SET participants_seen_at = u.seen FROM unnest(@ids, @seen) u(id, seen) WHERE c.id = u.id",
+                new { ids = seenUpdates.Select(u => u.CallId).ToArray(), seen = seenUpdates.Select(u => u.Seen).ToArray() }, transaction);
+        }
+    }
+
+    private async Task TickCallAsync(
+        Deadline deadline, CallRecord call, Dictionary<string, DateTimeOffset> lastSeen, (long Held, long Available)? room, DeadlineContext context,
+        List<(Guid CallId, DateTimeOffset Seen)> seenUpdates)
+    {
+        var (connection, transaction) = (context.Connection, context.Transaction);
         var rules = (await settings.GetAsync(call.TenantId)).Calls;
         var now = time.GetUtcNow().ToDatabasePrecision();
         var after = new List<Func<Task>>();
@@ -408,8 +427,7 @@ public sealed class CallService(
             }
             else if (bothSeen is { } seen && (call.ParticipantsSeenAt is null || seen > call.ParticipantsSeenAt.Value.AsUtc()))
             {
-                // Connections are stamped every heartbeat, not every tick: write only what moved.
-                await connection.ExecuteAsync("UPDATE calls SET participants_seen_at = @seen WHERE id = @Id", new { seen, call.Id }, transaction);
+                seenUpdates.Add((call.Id, seen));
             }
         }
         var cap = rules.MaxCallMinutes * 60L;
@@ -436,7 +454,7 @@ public sealed class CallService(
                 after.Add(() => notify.User(call.TenantId, call.StudentId).BalanceWarning(new BalanceWarningEvent(call.Id, remaining, threshold)));
             }
             var paused = call.MeteringSince is null;
-            context.Reschedule(NextTick(deadline.DueAt, now, paused ? null : remaining));
+            context.Reschedule(deadline, NextTick(deadline.DueAt, now, paused ? null : remaining));
             liveParticipants.Confirm(call.Id, call.TenantId, call.StudentId, call.TeacherId!);
             after.Add(() => Task.WhenAll(
                 notify.User(call.TenantId, call.StudentId).CallTimer(new CallTimerEvent(call.Id, elapsed, remaining, paused)),
@@ -673,16 +691,16 @@ public sealed class CallService(
         }
     }
 
-    /// <summary>When each participant of call @callId was last stamped by their node's heartbeat (no row: no connection).</summary>
+    /// <summary>When each participant of the calls @callIds was last stamped by their node's heartbeat (no row: no connection).</summary>
     private const string LastSeenSql =
         """
-        SELECT h.user_id, max(h.last_seen_at) FROM calls c
+        SELECT c.id, h.user_id, max(h.last_seen_at) FROM calls c
         JOIN hub_connections h ON h.tenant_id = c.tenant_id AND h.user_id IN (c.student_id, c.teacher_id)
-        WHERE c.id = @callId GROUP BY h.user_id
+        WHERE c.id = ANY(@callIds) GROUP BY c.id, h.user_id
         """;
 
     private static async Task<Dictionary<string, DateTimeOffset>> LastSeenAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call) =>
-        (await connection.QueryAsync<(string UserId, DateTime LastSeen)>(LastSeenSql, new { callId = call.Id }, transaction))
+        (await connection.QueryAsync<(Guid CallId, string UserId, DateTime LastSeen)>(LastSeenSql, new { callIds = new[] { call.Id } }, transaction))
         .ToDictionary(r => r.UserId, r => r.LastSeen.AsUtc());
 
     /// <summary>

@@ -8,19 +8,20 @@ public sealed record Deadline(string Kind, Guid SubjectId, Guid TenantId, DateTi
 
 /// <summary>
 /// The transaction a deadline's handler runs in. Effects inside it commit together with the
-/// deadline's removal; <see cref="AfterCommit"/> actions (notifications) run only once it did.
+/// deadlines' removal; <see cref="AfterCommit"/> actions (notifications) run only once it did.
 /// </summary>
 public sealed class DeadlineContext(NpgsqlConnection connection, NpgsqlTransaction transaction)
 {
     private readonly List<Func<Task>> _afterCommit = [];
+    private readonly Dictionary<Deadline, DateTimeOffset> _rescheduled = [];
     public NpgsqlConnection Connection { get; } = connection;
     public NpgsqlTransaction Transaction { get; } = transaction;
     public void AfterCommit(Func<Task> action) => _afterCommit.Add(action);
     internal IReadOnlyList<Func<Task>> Pending => _afterCommit;
 
-    /// <summary>Fire this deadline again at <paramref name="dueAt"/> instead of removing it (a repeating timer).</summary>
-    public void Reschedule(DateTimeOffset dueAt) => RescheduledTo = dueAt;
-    internal DateTimeOffset? RescheduledTo { get; private set; }
+    /// <summary>Fire <paramref name="deadline"/> again at <paramref name="dueAt"/> instead of removing it (a repeating timer).</summary>
+    public void Reschedule(Deadline deadline, DateTimeOffset dueAt) => _rescheduled[deadline] = dueAt;
+    internal DateTimeOffset? RescheduledTo(Deadline deadline) => _rescheduled.TryGetValue(deadline, out var dueAt) ? dueAt : null;
 }
 
 /// <summary>Handles one kind of deadline. Must tolerate a deadline whose subject already moved on.</summary>
@@ -30,12 +31,25 @@ public interface IDeadlineHandler
     Task HandleAsync(Deadline deadline, DeadlineContext context);
 }
 
+/// <summary>
+/// Handles one kind of frequent deadline many at a time: every due deadline of its kind in a claim
+/// fires in one transaction (a call's tick, thousands a second, then costs a few statements per
+/// sweep instead of a few per call). If the batch fails, each fires again on its own.
+/// </summary>
+public interface IDeadlineBatchHandler
+{
+    string Kind { get; }
+    Task HandleAsync(IReadOnlyList<Deadline> deadlines, DeadlineContext context);
+}
+
 /// <summary>Schedules, cancels and fires durable deadlines (see 0005_deadlines.sql).</summary>
-public sealed class Deadlines(NpgsqlDataSource db, IEnumerable<IDeadlineHandler> handlers, TimeProvider time, ILogger<Deadlines> logger)
+public sealed class Deadlines(
+    NpgsqlDataSource db, IEnumerable<IDeadlineHandler> handlers, IEnumerable<IDeadlineBatchHandler> batchHandlers, TimeProvider time, ILogger<Deadlines> logger)
 {
     public static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(30);
-    public const int ClaimBatch = 8;
+    public const int ClaimBatch = 64;
     private readonly Dictionary<string, IDeadlineHandler> _handlers = handlers.ToDictionary(h => h.Kind, StringComparer.Ordinal);
+    private readonly Dictionary<string, IDeadlineBatchHandler> _batchHandlers = batchHandlers.ToDictionary(h => h.Kind, StringComparer.Ordinal);
 
     /// <summary>Sets (or moves) the one deadline of this kind for the subject.</summary>
     public static Task ScheduleAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string kind, Guid subjectId, Guid tenantId, DateTimeOffset dueAt) =>
@@ -50,15 +64,16 @@ public sealed class Deadlines(NpgsqlDataSource db, IEnumerable<IDeadlineHandler>
         connection.ExecuteAsync("DELETE FROM deadlines WHERE kind = @kind AND subject_id = @subjectId", new { kind, subjectId }, transaction);
 
     /// <summary>
-    /// Fires every deadline due now, one transaction each, and returns how many fired. Safe to run
-    /// on every node at once. Deadlines are first claimed, up to <see cref="ClaimBatch"/> in one
-    /// statement (their due time moved one <see cref="RetryDelay"/> ahead, committed at once, so no
-    /// lock is held); each handler then runs and removes (or reschedules) its claimed row in one
-    /// transaction. Claiming without holding the row keeps one lock order everywhere (the subject,
-    /// such as the call row, before its deadlines): a handler locking the call while a request
-    /// holding that call waits on the deadline row would deadlock. If the node dies or the handler
-    /// fails, the claim lapses and the deadline fires again after <see cref="RetryDelay"/>, so one
-    /// failing deadline cannot block the others.
+    /// Fires every deadline due now and returns how many fired. Safe to run on every node at once.
+    /// Deadlines are first claimed, up to <see cref="ClaimBatch"/> in one statement (their due time
+    /// moved one <see cref="RetryDelay"/> ahead, committed at once, so no lock is held). Each
+    /// handler then runs and removes (or reschedules) its claimed rows in one transaction: one
+    /// deadline per transaction, or for a kind with an <see cref="IDeadlineBatchHandler"/> all of
+    /// that kind in the claim. Claiming without holding the row keeps one lock order everywhere
+    /// (the subject, such as the call row, before its deadlines): a handler locking the call while
+    /// a request holding that call waits on the deadline row would deadlock. If the node dies or
+    /// the handler fails, the claim lapses and the deadline fires again after
+    /// <see cref="RetryDelay"/>, so one failing deadline cannot block the others.
     /// </summary>
     public async Task<int> SweepOnceAsync(CancellationToken cancellationToken = default)
     {
@@ -75,55 +90,79 @@ public sealed class Deadlines(NpgsqlDataSource db, IEnumerable<IDeadlineHandler>
                 WHERE d.kind = due.kind AND d.subject_id = due.subject_id
                 RETURNING d.kind, d.subject_id, d.tenant_id, due.due_at
                 """,
-                new { now = time.GetUtcNow(), claimedUntil, ClaimBatch })).OrderBy(r => r.DueAt).ToList();
+                new { now = time.GetUtcNow(), claimedUntil, ClaimBatch })).OrderBy(r => r.DueAt)
+                .Select(r => new Deadline(r.Kind, r.SubjectId, r.TenantId, r.DueAt.AsUtc())).ToList();
             if (rows.Count == 0)
             {
                 return fired;
             }
-            foreach (var row in rows)
+            // In due order; a batched kind fires all of its deadlines at the place of its first.
+            foreach (var group in rows.GroupBy(r => _batchHandlers.ContainsKey(r.Kind) ? r.Kind : $"{r.Kind}/{r.SubjectId}"))
             {
-                if (await FireAsync(connection, new Deadline(row.Kind, row.SubjectId, row.TenantId, row.DueAt.AsUtc()), claimedUntil, cancellationToken))
-                {
-                    fired++;
-                }
+                fired += await FireAsync(connection, [.. group], claimedUntil, cancellationToken);
             }
         }
         return fired;
     }
 
-    private async Task<bool> FireAsync(NpgsqlConnection connection, Deadline deadline, DateTimeOffset claimedUntil, CancellationToken cancellationToken)
+    /// <summary>Fires deadlines of one kind in one transaction; a batch that fails fires again one by one.</summary>
+    private async Task<int> FireAsync(NpgsqlConnection connection, List<Deadline> deadlines, DateTimeOffset claimedUntil, CancellationToken cancellationToken)
     {
+        var kind = deadlines[0].Kind;
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var context = new DeadlineContext(connection, transaction);
         try
         {
-            if (_handlers.TryGetValue(deadline.Kind, out var handler))
+            if (_batchHandlers.TryGetValue(kind, out var batchHandler))
             {
-                await handler.HandleAsync(deadline, context);
+                await batchHandler.HandleAsync(deadlines, context);
+            }
+            else if (_handlers.TryGetValue(kind, out var handler))
+            {
+                await handler.HandleAsync(deadlines.Single(), context);
             }
             else
             {
-                logger.LogError("No handler for deadline kind {Kind}; dropped", deadline.Kind);
+                logger.LogError("No handler for deadline kind {Kind}; dropped", kind);
             }
             // Unless anyone set it anew since the claim.
+            var next = deadlines.Select(d => (d.SubjectId, DueAt: context.RescheduledTo(d))).ToList();
             await connection.ExecuteAsync(
-                context.RescheduledTo is null
-                    ? "DELETE FROM deadlines WHERE kind = @Kind AND subject_id = @SubjectId AND due_at = @claimedUntil"
-                    : "UPDATE deadlines SET due_at = @RescheduledTo WHERE kind = @Kind AND subject_id = @SubjectId AND due_at = @claimedUntil",
-                new { deadline.Kind, deadline.SubjectId, claimedUntil, context.RescheduledTo }, transaction);
+                """
+                UPDATE deadlines d SET due_at = r.due_at FROM unnest(@rescheduled, @rescheduledTo) r(subject_id, due_at)
+                WHERE d.kind = @kind AND d.subject_id = r.subject_id AND d.due_at = @claimedUntil;
+                DELETE FROM deadlines WHERE kind = @kind AND subject_id = ANY(@done) AND due_at = @claimedUntil;
+                """,
+                new
+                {
+                    kind, claimedUntil, done = next.Where(n => n.DueAt is null).Select(n => n.SubjectId).ToArray(),
+                    rescheduled = next.Where(n => n.DueAt is not null).Select(n => n.SubjectId).ToArray(),
+                    rescheduledTo = next.Where(n => n.DueAt is not null).Select(n => n.DueAt!.Value).ToArray()
+                },
+                transaction);
             await transaction.CommitAsync(cancellationToken);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
-            logger.LogError(exception, "Deadline {Kind} {SubjectId} failed; retrying in {Delay}", deadline.Kind, deadline.SubjectId, RetryDelay);
             await transaction.RollbackAsync(CancellationToken.None);
-            return false;
+            if (deadlines.Count > 1)
+            {
+                logger.LogWarning(exception, "A batch of {Count} {Kind} deadlines failed; firing them one by one", deadlines.Count, kind);
+                var fired = 0;
+                foreach (var deadline in deadlines)
+                {
+                    fired += await FireAsync(connection, [deadline], claimedUntil, cancellationToken);
+                }
+                return fired;
+            }
+            logger.LogError(exception, "Deadline {Kind} {SubjectId} failed; retrying in {Delay}", kind, deadlines[0].SubjectId, RetryDelay);
+            return 0;
         }
         foreach (var action in context.Pending)
         {
             await action();
         }
-        return true;
+        return deadlines.Count;
     }
 
     private sealed class DeadlineRow
@@ -138,7 +177,7 @@ public sealed class Deadlines(NpgsqlDataSource db, IEnumerable<IDeadlineHandler>
 /// <summary>
 /// Runs <see cref="Deadlines.SweepOnceAsync"/> on every node ten times a second. Sweeping often
 /// keeps each sweep's burst small (a thousand metering calls are two hundred ticks a second, twenty
-/// per sweep). <see cref="Workers"/> parallel loops leave a core to the signal relay; a sweep that
+/// per sweep, which fire in one transaction). <see cref="Workers"/> parallel loops leave a core to the signal relay; a sweep that
 /// found more than <see cref="Backlog"/> deadlines runs <see cref="WorkersWhenBehind"/> next, so
 /// that thousands of calls' ticks keep up.
 /// </summary>

@@ -47,15 +47,16 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
     }
 
     /// <summary>
-    /// For a caller's own batch of statements: one row (held seconds, the wallet's available seconds)
-    /// for the active hold of call <c>@callId</c> in tenant <c>@TenantId</c>, without a lock. A hold at
+    /// For a caller's own batch of statements: a row (call id, held seconds, the wallet's available
+    /// seconds) for the active hold of each of the calls <c>@callIds</c>, without a lock. A hold at
     /// its cap, or with nothing left in the wallet, cannot grow: <see cref="ExtendAsync"/> can be skipped.
     /// </summary>
     public const string RoomSql =
         """
-        SELECT h.held_seconds, w.available_seconds FROM wallet_holds h
+        SELECT c.id, h.held_seconds, w.available_seconds FROM calls c
+        JOIN wallet_holds h ON h.tenant_id = c.tenant_id AND h.call_id = c.id
         JOIN wallets w ON w.tenant_id = h.tenant_id AND w.student_id = h.student_id
-        WHERE h.tenant_id = @TenantId AND h.call_id = @callId AND h.state = 'active'
+        WHERE c.id = ANY(@callIds) AND h.state = 'active'
         """;
 
     /// <summary>

@@ -7,6 +7,7 @@ using Call = Callern.Platform.Calls.Call;
 using CallAcceptedEvent = Callern.Platform.Calls.CallAcceptedEvent;
 using CallEndedEvent = Callern.Platform.Calls.CallEndedEvent;
 using CallRequest = Callern.Platform.Calls.CallRequest;
+using CallTimerEvent = Callern.Platform.Calls.CallTimerEvent;
 using IncomingCallEvent = Callern.Platform.Calls.IncomingCallEvent;
 using PeerConnectionEvent = Callern.Platform.Calls.PeerConnectionEvent;
 using SignalEvent = Callern.Platform.Calls.SignalEvent;
@@ -76,6 +77,29 @@ public sealed class MeteringTests(CallernApp app) : IClassFixture<CallernApp>
         var ended = await student.InvokeAsync<Call>("EndCall", callId);
         Assert.Equal(90, ended.BilledSeconds);
         Assert.Equal(90, (await app.SdkAs(tenant, "s", CallernRoles.Student).GetMyWalletAsync()).AvailableSeconds);
+    }
+
+    [Fact]
+    public async Task Calls_of_two_schools_that_tick_in_the_same_sweep_each_keep_their_own_balance()
+    {
+        await using var shortPair = await app.PairAsync(8);
+        await using var longPair = await app.PairAsync(300);
+        var shortCall = await CallTestKit.ConnectedCallAsync(shortPair.Student, shortPair.Teacher);
+        var longCall = await CallTestKit.ConnectedCallAsync(longPair.Student, longPair.Teacher);
+
+        // Both calls' ticks are due at the next sweep and fire together.
+        await app.AdvanceAsync(TimeSpan.FromSeconds(5));
+        var shortTimer = await shortPair.Student.NextAsync<CallTimerEvent>("CallTimer");
+        var longTimer = await longPair.Student.NextAsync<CallTimerEvent>("CallTimer");
+        await app.AdvanceAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal((shortCall, 5L, 3L), (shortTimer.CallId, shortTimer.ElapsedSeconds, shortTimer.RemainingSeconds));
+        Assert.Equal((longCall, 5L, 295L), (longTimer.CallId, longTimer.ElapsedSeconds, longTimer.RemainingSeconds));
+        var ended = await shortPair.Teacher.NextAsync<CallEndedEvent>("CallEnded");
+        Assert.Equal((shortCall, EndReasons.BalanceDepleted, 8L), (ended.CallId, ended.Reason, ended.BilledSeconds));
+        Assert.False(longPair.Student.Has("CallEnded"));
+        var wallet = await app.SdkAs(longPair.Tenant, "s", CallernRoles.Student).GetMyWalletAsync();
+        Assert.Equal((0L, 300L), (wallet.AvailableSeconds, wallet.HeldSeconds));
     }
 
     [Fact]
