@@ -17,54 +17,67 @@ namespace Callern.Platform.Calls;
 /// only after the commit. Timers are durable deadlines (<see cref="CallDeadlines"/>).
 /// </summary>
 public sealed class CallService(
-    NpgsqlDataSource db, CallHolds holds, WalletStore wallets, PeopleStore people, PresenceService presence, AvailableTeachers availableTeachers,
+    NpgsqlDataSource db, CallHolds holds, PeopleStore people, PresenceService presence, AvailableTeachers availableTeachers,
     LiveCallParticipants liveParticipants, SettingsStore settings, IceServerIssuer iceServers, CallNotifier notify, IOptions<SignalingOptions> signaling, TimeProvider time)
 {
     public static readonly TimeSpan QueueRetry = TimeSpan.FromSeconds(2);
     private const int OfferSpares = 10;
 
+    /// <summary>
+    /// A student asks for a call. One transaction of few round trips, since a request's time to ring
+    /// is the product's first impression: one reads the student's profile, ranking facts and minutes,
+    /// one inserts the call, one per teacher tried offers it, one marks it ringing, and the commit.
+    /// </summary>
     public async Task<Call> RequestAsync(Caller student, CallRequest request)
     {
-        var profile = await people.FindStudentAsync(student.TenantId, student.UserId);
-        var language = request.Language ?? profile?.TargetLanguage;
-        var level = request.Level ?? profile?.Level;
-        if (language is null || level is null)
-        {
-            throw CallRuleException.Invalid("Name the language and level, or set them on the student's profile.");
-        }
-        if ((await wallets.GetBalanceAsync(student.TenantId, student.UserId)).AvailableSeconds <= 0)
-        {
-            throw CallRuleException.NoMinutes();
-        }
+        var rules = (await settings.GetAsync(student.TenantId)).Calls;
         var now = time.GetUtcNow().ToDatabasePrecision();
-        var callId = Guid.CreateVersion7(now);
+        var after = new List<Func<Task>>();
+        CallRecord call;
         await using (var connection = await db.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
         {
+            var (profile, facts, availableSeconds) = await StudentForCallAsync(connection, transaction, student.TenantId, student.UserId);
+            var language = request.Language ?? profile?.TargetLanguage;
+            var level = request.Level ?? profile?.Level;
+            if (language is null || level is null)
+            {
+                throw CallRuleException.Invalid("Name the language and level, or set them on the student's profile.");
+            }
+            if (availableSeconds <= 0)
+            {
+                throw CallRuleException.NoMinutes();
+            }
             try
             {
-                await connection.ExecuteAsync(
-                    """
+                call = await connection.QuerySingleAsync<CallRecord>(
+                    $"""
                     INSERT INTO calls (id, tenant_id, student_id, state, language, level, accent, specialization, preferred_teachers, requested_at)
-                    VALUES (@callId, @TenantId, @UserId, 'queued', @language, @level, @Accent, @Specialization, @preferred, @now)
+                    VALUES (@callId, @TenantId, @UserId, 'queued', @language, @level, @accent, @specialization, @preferred, @now)
+                    RETURNING {CallStore.Columns}
                     """,
                     new
                     {
-                        callId, student.TenantId, student.UserId, language, level, request.Accent, request.Specialization,
+                        callId = Guid.CreateVersion7(now), student.TenantId, student.UserId, language, level,
+                        accent = request.Accent ?? profile?.Preferences.Accent, specialization = request.Specialization ?? profile?.Preferences.Specialization,
                         preferred = (request.PreferredTeachers ?? []).ToArray(), now
-                    });
+                    },
+                    transaction);
             }
             catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
             {
                 throw CallRuleException.CallInProgress();
             }
+            await RingOrQueueAsync(connection, transaction, call, profile, facts, [], rules, now, after);
+            await transaction.CommitAsync();
         }
-        await DispatchAsync(student.TenantId, callId);
-        return (await GetAsync(student.TenantId, callId))!;
+        await RunAsync(after);
+        return (await GetAsync(student.TenantId, call.Id))!;
     }
 
     /// <summary>
-    /// Rings the best free teachers for a waiting call, or leaves it queued. Runs on request, after
-    /// each decline or timeout (the cascade), and on the queue's retry deadline.
+    /// Rings the best free teachers for a waiting call, or leaves it queued. Runs after each decline
+    /// or timeout (the cascade) and on the queue's retry deadline.
     /// </summary>
     public async Task DispatchAsync(Guid tenantId, Guid callId)
     {
@@ -73,74 +86,99 @@ public sealed class CallService(
         await using (var connection = await db.OpenConnectionAsync())
         await using (var transaction = await connection.BeginTransactionAsync())
         {
-            var call = await CallStore.LockAsync(connection, transaction, tenantId, callId);
-            if (call is null || call.State is not ("queued" or "ringing"))
+            CallRecord? call;
+            List<(string TeacherId, bool Open)> offers;
+            await using (var results = await connection.QueryMultipleAsync(
+                $"""
+                SELECT {CallStore.Columns} FROM calls WHERE id = @callId AND tenant_id = @tenantId FOR UPDATE;
+                SELECT teacher_id, outcome IS NULL FROM call_offers WHERE call_id = @callId;
+                """,
+                new { callId, tenantId }, transaction))
+            {
+                call = await results.ReadSingleOrDefaultAsync<CallRecord>();
+                offers = (await results.ReadAsync<(string TeacherId, bool Open)>()).ToList();
+            }
+            if (call is null || call.State is not ("queued" or "ringing") || offers.Any(o => o.Open))
             {
                 return;
             }
-            var offers = (await connection.QueryAsync<(string TeacherId, bool Open)>(
-                "SELECT teacher_id, outcome IS NULL FROM call_offers WHERE call_id = @callId", new { callId }, transaction)).ToList();
-            if (offers.Any(o => o.Open))
-            {
-                return;
-            }
-            var now = time.GetUtcNow().ToDatabasePrecision();
-            var student = await PeopleStore.FindStudentAsync(connection, transaction, tenantId, call.StudentId);
-            var wanted = Math.Min(rules.RingStrategy == RingStrategy.Parallel ? rules.ParallelRingCount : 1, rules.MaxOffersPerRequest - offers.Count);
-            var expiresAt = now.AddSeconds(rules.OfferTimeoutSeconds);
-            var offered = new List<(Guid OfferId, string TeacherId)>();
-            if (wanted > 0)
-            {
-                var request = new MatchRequest(call.Language, call.Level, call.Accent, call.Specialization, call.PreferredTeachers, student?.TimeZone ?? "UTC");
-                var studentFacts = await AvailableTeachers.StudentFactsAsync(connection, transaction, tenantId, call.StudentId);
-                var tried = offers.Select(o => o.TeacherId).ToHashSet(StringComparer.Ordinal);
-                // The cached snapshot first; if nobody in it could be offered, a fresh one before queueing.
-                foreach (var fresh in new[] { false, true })
-                {
-                    var (pool, read) = await availableTeachers.GetAsync(connection, transaction, tenantId, fresh);
-                    // Spares: a teacher another request is offering at this moment is skipped for the next best.
-                    var ranked = Ranking.Rank(request, pool.For(studentFacts, tried), rules.Ranking, now, wanted + OfferSpares);
-                    await OfferAsync(connection, transaction, call, ranked, wanted, now, expiresAt, pool, offered);
-                    if (offered.Count > 0 || read)
-                    {
-                        break;
-                    }
-                }
-            }
-            if (offered.Count > 0)
-            {
-                await connection.ExecuteAsync("UPDATE calls SET state = 'ringing' WHERE id = @callId", new { callId }, transaction);
-                await Deadlines.CancelAsync(connection, transaction, CallDeadlines.QueueRetry, callId);
-                var incoming = offered.Select(o => (o.TeacherId, Event: new IncomingCallEvent(
-                    o.OfferId, callId, expiresAt, CallRules.Preview(student, call.StudentId), call.Language, call.Level, call.Specialization))).ToList();
-                after.Add(() => Task.WhenAll(incoming.Select(i => notify.User(tenantId, i.TeacherId).IncomingCall(i.Event))
-                    .Append(notify.User(tenantId, call.StudentId).CallRinging(new CallRingingEvent(callId, offered.Count)))));
-            }
-            else
-            {
-                var giveUpAt = call.RequestedAt.AsUtc().AddSeconds(rules.MaxQueueWaitSeconds);
-                if (call.State != "queued")
-                {
-                    await connection.ExecuteAsync("UPDATE calls SET state = 'queued' WHERE id = @callId", new { callId }, transaction);
-                }
-                if (giveUpAt <= now)
-                {
-                    await EndLockedAsync(connection, transaction, call, EndReasons.NoTeacher, "platform", now, after);
-                }
-                else
-                {
-                    await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.QueueTimeout, callId, tenantId, giveUpAt);
-                    await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.QueueRetry, callId, tenantId, now + QueueRetry);
-                    var position = await CallStore.QueuePositionAsync(connection, transaction, call);
-                    after.Add(() => notify.User(tenantId, call.StudentId).CallQueued(new CallQueuedEvent(callId, position, giveUpAt)));
-                }
-            }
+            var (student, facts, _) = await StudentForCallAsync(connection, transaction, tenantId, call.StudentId);
+            await RingOrQueueAsync(connection, transaction, call, student, facts, offers.Select(o => o.TeacherId).ToList(), rules,
+                time.GetUtcNow().ToDatabasePrecision(), after);
             await transaction.CommitAsync();
         }
         await RunAsync(after);
     }
 
-    /// <summary>Offers the call to the best of <paramref name="ranked"/> until <paramref name="wanted"/> took it.</summary>
+    /// <summary>One round trip: the student's profile, what ranking needs to know of them, and their available seconds.</summary>
+    private static async Task<(Student? Profile, AvailableTeachers.StudentFacts Facts, long AvailableSeconds)> StudentForCallAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenantId, string studentId)
+    {
+        await using var results = await connection.QueryMultipleAsync(
+            $"{PeopleStore.StudentSql};\n{AvailableTeachers.StudentFactsSql};\n{WalletStore.AvailableSecondsSql}", new { tenantId, studentId }, transaction);
+        return (await PeopleStore.ReadStudentAsync(results), await AvailableTeachers.ReadStudentFactsAsync(results),
+            await results.ReadSingleOrDefaultAsync<long>());
+    }
+
+    /// <summary>Offers the locked <paramref name="call"/> to the best free teachers it has not tried, or queues it.</summary>
+    private async Task RingOrQueueAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, Student? student, AvailableTeachers.StudentFacts facts,
+        IReadOnlyCollection<string> tried, CallSettings rules, DateTimeOffset now, List<Func<Task>> after)
+    {
+        var wanted = Math.Min(rules.RingStrategy == RingStrategy.Parallel ? rules.ParallelRingCount : 1, rules.MaxOffersPerRequest - tried.Count);
+        var expiresAt = now.AddSeconds(rules.OfferTimeoutSeconds);
+        var offered = new List<(Guid OfferId, string TeacherId)>();
+        if (wanted > 0)
+        {
+            var request = new MatchRequest(call.Language, call.Level, call.Accent, call.Specialization, call.PreferredTeachers, student?.TimeZone ?? "UTC");
+            var skip = tried.ToHashSet(StringComparer.Ordinal);
+            // The cached snapshot first; if nobody in it could be offered, a fresh one before queueing.
+            foreach (var fresh in new[] { false, true })
+            {
+                var (pool, read) = await availableTeachers.GetAsync(connection, transaction, call.TenantId, fresh);
+                // Spares: a teacher another request is offering at this moment is skipped for the next best.
+                var ranked = Ranking.Rank(request, pool.For(facts, skip), rules.Ranking, now, wanted + OfferSpares);
+                await OfferAsync(connection, transaction, call, ranked, wanted, now, expiresAt, pool, offered);
+                if (offered.Count > 0 || read)
+                {
+                    break;
+                }
+            }
+        }
+        var (tenantId, callId) = (call.TenantId, call.Id);
+        if (offered.Count > 0)
+        {
+            // Ringing now: a queued call's retry is over.
+            await connection.ExecuteAsync(
+                "UPDATE calls SET state = 'ringing' WHERE id = @callId; DELETE FROM deadlines WHERE kind = @QueueRetry AND subject_id = @callId",
+                new { callId, CallDeadlines.QueueRetry }, transaction);
+            var incoming = offered.Select(o => (o.TeacherId, Event: new IncomingCallEvent(
+                o.OfferId, callId, expiresAt, CallRules.Preview(student, call.StudentId), call.Language, call.Level, call.Specialization))).ToList();
+            after.Add(() => Task.WhenAll(incoming.Select(i => notify.User(tenantId, i.TeacherId).IncomingCall(i.Event))
+                .Append(notify.User(tenantId, call.StudentId).CallRinging(new CallRingingEvent(callId, offered.Count)))));
+        }
+        else
+        {
+            var giveUpAt = call.RequestedAt.AsUtc().AddSeconds(rules.MaxQueueWaitSeconds);
+            if (call.State != "queued")
+            {
+                await connection.ExecuteAsync("UPDATE calls SET state = 'queued' WHERE id = @callId", new { callId }, transaction);
+            }
+            if (giveUpAt <= now)
+            {
+                await EndLockedAsync(connection, transaction, call, EndReasons.NoTeacher, "platform", now, after);
+            }
+            else
+            {
+                await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.QueueTimeout, callId, tenantId, giveUpAt);
+                await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.QueueRetry, callId, tenantId, now + QueueRetry);
+                var position = await CallStore.QueuePositionAsync(connection, transaction, call);
+                after.Add(() => notify.User(tenantId, call.StudentId).CallQueued(new CallQueuedEvent(callId, position, giveUpAt)));
+            }
+        }
+    }
+
+    /// <summary>Offers the call to the best of <paramref name="ranked"/> until <paramref name="wanted"/> took it, one round trip per teacher tried.</summary>
     private static async Task OfferAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, IReadOnlyList<RankedCandidate> ranked, int wanted,
         DateTimeOffset now, DateTimeOffset expiresAt, AvailableTeachers.Snapshot pool, List<(Guid OfferId, string TeacherId)> offered)
@@ -160,29 +198,32 @@ public sealed class CallService(
             // available. The partial unique index keeps a teacher to one open offer: a concurrent request
             // may have taken them. On this node the snapshot's claim keeps requests apart; across nodes,
             // a request offering a teacher holds a transaction lock on them, which others only try: they
-            // skip to their next candidate at once instead of queueing behind it. If the teacher
-            // was accepting another call, the insert waited for that commit and went in; its own
-            // snapshot could not see the call, so the next statement checks.
-            var inserted = await connection.ExecuteAsync(
+            // skip to their next candidate at once instead of queueing behind it. The offer's timeout
+            // goes in with it. If the teacher was accepting another call, the insert waited for that
+            // commit and went in; its own snapshot could not see the call, so the second statement,
+            // with a snapshot of its own, checks and takes the offer and its timeout back.
+            await using var results = await connection.QueryMultipleAsync(
                 """
-                INSERT INTO call_offers (id, tenant_id, call_id, teacher_id, offered_at, expires_at, score)
-                SELECT @offerId, @TenantId, @Id, @TeacherId, @now, @expiresAt, @Score
-                WHERE pg_try_advisory_xact_lock(hashtextextended(@TenantId::text || '/' || @TeacherId, 0))
-                  AND EXISTS (SELECT 1 FROM teacher_presence p
-                              WHERE p.tenant_id = @TenantId AND p.teacher_id = @TeacherId AND p.status = 'available')
-                ON CONFLICT (tenant_id, teacher_id) WHERE outcome IS NULL DO NOTHING
+                WITH offer AS (
+                    INSERT INTO call_offers (id, tenant_id, call_id, teacher_id, offered_at, expires_at, score)
+                    SELECT @offerId, @TenantId, @Id, @TeacherId, @now, @expiresAt, @Score
+                    WHERE pg_try_advisory_xact_lock(hashtextextended(@TenantId::text || '/' || @TeacherId, 0))
+                      AND EXISTS (SELECT 1 FROM teacher_presence p
+                                  WHERE p.tenant_id = @TenantId AND p.teacher_id = @TeacherId AND p.status = 'available')
+                    ON CONFLICT (tenant_id, teacher_id) WHERE outcome IS NULL DO NOTHING
+                    RETURNING id)
+                INSERT INTO deadlines (kind, subject_id, tenant_id, due_at) SELECT @OfferTimeout, id, @TenantId, @expiresAt FROM offer RETURNING subject_id;
+                WITH busy AS (
+                    DELETE FROM call_offers WHERE id = @offerId
+                      AND EXISTS (SELECT 1 FROM calls WHERE tenant_id = @TenantId AND teacher_id = @TeacherId AND state IN ('accepted', 'connected'))
+                    RETURNING id)
+                DELETE FROM deadlines WHERE kind = @OfferTimeout AND subject_id IN (SELECT id FROM busy) RETURNING subject_id;
                 """,
-                new { offerId, call.TenantId, call.Id, candidate.TeacherId, now, expiresAt, candidate.Score }, transaction);
-            if (inserted == 1 && await connection.ExecuteScalarAsync<bool>(
-                    "SELECT EXISTS (SELECT 1 FROM calls WHERE tenant_id = @TenantId AND teacher_id = @TeacherId AND state IN ('accepted', 'connected'))",
-                    new { call.TenantId, candidate.TeacherId }, transaction))
+                new { offerId, call.TenantId, call.Id, candidate.TeacherId, now, expiresAt, candidate.Score, CallDeadlines.OfferTimeout }, transaction);
+            var inserted = (await results.ReadAsync<Guid>()).Any();
+            var takenBack = (await results.ReadAsync<Guid>()).Any();
+            if (inserted && !takenBack)
             {
-                await connection.ExecuteAsync("DELETE FROM call_offers WHERE id = @offerId", new { offerId }, transaction);
-                inserted = 0;
-            }
-            if (inserted == 1)
-            {
-                await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.OfferTimeout, offerId, call.TenantId, expiresAt);
                 offered.Add((offerId, candidate.TeacherId));
             }
         }
@@ -586,13 +627,12 @@ public sealed class CallService(
     /// <summary>POST /v1/matching/preview: the ranking a request would see now, without ringing anyone.</summary>
     public async Task<IReadOnlyList<RankedCandidate>> PreviewAsync(Guid tenantId, string studentId, CallRequest request)
     {
-        var profile = await people.FindStudentAsync(tenantId, studentId);
         var rules = (await settings.GetAsync(tenantId)).Calls;
-        var (language, level) = (request.Language ?? profile?.TargetLanguage ?? "", request.Level ?? profile?.Level ?? "");
         await using var connection = await db.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
+        var (profile, studentFacts, _) = await StudentForCallAsync(connection, transaction, tenantId, studentId);
+        var (language, level) = (request.Language ?? profile?.TargetLanguage ?? "", request.Level ?? profile?.Level ?? "");
         var (pool, _) = await availableTeachers.GetAsync(connection, transaction, tenantId, fresh: true);
-        var studentFacts = await AvailableTeachers.StudentFactsAsync(connection, transaction, tenantId, studentId);
         return Ranking.Rank(
             new MatchRequest(language, level, request.Accent ?? profile?.Preferences.Accent,
                 request.Specialization ?? profile?.Preferences.Specialization, request.PreferredTeachers ?? [], profile?.TimeZone ?? "UTC"),

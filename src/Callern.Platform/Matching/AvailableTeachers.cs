@@ -128,18 +128,22 @@ public sealed class AvailableTeachers(NpgsqlDataSource db, TimeProvider time, IL
         }
     }
 
-    public static async Task<StudentFacts> StudentFactsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid tenantId, string studentId)
+    /// <summary>
+    /// For a caller's own batch of statements: what ranking needs to know of student <c>@studentId</c>
+    /// of tenant <c>@tenantId</c> (whom they blocked, how they rated whom), read with <see cref="ReadStudentFactsAsync"/>.
+    /// </summary>
+    public const string StudentFactsSql =
+        """
+        SELECT teacher_id, true, NULL::float8 FROM blocks WHERE tenant_id = @tenantId AND student_id = @studentId
+        UNION ALL
+        SELECT teacher_id, false, avg(stars)::float8 FROM call_ratings WHERE tenant_id = @tenantId AND student_id = @studentId GROUP BY teacher_id
+        """;
+
+    public static async Task<StudentFacts> ReadStudentFactsAsync(SqlMapper.GridReader results)
     {
-        var rows = await connection.QueryAsync<(string TeacherId, bool Blocked, double? Rating)>(
-            """
-            SELECT teacher_id, true, NULL::float8 FROM blocks WHERE tenant_id = @tenantId AND student_id = @studentId
-            UNION ALL
-            SELECT teacher_id, false, avg(stars)::float8 FROM call_ratings WHERE tenant_id = @tenantId AND student_id = @studentId GROUP BY teacher_id
-            """,
-            new { tenantId, studentId }, transaction);
         var blocked = new HashSet<string>(StringComparer.Ordinal);
         var ratings = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var row in rows)
+        foreach (var row in await results.ReadAsync<(string TeacherId, bool Blocked, double? Rating)>())
         {
             if (row.Blocked)
             {

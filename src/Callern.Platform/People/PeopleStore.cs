@@ -46,10 +46,15 @@ public sealed class PeopleStore(NpgsqlDataSource db, Matching.AvailableTeachers 
     /// <summary>As <see cref="FindStudentAsync(Guid, string)"/>, on a connection the caller holds (no second pooled connection inside a transaction).</summary>
     public static async Task<Student?> FindStudentAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid tenantId, string id)
     {
-        var row = await connection.QuerySingleOrDefaultAsync<StudentRow>(
-            $"SELECT {StudentColumns} FROM students WHERE tenant_id = @tenantId AND id = @id", new { tenantId, id }, transaction);
-        return row?.ToStudent();
+        await using var results = await connection.QueryMultipleAsync(StudentSql, new { tenantId, studentId = id }, transaction);
+        return await ReadStudentAsync(results);
     }
+
+    /// <summary>For a caller's own batch of statements: student <c>@studentId</c> of tenant <c>@tenantId</c>, read with <see cref="ReadStudentAsync"/>.</summary>
+    public const string StudentSql = $"SELECT {StudentColumns} FROM students WHERE tenant_id = @tenantId AND id = @studentId";
+
+    public static async Task<Student?> ReadStudentAsync(SqlMapper.GridReader results) =>
+        (await results.ReadSingleOrDefaultAsync<StudentRow>())?.ToStudent();
 
     public async Task<IReadOnlyList<Student>> ListStudentsAsync(Guid tenantId, string? after, int limit, string? targetLanguage, string? level)
     {

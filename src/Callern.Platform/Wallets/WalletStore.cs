@@ -161,6 +161,9 @@ public sealed class WalletStore(NpgsqlDataSource db, TimeProvider time)
     }
 
     /// <summary>The balance and open lots, read in one snapshot so the figures agree with each other.</summary>
+    /// <summary>For a caller's own batch of statements: the available seconds of student <c>@studentId</c> of tenant <c>@tenantId</c> (no row: no wallet).</summary>
+    public const string AvailableSecondsSql = "SELECT available_seconds FROM wallets WHERE tenant_id = @tenantId AND student_id = @studentId";
+
     public async Task<WalletBalance> GetBalanceAsync(Guid tenantId, string studentId)
     {
         var now = time.GetUtcNow();

@@ -33,6 +33,27 @@ public sealed class RingingTests(CallernApp app) : IClassFixture<CallernApp>
     }
 
     [Fact]
+    public async Task A_request_that_names_no_preferences_takes_them_from_the_students_profile()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await app.StudentWithSecondsAsync(tenant, "ana", 600);
+        await app.SdkAs(tenant, "admin-1", CallernRoles.Admin).UpsertStudentAsync("ana", new Sdk.StudentInput
+        {
+            DisplayName = "Ana", TimeZone = "Europe/London", TargetLanguage = "en", Level = "B1",
+            Preferences = new Sdk.StudentPreferences { Accent = "en-US", Specialization = "conversational" },
+        });
+        await using var british = await app.AvailableTeacherAsync(tenant, "gb", "en-GB");
+        await using var american = await app.AvailableTeacherAsync(tenant, "us", "en-US");
+        await using var student = await CallParty.JoinAsync(app, tenant, "ana", CallernRoles.Student);
+
+        var call = await student.InvokeAsync<Call>("RequestCall", new CallRequest(null, null, null, null, null));
+
+        Assert.Equal(("en", "B1", "en-US", "conversational"), (call.Language, call.Level, call.Accent, call.Specialization));
+        Assert.Equal(call.Id, (await american.NextAsync<IncomingCallEvent>("IncomingCall")).CallId);
+        Assert.False(british.Has("IncomingCall"));
+    }
+
+    [Fact]
     public async Task Two_teachers_accepting_at_the_same_instant_make_one_call()
     {
         var tenant = await app.CreateTenantAsync();
