@@ -1,7 +1,7 @@
 // Calls under load against a running platform: N available teachers and N students with minutes;
 // students request calls at a steady rate and teachers accept at once (request → ring and
-// accept → both notified latency), measures the platform's CPU while every call meters and nobody
-// signals, then every call's two sides exchange 500-byte signals every --every milliseconds, 500 by
+// accept → both notified latency), both sides negotiate and report their media connected as a
+// browser does, measures the platform's CPU while every call meters and nobody signals, then every call's two sides exchange 500-byte signals every --every milliseconds, 500 by
 // default (relay latency; the platform's, its own and the machine's CPU from /proc; its own timer
 // lag). BENCH_SAMPLES=<file> also writes every signal's send time and latency, and the lag, for
 // timelines. bench/calls.sh starts a throwaway platform and runs this against it.
@@ -38,9 +38,12 @@ await ForEachAsync(options.Calls, async i =>
 });
 
 var requestedAt = new long[options.Calls];
-var ringLatency = new ConcurrentBag<double>();
+// By request: the first RequestWarmupSeconds of requests run the platform's request path cold (JIT,
+// caches) and are reported on their own. NaN: never rang, or never accepted.
+const int RequestWarmupSeconds = 10;
+var ringLatency = Enumerable.Repeat(double.NaN, options.Calls).ToArray();
 var acceptInvokedAt = new ConcurrentDictionary<string, long>();
-var acceptLatency = new ConcurrentBag<double>();
+var acceptLatency = Enumerable.Repeat(double.NaN, options.Calls).ToArray();
 // Every relayed signal's send and receive times, in an array sized up front: a growing collection
 // would allocate large arrays mid-run and make the generator pause for its own garbage collection.
 const int WarmupSeconds = 5;
@@ -49,6 +52,8 @@ var receivedCount = 0L;
 var callOf = new string?[options.Calls];
 var teacherOf = new ConcurrentDictionary<string, LeanHubConnection>();
 var accepted = 0;
+var padding = new string('x', 480);
+const long NotTimed = 0;
 
 var teachers = new LeanHubConnection[options.Calls];
 var students = new LeanHubConnection[options.Calls];
@@ -60,15 +65,14 @@ await ForEachAsync(options.Calls, async i =>
     {
         var now = Stopwatch.GetTimestamp();
         var student = int.Parse(e.GetProperty("student").GetProperty("id").GetString()!.AsSpan(3), CultureInfo.InvariantCulture);
-        ringLatency.Add(Stopwatch.GetElapsedTime(requestedAt[student], now).TotalMilliseconds);
+        ringLatency[student] = Stopwatch.GetElapsedTime(requestedAt[student], now).TotalMilliseconds;
         var callId = e.GetProperty("callId").GetString()!;
         teacherOf[callId] = teacher;
         acceptInvokedAt[callId] = Stopwatch.GetTimestamp();
         try
         {
             await teacher.InvokeAsync("AcceptOffer", e.GetProperty("offerId").GetGuid());
-            // As a browser does once its media flows: metering starts, the setup timeout no longer applies.
-            await teacher.InvokeAsync("ReportMediaConnected", Guid.Parse(callId));
+            await NegotiateAsync(teacher, Guid.Parse(callId));
         }
         catch (InvalidOperationException exception)
         {
@@ -82,10 +86,10 @@ await ForEachAsync(options.Calls, async i =>
     async Task ConnectedAsync(JsonElement e)
     {
         var callId = e.GetProperty("callId").GetString()!;
-        acceptLatency.Add(Stopwatch.GetElapsedTime(acceptInvokedAt[callId]).TotalMilliseconds);
+        acceptLatency[i] = Stopwatch.GetElapsedTime(acceptInvokedAt[callId]).TotalMilliseconds;
         callOf[i] = callId;
         Interlocked.Increment(ref accepted);
-        await student.InvokeAsync("ReportMediaConnected", Guid.Parse(callId));
+        await NegotiateAsync(student, Guid.Parse(callId));
     }
     student.OnSignal(Received);
     await teacher.StartAsync();
@@ -135,7 +139,6 @@ var measureFrom = relayStarts + WarmupSeconds * Stopwatch.Frequency;
 var relayEnds = measureFrom + (long)(options.RelaySeconds * Stopwatch.Frequency);
 var every = options.SignalEveryMs * Stopwatch.Frequency / 1000;
 var sent = 0L;
-var padding = new string('x', 480);
 var measuring = Task.Run(async () =>
 {
     await Task.Delay(Stopwatch.GetElapsedTime(relayStarts, measureFrom));
@@ -184,11 +187,14 @@ var cpu = CpuSeconds(options.Pid) - before.Platform;
 var self = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - before.Self;
 var machineAfter = MachineCpu();
 var machineBusy = 1 - (machineAfter.Idle - before.Machine.Idle) / (machineAfter.Total - before.Machine.Total);
+var warmRequests = Math.Min(options.Calls, options.Rate * RequestWarmupSeconds);
 
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
     calls                   {options.Calls} requested at {options.Rate}/s against {options.Calls} available teachers; {connectedCalls} accepted
-    request -> ring         {Summary(ringLatency)}
-    accept -> notified      {Summary(acceptLatency)}
+    request -> ring, first {RequestWarmupSeconds} s  {Summary(ringLatency[..warmRequests])}
+    request -> ring         {Summary(ringLatency[warmRequests..])}
+    accept -> notified, first {RequestWarmupSeconds} s  {Summary(acceptLatency[..warmRequests])}
+    accept -> notified      {Summary(acceptLatency[warmRequests..])}
     relay, first {WarmupSeconds} s     {Summary(warmupLatency)}
     relay ({options.RelaySeconds} s, every {options.SignalEveryMs} ms) {sent} signals sent, {relayLatency.Count} received ({relayLatency.Count / options.RelaySeconds:F0}/s): {Summary(relayLatency)}
     load generator's own lag         {Summary(lag.Select(x => x.Ms))} (a 10 ms timer's lateness while relaying)
@@ -218,8 +224,24 @@ return connectedCalls == options.Calls ? 0 : 1;
 
 LeanHubConnection Connect(string user, string role) => new(new Uri(baseUri, "/hubs/calls"), Token(user, role));
 
+// As a browser does after the accept: its side of the negotiation (an offer or answer and two ICE
+// candidates, not timed), then it reports its media connected: metering starts, the setup timeout
+// no longer applies.
+async Task NegotiateAsync(LeanHubConnection side, Guid callId)
+{
+    for (var i = 0; i < 3; i++)
+    {
+        await side.SendSignalAsync(callId, NotTimed, padding);
+    }
+    await side.InvokeAsync("ReportMediaConnected", callId);
+}
+
 void Received(long sentAt)
 {
+    if (sentAt == NotTimed)
+    {
+        return;
+    }
     var at = Interlocked.Increment(ref receivedCount) - 1;
     if (at < received.Length)
     {
@@ -231,7 +253,7 @@ static double Milliseconds((long SentAt, long ReceivedAt) signal) => Stopwatch.G
 
 static string Summary(IEnumerable<double> samples)
 {
-    var sorted = samples.Order().ToArray();
+    var sorted = samples.Where(x => !double.IsNaN(x)).Order().ToArray();
     if (sorted.Length == 0)
     {
         return "no samples";
