@@ -177,9 +177,9 @@ public sealed class Deadlines(
 /// <summary>
 /// Runs <see cref="Deadlines.SweepOnceAsync"/> on every node ten times a second. Sweeping often
 /// keeps each sweep's burst small (a thousand metering calls are two hundred ticks a second, twenty
-/// per sweep, which fire in one transaction). <see cref="Workers"/> parallel loops leave a core to the signal relay; a sweep that
-/// found more than <see cref="Backlog"/> deadlines runs <see cref="WorkersWhenBehind"/> next, so
-/// that thousands of calls' ticks keep up.
+/// per sweep, which fire in one transaction). <see cref="Workers"/> parallel loops leave a core to
+/// the signal relay; a sweep that found more than <see cref="Backlog"/> deadlines runs
+/// <see cref="WorkersWhenBehind"/> next, so that thousands of calls' ticks keep up.
 /// </summary>
 public sealed class DeadlineSweeper(Deadlines deadlines, TimeProvider time, ILogger<DeadlineSweeper> logger) : BackgroundService
 {

@@ -46,8 +46,8 @@ public sealed class PeopleStore(NpgsqlDataSource db, Matching.AvailableTeachers 
     /// <summary>As <see cref="FindStudentAsync(Guid, string)"/>, on a connection the caller holds (no second pooled connection inside a transaction).</summary>
     public static async Task<Student?> FindStudentAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid tenantId, string id)
     {
-        await using var results = await connection.QueryMultipleAsync(StudentSql, new { tenantId, studentId = id }, transaction);
-        return await ReadStudentAsync(results);
+        var row = await connection.QuerySingleOrDefaultAsync<StudentRow>(StudentSql, new { tenantId, studentId = id }, transaction);
+        return row?.ToStudent();
     }
 
     /// <summary>For a caller's own batch of statements: student <c>@studentId</c> of tenant <c>@tenantId</c>, read with <see cref="ReadStudentAsync"/>.</summary>
