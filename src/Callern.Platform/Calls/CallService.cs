@@ -24,9 +24,10 @@ public sealed class CallService(
     private const int OfferSpares = 10;
 
     /// <summary>
-    /// A student asks for a call. One transaction of few round trips, since a request's time to ring
-    /// is the product's first impression: one reads the student's profile, ranking facts and minutes,
-    /// one inserts the call, one per teacher tried offers it, one marks it ringing, and the commit.
+    /// A student asks for a call. One transaction of three round trips when the first teacher tried
+    /// is free, since a request's time to ring is the product's first impression: one reads what
+    /// ranking needs of the student and inserts the call, one offers it (see <see cref="OfferAsync"/>),
+    /// and the commit.
     /// </summary>
     public async Task<Call> RequestAsync(Caller student, CallRequest request)
     {
@@ -37,38 +38,40 @@ public sealed class CallService(
         await using (var connection = await db.OpenConnectionAsync())
         await using (var transaction = await connection.BeginTransactionAsync())
         {
-            var (profile, facts, availableSeconds) = await StudentForCallAsync(connection, transaction, student.TenantId, student.UserId);
-            var language = request.Language ?? profile?.TargetLanguage;
-            var level = request.Level ?? profile?.Level;
-            if (language is null || level is null)
-            {
-                throw CallRuleException.Invalid("Name the language and level, or set them on the student's profile.");
-            }
-            if (availableSeconds <= 0)
-            {
-                throw CallRuleException.NoMinutes();
-            }
+            (Student? Profile, AvailableTeachers.StudentFacts Facts, long AvailableSeconds) known;
+            CallRecord? inserted;
             try
             {
-                call = await connection.QuerySingleAsync<CallRecord>(
+                // The call goes in only when its language and level are known (asked for, or on the
+                // profile, as are the accent and specialization) and the student has minutes left.
+                await using var results = await connection.QueryMultipleAsync(
                     $"""
+                    {StudentForCallSql};
                     INSERT INTO calls (id, tenant_id, student_id, state, language, level, accent, specialization, preferred_teachers, requested_at)
-                    VALUES (@callId, @TenantId, @UserId, 'queued', @language, @level, @accent, @specialization, @preferred, @now)
-                    RETURNING {CallStore.Columns}
+                    SELECT @callId, @tenantId, @studentId, 'queued', coalesce(@language, s.target_language), coalesce(@level, s.level),
+                           coalesce(@accent, s.preferred_accent), coalesce(@specialization, s.preferred_specialization), @preferred, @now
+                    FROM (SELECT 1) one LEFT JOIN students s ON s.tenant_id = @tenantId AND s.id = @studentId
+                    WHERE coalesce(@language, s.target_language) IS NOT NULL AND coalesce(@level, s.level) IS NOT NULL
+                      AND ({WalletStore.AvailableSecondsSql}) > 0
+                    RETURNING {CallStore.Columns};
                     """,
                     new
                     {
-                        callId = Guid.CreateVersion7(now), student.TenantId, student.UserId, language, level,
-                        accent = request.Accent ?? profile?.Preferences.Accent, specialization = request.Specialization ?? profile?.Preferences.Specialization,
-                        preferred = (request.PreferredTeachers ?? []).ToArray(), now
+                        callId = Guid.CreateVersion7(now), tenantId = student.TenantId, studentId = student.UserId, request.Language, request.Level,
+                        request.Accent, request.Specialization, preferred = (request.PreferredTeachers ?? []).ToArray(), now
                     },
                     transaction);
+                known = await ReadStudentForCallAsync(results);
+                inserted = await results.ReadSingleOrDefaultAsync<CallRecord>();
             }
             catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
             {
                 throw CallRuleException.CallInProgress();
             }
-            await RingOrQueueAsync(connection, transaction, call, profile, facts, [], rules, now, after);
+            call = inserted ?? throw ((request.Language ?? known.Profile?.TargetLanguage) is null || (request.Level ?? known.Profile?.Level) is null
+                ? CallRuleException.Invalid("Name the language and level, or set them on the student's profile.")
+                : CallRuleException.NoMinutes());
+            await RingOrQueueAsync(connection, transaction, call, known.Profile, known.Facts, [], rules, now, after);
             await transaction.CommitAsync();
         }
         await RunAsync(after);
@@ -110,15 +113,19 @@ public sealed class CallService(
         await RunAsync(after);
     }
 
-    /// <summary>One round trip: the student's profile, what ranking needs to know of them, and their available seconds.</summary>
+    /// <summary>Student <c>@studentId</c> of tenant <c>@tenantId</c>: the profile, what ranking needs to know of them, and their available seconds.</summary>
+    private const string StudentForCallSql = $"{PeopleStore.StudentSql};\n{AvailableTeachers.StudentFactsSql};\n{WalletStore.AvailableSecondsSql}";
+
     private static async Task<(Student? Profile, AvailableTeachers.StudentFacts Facts, long AvailableSeconds)> StudentForCallAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenantId, string studentId)
     {
-        await using var results = await connection.QueryMultipleAsync(
-            $"{PeopleStore.StudentSql};\n{AvailableTeachers.StudentFactsSql};\n{WalletStore.AvailableSecondsSql}", new { tenantId, studentId }, transaction);
-        return (await PeopleStore.ReadStudentAsync(results), await AvailableTeachers.ReadStudentFactsAsync(results),
-            await results.ReadSingleOrDefaultAsync<long>());
+        await using var results = await connection.QueryMultipleAsync(StudentForCallSql, new { tenantId, studentId }, transaction);
+        return await ReadStudentForCallAsync(results);
     }
+
+    private static async Task<(Student? Profile, AvailableTeachers.StudentFacts Facts, long AvailableSeconds)> ReadStudentForCallAsync(
+        SqlMapper.GridReader results) =>
+        (await PeopleStore.ReadStudentAsync(results), await AvailableTeachers.ReadStudentFactsAsync(results), await results.ReadSingleOrDefaultAsync<long>());
 
     /// <summary>Offers the locked <paramref name="call"/> to the best free teachers it has not tried, or queues it.</summary>
     private async Task RingOrQueueAsync(
@@ -148,10 +155,6 @@ public sealed class CallService(
         var (tenantId, callId) = (call.TenantId, call.Id);
         if (offered.Count > 0)
         {
-            // Ringing now: a queued call's retry is over.
-            await connection.ExecuteAsync(
-                "UPDATE calls SET state = 'ringing' WHERE id = @callId; DELETE FROM deadlines WHERE kind = @QueueRetry AND subject_id = @callId",
-                new { callId, CallDeadlines.QueueRetry }, transaction);
             var incoming = offered.Select(o => (o.TeacherId, Event: new IncomingCallEvent(
                 o.OfferId, callId, expiresAt, CallRules.Preview(student, call.StudentId), call.Language, call.Level, call.Specialization))).ToList();
             after.Add(() => Task.WhenAll(incoming.Select(i => notify.User(tenantId, i.TeacherId).IncomingCall(i.Event))
@@ -201,7 +204,8 @@ public sealed class CallService(
             // skip to their next candidate at once instead of queueing behind it. The offer's timeout
             // goes in with it. If the teacher was accepting another call, the insert waited for that
             // commit and went in; its own snapshot could not see the call, so the second statement,
-            // with a snapshot of its own, checks and takes the offer and its timeout back.
+            // with a snapshot of its own, checks and takes the offer and its timeout back. If the
+            // offer stands, a queued call is ringing now and its queue retry is over.
             await using var results = await connection.QueryMultipleAsync(
                 """
                 WITH offer AS (
@@ -218,10 +222,15 @@ public sealed class CallService(
                       AND EXISTS (SELECT 1 FROM calls WHERE tenant_id = @TenantId AND teacher_id = @TeacherId AND state IN ('accepted', 'connected'))
                     RETURNING id)
                 DELETE FROM deadlines WHERE kind = @OfferTimeout AND subject_id IN (SELECT id FROM busy) RETURNING subject_id;
+                UPDATE calls SET state = 'ringing' WHERE id = @Id AND state = 'queued' AND EXISTS (SELECT 1 FROM call_offers WHERE id = @offerId) RETURNING id;
+                DELETE FROM deadlines WHERE kind = @QueueRetry AND subject_id = @Id AND EXISTS (SELECT 1 FROM call_offers WHERE id = @offerId) RETURNING subject_id;
                 """,
-                new { offerId, call.TenantId, call.Id, candidate.TeacherId, now, expiresAt, candidate.Score, CallDeadlines.OfferTimeout }, transaction);
+                new { offerId, call.TenantId, call.Id, candidate.TeacherId, now, expiresAt, candidate.Score, CallDeadlines.OfferTimeout, CallDeadlines.QueueRetry },
+                transaction);
             var inserted = (await results.ReadAsync<Guid>()).Any();
             var takenBack = (await results.ReadAsync<Guid>()).Any();
+            await results.ReadAsync<Guid>();
+            await results.ReadAsync<Guid>();
             if (inserted && !takenBack)
             {
                 offered.Add((offerId, candidate.TeacherId));

@@ -69,14 +69,20 @@ public sealed class CallFlowTests(CallernApp app) : IClassFixture<CallernApp>
         await using var broke = await CallParty.JoinAsync(app, tenant, "broke", CallernRoles.Student);
         await using var rich = await CallParty.JoinAsync(app, tenant, "rich", CallernRoles.Student);
 
+        await using var stranger = await CallParty.JoinAsync(app, tenant, "stranger", CallernRoles.Student);
+
         var refused = await Assert.ThrowsAsync<HubException>(() => broke.InvokeAsync<Call>("RequestCall", new CallRequest("en", "B1", null, null, null)));
+        // No profile to take the language from, and no wallet: the missing language is named first.
+        var unnamed = await Assert.ThrowsAsync<HubException>(() => stranger.InvokeAsync<Call>("RequestCall", new CallRequest(null, "B1", null, null, null)));
         var first = await rich.InvokeAsync<Call>("RequestCall", new CallRequest("en", "B1", null, null, null));
         var second = await Assert.ThrowsAsync<HubException>(() => rich.InvokeAsync<Call>("RequestCall", new CallRequest("en", "B1", null, null, null)));
 
         Assert.Contains("no_minutes", refused.Message);
+        Assert.Contains("invalid_argument", unnamed.Message);
         Assert.Equal(CallState.Queued, first.State);
         Assert.Contains("call_in_progress", second.Message);
         Assert.Empty((await app.SdkAs(tenant, "broke", CallernRoles.Student).ListCallsAsync()).Items);
+        Assert.Empty((await app.SdkAs(tenant, "stranger", CallernRoles.Student).ListCallsAsync()).Items);
     }
 
     [Fact]
