@@ -68,7 +68,6 @@ public sealed class CallFlowTests(CallernApp app) : IClassFixture<CallernApp>
         await app.StudentWithSecondsAsync(tenant, "rich", 600);
         await using var broke = await CallParty.JoinAsync(app, tenant, "broke", CallernRoles.Student);
         await using var rich = await CallParty.JoinAsync(app, tenant, "rich", CallernRoles.Student);
-
         await using var stranger = await CallParty.JoinAsync(app, tenant, "stranger", CallernRoles.Student);
 
         var refused = await Assert.ThrowsAsync<HubException>(() => broke.InvokeAsync<Call>("RequestCall", new CallRequest("en", "B1", null, null, null)));
