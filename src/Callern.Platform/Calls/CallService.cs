@@ -38,7 +38,7 @@ public sealed class CallService(
         await using (var connection = await db.OpenConnectionAsync())
         await using (var transaction = await connection.BeginTransactionAsync())
         {
-            (Student? Profile, AvailableTeachers.StudentFacts Facts, long AvailableSeconds) known;
+            (Student? Profile, AvailableTeachers.StudentFacts Facts) known;
             CallRecord? inserted;
             try
             {
@@ -105,7 +105,7 @@ public sealed class CallService(
             {
                 return;
             }
-            var (student, facts, _) = await StudentForCallAsync(connection, transaction, tenantId, call.StudentId);
+            var (student, facts) = await StudentForCallAsync(connection, transaction, tenantId, call.StudentId);
             await RingOrQueueAsync(connection, transaction, call, student, facts, offers.Select(o => o.TeacherId).ToList(), rules,
                 time.GetUtcNow().ToDatabasePrecision(), after);
             await transaction.CommitAsync();
@@ -113,19 +113,18 @@ public sealed class CallService(
         await RunAsync(after);
     }
 
-    /// <summary>Student <c>@studentId</c> of tenant <c>@tenantId</c>: the profile, what ranking needs to know of them, and their available seconds.</summary>
-    private const string StudentForCallSql = $"{PeopleStore.StudentSql};\n{AvailableTeachers.StudentFactsSql};\n{WalletStore.AvailableSecondsSql}";
+    /// <summary>Student <c>@studentId</c> of tenant <c>@tenantId</c>: the profile, and what ranking needs to know of them.</summary>
+    private const string StudentForCallSql = $"{PeopleStore.StudentSql};\n{AvailableTeachers.StudentFactsSql}";
 
-    private static async Task<(Student? Profile, AvailableTeachers.StudentFacts Facts, long AvailableSeconds)> StudentForCallAsync(
+    private static async Task<(Student? Profile, AvailableTeachers.StudentFacts Facts)> StudentForCallAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenantId, string studentId)
     {
         await using var results = await connection.QueryMultipleAsync(StudentForCallSql, new { tenantId, studentId }, transaction);
         return await ReadStudentForCallAsync(results);
     }
 
-    private static async Task<(Student? Profile, AvailableTeachers.StudentFacts Facts, long AvailableSeconds)> ReadStudentForCallAsync(
-        SqlMapper.GridReader results) =>
-        (await PeopleStore.ReadStudentAsync(results), await AvailableTeachers.ReadStudentFactsAsync(results), await results.ReadSingleOrDefaultAsync<long>());
+    private static async Task<(Student? Profile, AvailableTeachers.StudentFacts Facts)> ReadStudentForCallAsync(SqlMapper.GridReader results) =>
+        (await PeopleStore.ReadStudentAsync(results), await AvailableTeachers.ReadStudentFactsAsync(results));
 
     /// <summary>Offers the locked <paramref name="call"/> to the best free teachers it has not tried, or queues it.</summary>
     private async Task RingOrQueueAsync(
@@ -639,7 +638,7 @@ public sealed class CallService(
         var rules = (await settings.GetAsync(tenantId)).Calls;
         await using var connection = await db.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
-        var (profile, studentFacts, _) = await StudentForCallAsync(connection, transaction, tenantId, studentId);
+        var (profile, studentFacts) = await StudentForCallAsync(connection, transaction, tenantId, studentId);
         var (language, level) = (request.Language ?? profile?.TargetLanguage ?? "", request.Level ?? profile?.Level ?? "");
         var (pool, _) = await availableTeachers.GetAsync(connection, transaction, tenantId, fresh: true);
         return Ranking.Rank(
