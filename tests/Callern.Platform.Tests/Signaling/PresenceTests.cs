@@ -153,13 +153,21 @@ public sealed class PresenceTests(CallernApp app) : IClassFixture<CallernApp>
         var tenant = await app.CreateTenantAsync();
         await using var teacher = await HubClient.ConnectAsync(app, tenant, "teacher-1", CallernRoles.Teacher);
         var connectedAt = (await teacher.SetAvailabilityAsync("available")).LastSeenAt;
+        var period = TimeSpan.FromSeconds(new Callern.Platform.Signaling.SignalingOptions().HeartbeatSeconds);
 
-        app.Clock.Advance(TimeSpan.FromSeconds(5));
-        var beforeBeat = (await teacher.SetAvailabilityAsync("away")).LastSeenAt;
-        app.Clock.Advance(TimeSpan.FromSeconds(10));
-        var afterBeat = await EventuallyAsync(async () => (await ReadAsync(tenant, "teacher-1"))!.LastSeenAt, seen => seen > connectedAt);
+        // The heartbeat's phase depends on how far earlier tests moved the clock, but any whole
+        // period holds exactly one beat, stamped with the clock at that moment. This class moves
+        // the clock in whole seconds, so the next beat is at least a second away.
+        app.Clock.Advance(period);
+        var firstBeat = await EventuallyAsync(async () => (await ReadAsync(tenant, "teacher-1"))!.LastSeenAt, seen => seen > connectedAt);
+        var firstBeatAt = app.Clock.GetUtcNow();
+        app.Clock.Advance(TimeSpan.FromMilliseconds(1));
+        var afterMessage = (await teacher.SetAvailabilityAsync("away")).LastSeenAt;
+        app.Clock.Advance(period - TimeSpan.FromMilliseconds(1));
+        var secondBeat = await EventuallyAsync(async () => (await ReadAsync(tenant, "teacher-1"))!.LastSeenAt, seen => seen > firstBeat);
 
-        Assert.Equal(connectedAt, beforeBeat);
-        Assert.Equal(app.Clock.GetUtcNow().ToUnixTimeMilliseconds(), afterBeat!.Value.ToUnixTimeMilliseconds());
+        Assert.Equal(firstBeatAt.ToUnixTimeMilliseconds(), firstBeat!.Value.ToUnixTimeMilliseconds());
+        Assert.Equal(firstBeat, afterMessage);
+        Assert.Equal(app.Clock.GetUtcNow().ToUnixTimeMilliseconds(), secondBeat!.Value.ToUnixTimeMilliseconds());
     }
 }
