@@ -739,12 +739,19 @@ public sealed class CallService(
         }
     }
 
-    /// <summary>When each participant of the calls @callIds was last stamped by their node's heartbeat (no row: no connection).</summary>
+    /// <summary>
+    /// When each participant of the calls @callIds was last stamped by their node's heartbeat (no
+    /// row: no connection). One index lookup per participant: a join on
+    /// <c>user_id IN (student_id, teacher_id)</c> was planned as a scan of every connection, 47 ms
+    /// for a sweep's 64 calls among 10,000 connections.
+    /// </summary>
     private const string LastSeenSql =
         """
-        SELECT c.id, h.user_id, max(h.last_seen_at) FROM calls c
-        JOIN hub_connections h ON h.tenant_id = c.tenant_id AND h.user_id IN (c.student_id, c.teacher_id)
-        WHERE c.id = ANY(@callIds) GROUP BY c.id, h.user_id
+        SELECT c.id, p.user_id, seen.at FROM calls c
+        CROSS JOIN LATERAL (VALUES (c.student_id), (c.teacher_id)) p(user_id)
+        CROSS JOIN LATERAL (
+            SELECT max(h.last_seen_at) AS at FROM hub_connections h WHERE h.tenant_id = c.tenant_id AND h.user_id = p.user_id) seen
+        WHERE c.id = ANY(@callIds) AND seen.at IS NOT NULL
         """;
 
     private static async Task<Dictionary<string, DateTimeOffset>> LastSeenAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call) =>

@@ -64,7 +64,7 @@ public sealed class Deadlines(
         connection.ExecuteAsync("DELETE FROM deadlines WHERE kind = @kind AND subject_id = @subjectId", new { kind, subjectId }, transaction);
 
     /// <summary>
-    /// Fires every deadline due now and returns how many fired. Safe to run on every node at once.
+    /// Fires every deadline due when the sweep begins and returns how many fired. Safe to run on every node at once.
     /// Deadlines are first claimed, up to <see cref="ClaimBatch"/> in one statement (their due time
     /// moved one <see cref="RetryDelay"/> ahead, committed at once, so no lock is held). Each
     /// handler then runs and removes (or reschedules) its claimed rows in one transaction: one
@@ -77,6 +77,9 @@ public sealed class Deadlines(
     /// </summary>
     public async Task<int> SweepOnceAsync(CancellationToken cancellationToken = default)
     {
+        // Only what was due when the sweep began: under a steady stream of deadlines a sweep that
+        // kept claiming whatever fell due meanwhile never ended and fired a few at a time.
+        var now = time.GetUtcNow();
         var fired = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -90,7 +93,7 @@ public sealed class Deadlines(
                 WHERE d.kind = due.kind AND d.subject_id = due.subject_id
                 RETURNING d.kind, d.subject_id, d.tenant_id, due.due_at
                 """,
-                new { now = time.GetUtcNow(), claimedUntil, ClaimBatch })).OrderBy(r => r.DueAt)
+                new { now, claimedUntil, ClaimBatch })).OrderBy(r => r.DueAt)
                 .Select(r => new Deadline(r.Kind, r.SubjectId, r.TenantId, r.DueAt.AsUtc())).ToList();
             if (rows.Count == 0)
             {

@@ -2,6 +2,7 @@ using Callern.Platform.Infrastructure;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 
 namespace Callern.Platform.Tests.Infrastructure;
@@ -54,10 +55,28 @@ public sealed class DeadlineBatchTests(CallernApp app) : IClassFixture<CallernAp
         Assert.Equal([(BatchKind, failing, claimedUntil)], await TakeRowsAsync());
     }
 
-    private Deadlines Sweeper(IDeadlineBatchHandler batch, IDeadlineHandler single) =>
-        new(app.Services.GetRequiredService<NpgsqlDataSource>(), [single], [batch], app.Clock, NullLogger<Deadlines>.Instance);
+    [Fact]
+    public async Task A_deadline_that_falls_due_during_a_sweep_waits_for_the_next_sweep()
+    {
+        // A clock of this sweeper's own, which its handler moves on while the sweep runs.
+        var clock = new FakeTimeProvider(app.Clock.GetUtcNow());
+        var first = (await ScheduleDueAsync(SingleKind, 1)).Single();
+        var later = (await ScheduleDueAsync(SingleKind, 1, dueIn: TimeSpan.FromSeconds(1))).Single();
+        var single = new RecordingHandler(() => clock.Advance(TimeSpan.FromSeconds(2)));
+        var sweeper = Sweeper(new RecordingBatchHandler((_, _) => { }), single, clock);
 
-    private async Task<Guid[]> ScheduleDueAsync(string kind, int count)
+        Assert.Equal(1, await sweeper.SweepOnceAsync());
+        Assert.Equal([first], single.Fired);
+
+        Assert.Equal(1, await sweeper.SweepOnceAsync());
+        Assert.Equal([first, later], single.Fired);
+        Assert.Empty(await TakeRowsAsync());
+    }
+
+    private Deadlines Sweeper(IDeadlineBatchHandler batch, IDeadlineHandler single, TimeProvider? clock = null) =>
+        new(app.Services.GetRequiredService<NpgsqlDataSource>(), [single], [batch], clock ?? app.Clock, NullLogger<Deadlines>.Instance);
+
+    private async Task<Guid[]> ScheduleDueAsync(string kind, int count, TimeSpan? dueIn = null)
     {
         var tenant = await app.CreateTenantAsync();
         await using var connection = new NpgsqlConnection(app.Database.ConnectionString);
@@ -65,7 +84,7 @@ public sealed class DeadlineBatchTests(CallernApp app) : IClassFixture<CallernAp
         var subjects = Enumerable.Range(0, count).Select(_ => Guid.NewGuid()).ToArray();
         foreach (var subject in subjects)
         {
-            await Deadlines.ScheduleAsync(connection, null, kind, subject, tenant.Id, app.Clock.GetUtcNow().AddSeconds(-1));
+            await Deadlines.ScheduleAsync(connection, null, kind, subject, tenant.Id, app.Clock.GetUtcNow() + (dueIn ?? TimeSpan.FromSeconds(-1)));
         }
         return subjects;
     }
@@ -91,7 +110,7 @@ public sealed class DeadlineBatchTests(CallernApp app) : IClassFixture<CallernAp
         }
     }
 
-    private sealed class RecordingHandler : IDeadlineHandler
+    private sealed class RecordingHandler(Action? fire = null) : IDeadlineHandler
     {
         public string Kind => SingleKind;
         public List<Guid> Fired { get; } = [];
@@ -99,6 +118,7 @@ public sealed class DeadlineBatchTests(CallernApp app) : IClassFixture<CallernAp
         public Task HandleAsync(Deadline deadline, DeadlineContext context)
         {
             Fired.Add(deadline.SubjectId);
+            fire?.Invoke();
             return Task.CompletedTask;
         }
     }
