@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure Debian's chromium is installed for the browser tests (npm run test:browser).
+# Makes sure Debian's chromium is installed for the browser tests (npm run test:browser in the
+# TypeScript SDK, npm run test:e2e in samples/), which run it before they start.
 # The tests drive /usr/bin/chromium through playwright-core; no browser build is ever downloaded.
 set -euo pipefail
 [[ -x /usr/bin/chromium ]] && exit 0
