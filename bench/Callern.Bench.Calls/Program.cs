@@ -1,9 +1,10 @@
 // Calls under load against a running platform: N available teachers and N students with minutes;
 // students request calls at a steady rate and teachers accept at once (request → ring and
 // accept → both notified latency), both sides negotiate and report their media connected as a
-// browser does, measures the platform's CPU while every call meters and nobody signals, then every call's two sides exchange 500-byte signals every --every milliseconds, 500 by
-// default (relay latency; the platform's, its own and the machine's CPU from /proc; its own timer
-// lag). BENCH_SAMPLES=<file> also writes every signal's send time and latency, and the lag, for
+// browser does, measures the platform's CPU while every call meters and nobody signals, then every
+// call's two sides exchange 500-byte signals every --every milliseconds, 500 by default (relay
+// latency; the platform's, its own and the machine's CPU from /proc; its own timer lag).
+// BENCH_SAMPLES=<file> also writes every signal's send time and latency, and the lag, for
 // timelines. bench/calls.sh starts a throwaway platform and runs this against it.
 //
 //   dotnet run -c Release -- --url http://127.0.0.1:5080 --demo .callern/demo.json \

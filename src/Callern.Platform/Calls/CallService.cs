@@ -221,15 +221,13 @@ public sealed class CallService(
                       AND EXISTS (SELECT 1 FROM calls WHERE tenant_id = @TenantId AND teacher_id = @TeacherId AND state IN ('accepted', 'connected'))
                     RETURNING id)
                 DELETE FROM deadlines WHERE kind = @OfferTimeout AND subject_id IN (SELECT id FROM busy) RETURNING subject_id;
-                UPDATE calls SET state = 'ringing' WHERE id = @Id AND state = 'queued' AND EXISTS (SELECT 1 FROM call_offers WHERE id = @offerId) RETURNING id;
-                DELETE FROM deadlines WHERE kind = @QueueRetry AND subject_id = @Id AND EXISTS (SELECT 1 FROM call_offers WHERE id = @offerId) RETURNING subject_id;
+                UPDATE calls SET state = 'ringing' WHERE id = @Id AND state = 'queued' AND EXISTS (SELECT 1 FROM call_offers WHERE id = @offerId);
+                DELETE FROM deadlines WHERE kind = @QueueRetry AND subject_id = @Id AND EXISTS (SELECT 1 FROM call_offers WHERE id = @offerId);
                 """,
                 new { offerId, call.TenantId, call.Id, candidate.TeacherId, now, expiresAt, candidate.Score, CallDeadlines.OfferTimeout, CallDeadlines.QueueRetry },
                 transaction);
             var inserted = (await results.ReadAsync<Guid>()).Any();
             var takenBack = (await results.ReadAsync<Guid>()).Any();
-            await results.ReadAsync<Guid>();
-            await results.ReadAsync<Guid>();
             if (inserted && !takenBack)
             {
                 offered.Add((offerId, candidate.TeacherId));
