@@ -4,8 +4,8 @@
 // browser does, measures the platform's CPU while every call meters and nobody signals, then every
 // call's two sides exchange 500-byte signals every --every milliseconds, 500 by default (relay
 // latency; the platform's, its own and the machine's CPU from /proc; its own timer lag).
-// BENCH_SAMPLES=<file> also writes every signal's send time and latency, and the lag, for
-// timelines. bench/calls.sh starts a throwaway platform and runs this against it.
+// BENCH_SAMPLES=<file> also writes every signal's send time and latency, the lag, and every
+// request's time with its ring and accept latency (<file>.ring), for timelines. bench/calls.sh starts a throwaway platform and runs this against it.
 //
 //   dotnet run -c Release -- --url http://127.0.0.1:5080 --demo .callern/demo.json \
 //       --calls 1000 --rate 50 --relay 20 --every 500 --pid <platform pid>
@@ -211,6 +211,8 @@ if (Environment.GetEnvironmentVariable("BENCH_SAMPLES") is { } samplesPath)
         $"{x.SentAt / (double)Stopwatch.Frequency:F4} {Milliseconds(x):F2} {nowUtc - Stopwatch.GetElapsedTime(x.SentAt, nowAt):HH:mm:ss.fff}")));
     File.WriteAllLines(samplesPath + ".lag", lag.Select(x => string.Create(CultureInfo.InvariantCulture,
         $"{x.At / (double)Stopwatch.Frequency:F4} {x.Ms:F2} {nowUtc - Stopwatch.GetElapsedTime(x.At, nowAt):HH:mm:ss.fff}")));
+    File.WriteAllLines(samplesPath + ".ring", Enumerable.Range(0, options.Calls).Select(i => string.Create(CultureInfo.InvariantCulture,
+        $"{requestedAt[i] / (double)Stopwatch.Frequency:F4} {ringLatency[i]:F2} {acceptLatency[i]:F2} {nowUtc - Stopwatch.GetElapsedTime(requestedAt[i], nowAt):HH:mm:ss.fff}")));
 }
 await ForEachAsync(options.Calls, async i =>
 {

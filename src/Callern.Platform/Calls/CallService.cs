@@ -44,7 +44,7 @@ public sealed class CallService(
             {
                 // The call goes in only when its language and level are known (asked for, or on the
                 // profile, as are the accent and specialization) and the student has minutes left.
-                await using var results = await connection.QueryMultipleAsync(
+                await using var results = await connection.QueryResultsAsync(
                     $"""
                     {StudentForCallSql};
                     INSERT INTO calls (id, tenant_id, student_id, state, language, level, accent, specialization, preferred_teachers, requested_at)
@@ -91,7 +91,7 @@ public sealed class CallService(
         {
             CallRecord? call;
             List<(string TeacherId, bool Open)> offers;
-            await using (var results = await connection.QueryMultipleAsync(
+            await using (var results = await connection.QueryResultsAsync(
                 $"""
                 SELECT {CallStore.Columns} FROM calls WHERE id = @callId AND tenant_id = @tenantId FOR UPDATE;
                 SELECT teacher_id, outcome IS NULL FROM call_offers WHERE call_id = @callId;
@@ -119,11 +119,11 @@ public sealed class CallService(
     private static async Task<(Student? Profile, AvailableTeachers.StudentFacts Facts)> StudentForCallAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenantId, string studentId)
     {
-        await using var results = await connection.QueryMultipleAsync(StudentForCallSql, new { tenantId, studentId }, transaction);
+        await using var results = await connection.QueryResultsAsync(StudentForCallSql, new { tenantId, studentId }, transaction);
         return await ReadStudentForCallAsync(results);
     }
 
-    private static async Task<(Student? Profile, AvailableTeachers.StudentFacts Facts)> ReadStudentForCallAsync(SqlMapper.GridReader results) =>
+    private static async Task<(Student? Profile, AvailableTeachers.StudentFacts Facts)> ReadStudentForCallAsync(RowResults results) =>
         (await PeopleStore.ReadStudentAsync(results), await AvailableTeachers.ReadStudentFactsAsync(results));
 
     /// <summary>Offers the locked <paramref name="call"/> to the best free teachers it has not tried, or queues it.</summary>
@@ -205,7 +205,7 @@ public sealed class CallService(
             // commit and went in; its own snapshot could not see the call, so the second statement,
             // with a snapshot of its own, checks and takes the offer and its timeout back. If the
             // offer stands, a queued call is ringing now and its queue retry is over.
-            await using var results = await connection.QueryMultipleAsync(
+            await using var results = await connection.QueryResultsAsync(
                 """
                 WITH offer AS (
                     INSERT INTO call_offers (id, tenant_id, call_id, teacher_id, offered_at, expires_at, score)
@@ -261,11 +261,11 @@ public sealed class CallService(
             var now = time.GetUtcNow().ToDatabasePrecision();
             // Lock order everywhere: the call row first, then its offers. Two teachers accepting
             // offers of one call at once queue on the call row instead of deadlocking on each other's offers.
-            var offerCall = await connection.QuerySingleOrDefaultAsync<Guid?>(
+            var offerCall = await connection.QuerySingleRowOrDefaultAsync<Guid?>(
                 "SELECT call_id FROM call_offers WHERE id = @offerId AND tenant_id = @TenantId AND teacher_id = @UserId",
                 new { offerId, teacher.TenantId, teacher.UserId }, transaction) ?? throw CallRuleException.OfferNotFound();
             var locked = await CallStore.LockAsync(connection, transaction, teacher.TenantId, offerCall);
-            var callId = await connection.QuerySingleOrDefaultAsync<Guid?>(
+            var callId = await connection.QuerySingleRowOrDefaultAsync<Guid?>(
                 """
                 UPDATE call_offers SET outcome = 'accepted', decided_at = @now
                 WHERE id = @offerId AND outcome IS NULL AND expires_at > @now
@@ -324,7 +324,7 @@ public sealed class CallService(
         await using (var connection = await db.OpenConnectionAsync())
         await using (var transaction = await connection.BeginTransactionAsync())
         {
-            var declined = await connection.QuerySingleOrDefaultAsync<Guid?>(
+            var declined = await connection.QuerySingleRowOrDefaultAsync<Guid?>(
                 """
                 UPDATE call_offers SET outcome = 'declined', decided_at = @now
                 WHERE id = @offerId AND tenant_id = @TenantId AND teacher_id = @UserId AND outcome IS NULL
@@ -344,7 +344,7 @@ public sealed class CallService(
         List<Guid> queued;
         await using (var connection = await db.OpenConnectionAsync())
         {
-            queued = (await connection.QueryAsync<Guid>(
+            queued = (await connection.QueryRowsAsync<Guid>(
                 "SELECT id FROM calls WHERE tenant_id = @tenantId AND state = 'queued' ORDER BY seq", new { tenantId })).ToList();
         }
         foreach (var callId in queued)
@@ -356,7 +356,7 @@ public sealed class CallService(
     /// <summary>An offer ran out: auto-decline, set a teacher who keeps missing offers away, ring the next.</summary>
     internal async Task OfferTimedOutAsync(Deadline deadline, DeadlineContext context)
     {
-        var offer = await context.Connection.QuerySingleOrDefaultAsync<(Guid CallId, string TeacherId)>(
+        var offer = await context.Connection.QuerySingleRowOrDefaultAsync<(Guid CallId, string TeacherId)>(
             "UPDATE call_offers SET outcome = 'timed_out', decided_at = @now WHERE id = @SubjectId AND outcome IS NULL RETURNING call_id, teacher_id",
             new { deadline.SubjectId, now = time.GetUtcNow() }, context.Transaction);
         if (offer.TeacherId is null)
@@ -364,7 +364,7 @@ public sealed class CallService(
             return;
         }
         var rules = (await settings.GetAsync(deadline.TenantId)).Calls;
-        var recent = (await context.Connection.QueryAsync<string?>(
+        var recent = (await context.Connection.QueryRowsAsync<string?>(
             "SELECT outcome FROM call_offers WHERE tenant_id = @TenantId AND teacher_id = @TeacherId ORDER BY offered_at DESC LIMIT @n",
             new { deadline.TenantId, offer.TeacherId, n = rules.MissedOffersBeforeAway }, context.Transaction)).ToList();
         var setAway = recent.Count == rules.MissedOffersBeforeAway && recent.All(o => o == "timed_out");
@@ -425,7 +425,7 @@ public sealed class CallService(
         Dictionary<Guid, CallRecord> calls;
         ILookup<Guid, (string UserId, DateTimeOffset LastSeen)> lastSeen;
         Dictionary<Guid, (long Held, long Available)> room;
-        await using (var results = await connection.QueryMultipleAsync(
+        await using (var results = await connection.QueryResultsAsync(
             $"""
             SELECT {CallStore.Columns} FROM calls WHERE id = ANY(@callIds) ORDER BY id FOR UPDATE;
             {LastSeenSql};
@@ -595,7 +595,7 @@ public sealed class CallService(
     public async Task<Call> RateAsync(Caller student, Guid callId, int stars, string? comment)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var call = await connection.QuerySingleOrDefaultAsync<CallRecord>(
+        var call = await connection.QuerySingleRowOrDefaultAsync<CallRecord>(
             $"SELECT {CallStore.Columns} FROM calls WHERE id = @callId AND tenant_id = @TenantId AND student_id = @UserId",
             new { callId, student.TenantId, student.UserId }) ?? throw CallRuleException.NotFound();
         if (call.State != "ended" || call.ConnectedAt is null || call.TeacherId is null)
@@ -711,7 +711,7 @@ public sealed class CallService(
             "UPDATE calls SET metered_seconds = @metered, metering_since = NULL WHERE id = @Id", new { metered, call.Id }, transaction);
         var graceEndsAt = now.AddSeconds(rules.ReconnectGraceSeconds);
         await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.ReconnectGrace, call.Id, call.TenantId, graceEndsAt);
-        var present = await connection.QueryAsync<string>(
+        var present = await connection.QueryRowsAsync<string>(
             "SELECT DISTINCT user_id FROM hub_connections WHERE tenant_id = @TenantId AND user_id IN (@StudentId, @TeacherId)",
             new { call.TenantId, call.StudentId, call.TeacherId }, transaction);
         foreach (var user in present)
@@ -723,7 +723,7 @@ public sealed class CallService(
     private async Task RevokeOpenOffersAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, string outcome, DateTimeOffset now, List<Func<Task>> after)
     {
-        var revoked = (await connection.QueryAsync<(Guid Id, string TeacherId)>(
+        var revoked = (await connection.QueryRowsAsync<(Guid Id, string TeacherId)>(
             "UPDATE call_offers SET outcome = @outcome, decided_at = @now WHERE call_id = @Id AND outcome IS NULL RETURNING id, teacher_id",
             new { outcome, now, call.Id }, transaction)).ToList();
         foreach (var offer in revoked)
@@ -753,7 +753,7 @@ public sealed class CallService(
         """;
 
     private static async Task<Dictionary<string, DateTimeOffset>> LastSeenAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call) =>
-        (await connection.QueryAsync<(Guid CallId, string UserId, DateTime LastSeen)>(LastSeenSql, new { callIds = new[] { call.Id } }, transaction))
+        (await connection.QueryRowsAsync<(Guid CallId, string UserId, DateTime LastSeen)>(LastSeenSql, new { callIds = new[] { call.Id } }, transaction))
         .ToDictionary(r => r.UserId, r => r.LastSeen.AsUtc());
 
     /// <summary>
@@ -787,7 +787,7 @@ public sealed class CallService(
     private static DateTimeOffset? Latest(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null || a > b ? a : b;
 
     private static async Task<CallRecord?> LiveCallOfAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Caller caller) =>
-        await connection.QuerySingleOrDefaultAsync<CallRecord>(
+        await connection.QuerySingleRowOrDefaultAsync<CallRecord>(
             $"""
             SELECT {CallStore.Columns} FROM calls
             WHERE tenant_id = @TenantId AND state = 'connected' AND (student_id = @UserId OR teacher_id = @UserId) FOR UPDATE

@@ -54,12 +54,12 @@ internal static class CallStore
         """;
 
     public static Task<CallRecord?> LockAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenantId, Guid callId) =>
-        connection.QuerySingleOrDefaultAsync<CallRecord>(
+        connection.QuerySingleRowOrDefaultAsync<CallRecord>(
             $"SELECT {Columns} FROM calls WHERE id = @callId AND tenant_id = @tenantId FOR UPDATE", new { callId, tenantId }, transaction);
 
     public static async Task<Call?> GetAsync(NpgsqlConnection connection, Guid tenantId, Guid callId)
     {
-        var record = await connection.QuerySingleOrDefaultAsync<CallRecord>(
+        var record = await connection.QuerySingleRowOrDefaultAsync<CallRecord>(
             $"SELECT {Columns} FROM calls WHERE id = @callId AND tenant_id = @tenantId", new { callId, tenantId });
         return record is null ? null : (await ToCallsAsync(connection, [record]))[0];
     }
@@ -68,7 +68,7 @@ internal static class CallStore
     public static async Task<IReadOnlyList<Call>> ListAsync(
         NpgsqlConnection connection, Guid tenantId, string? studentId, string? teacherId, string? state, Guid? before, int limit)
     {
-        var records = (await connection.QueryAsync<CallRecord>(
+        var records = (await connection.QueryRowsAsync<CallRecord>(
             $"""
             SELECT {Columns} FROM calls
             WHERE tenant_id = @tenantId AND (@studentId::text IS NULL OR student_id = @studentId)
@@ -87,10 +87,10 @@ internal static class CallStore
             return [];
         }
         var ids = records.Select(r => r.Id).ToArray();
-        var offers = (await connection.QueryAsync<OfferRow>(
+        var offers = (await connection.QueryRowsAsync<OfferRow>(
             "SELECT id, call_id, teacher_id, offered_at, expires_at, outcome, decided_at, score FROM call_offers WHERE call_id = ANY(@ids) ORDER BY offered_at, coalesce(decided_at, 'infinity'), id",
             new { ids })).ToLookup(o => o.CallId);
-        var ratings = (await connection.QueryAsync<RatingRow>(
+        var ratings = (await connection.QueryRowsAsync<RatingRow>(
             "SELECT call_id, stars, comment, created_at FROM call_ratings WHERE call_id = ANY(@ids)", new { ids })).ToDictionary(r => r.CallId);
         var positions = new Dictionary<Guid, int>();
         foreach (var queued in records.Where(r => r.State == "queued"))

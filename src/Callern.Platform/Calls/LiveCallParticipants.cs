@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
+using Callern.Platform.Infrastructure;
 using Callern.Platform.Tenancy;
-using Dapper;
 using Npgsql;
 
 namespace Callern.Platform.Calls;
@@ -105,7 +105,7 @@ public sealed class LiveCallParticipants(NpgsqlDataSource db, TimeProvider time,
     private async Task<(string? StudentId, string? TeacherId, string? State)> QueryAsync(Guid tenantId, Guid callId)
     {
         await using var connection = await db.OpenConnectionAsync();
-        return await connection.QuerySingleOrDefaultAsync<(string? StudentId, string? TeacherId, string? State)>(
+        return await connection.QuerySingleRowOrDefaultAsync<(string? StudentId, string? TeacherId, string? State)>(
             "SELECT student_id, teacher_id, state FROM calls WHERE id = @callId AND tenant_id = @tenantId", new { callId, tenantId });
     }
 

@@ -17,11 +17,11 @@ internal static class ClassroomStore
     /// queue and their seqs follow without gaps (a rolled-back send rolls back its seq too).
     /// </summary>
     public static Task<long?> NextChatSeqAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenantId, Guid callId, DateTimeOffset now, int limit) =>
-        connection.QuerySingleOrDefaultAsync<long?>(NextSeqSql("chat_seq", "chat_window"), Window(tenantId, callId, now, limit), transaction);
+        connection.QuerySingleRowOrDefaultAsync<long?>(NextSeqSql("chat_seq", "chat_window"), Window(tenantId, callId, now, limit), transaction);
 
     /// <summary>As <see cref="NextChatSeqAsync"/>, for whiteboard operations.</summary>
     public static Task<long?> NextBoardSeqAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenantId, Guid callId, DateTimeOffset now, int limit) =>
-        connection.QuerySingleOrDefaultAsync<long?>(NextSeqSql("whiteboard_seq", "board_window"), Window(tenantId, callId, now, limit), transaction);
+        connection.QuerySingleRowOrDefaultAsync<long?>(NextSeqSql("whiteboard_seq", "board_window"), Window(tenantId, callId, now, limit), transaction);
 
     private static object Window(Guid tenantId, Guid callId, DateTimeOffset now, int limit) =>
         new { tenantId, callId, now, windowStart = now - FloodWindow, limit };
@@ -52,7 +52,7 @@ internal static class ClassroomStore
             new { operation.CallId, operation.Seq, tenantId, operation.AuthorId, operation.Kind, data = operation.Data.GetRawText(), operation.CreatedAt }, transaction);
 
     public static async Task<IReadOnlyList<ChatMessage>> MessagesAsync(NpgsqlConnection connection, Guid tenantId, Guid callId, long after, int limit) =>
-        (await connection.QueryAsync<MessageRow>(
+        (await connection.QueryRowsAsync<MessageRow>(
             """
             SELECT call_id, seq, sender_id, text, sent_at FROM call_messages
             WHERE call_id = @callId AND tenant_id = @tenantId AND seq > @after ORDER BY seq LIMIT @limit
@@ -60,7 +60,7 @@ internal static class ClassroomStore
             new { callId, tenantId, after, limit })).Select(r => new ChatMessage(r.CallId, r.Seq, r.SenderId, r.Text, r.SentAt.AsUtc())).ToList();
 
     public static async Task<IReadOnlyList<WhiteboardOperation>> OperationsAsync(NpgsqlConnection connection, Guid tenantId, Guid callId, long after) =>
-        (await connection.QueryAsync<OperationRow>(
+        (await connection.QueryRowsAsync<OperationRow>(
             """
             SELECT call_id, seq, author_id, kind, data::text AS data, created_at FROM call_whiteboard_ops
             WHERE call_id = @callId AND tenant_id = @tenantId AND seq > @after ORDER BY seq
@@ -86,7 +86,7 @@ internal static class ClassroomStore
             new { callId, userId, tenantId, stats = JsonSerializer.Serialize(stats, Json), now });
 
     public static async Task<IReadOnlyList<MediaStateChangedEvent>> MediaStatesAsync(NpgsqlConnection connection, Guid tenantId, Guid callId) =>
-        (await connection.QueryAsync<(string UserId, string Media)>(
+        (await connection.QueryRowsAsync<(string UserId, string Media)>(
             "SELECT user_id, media::text FROM call_participant_media WHERE call_id = @callId AND tenant_id = @tenantId AND media IS NOT NULL ORDER BY user_id",
             new { callId, tenantId }))
         .Select(r => new MediaStateChangedEvent(callId, r.UserId, JsonSerializer.Deserialize<MediaState>(r.Media, Json)!)).ToList();
@@ -102,18 +102,18 @@ internal static class ClassroomStore
     private const string FileColumns = "id, call_id, uploader_id, file_name, content_type, size_bytes, storage_key, uploaded_at";
 
     public static async Task<IReadOnlyList<CallFile>> FilesAsync(NpgsqlConnection connection, Guid tenantId, Guid callId) =>
-        (await connection.QueryAsync<FileRow>(
+        (await connection.QueryRowsAsync<FileRow>(
             $"SELECT {FileColumns} FROM call_files WHERE call_id = @callId AND tenant_id = @tenantId ORDER BY seq",
             new { callId, tenantId })).Select(r => r.ToFile()).ToList();
 
     public static Task<FileRow?> FindFileAsync(NpgsqlConnection connection, Guid tenantId, Guid callId, Guid fileId) =>
-        connection.QuerySingleOrDefaultAsync<FileRow>(
+        connection.QuerySingleRowOrDefaultAsync<FileRow>(
             $"SELECT {FileColumns} FROM call_files WHERE id = @fileId AND call_id = @callId AND tenant_id = @tenantId",
             new { fileId, callId, tenantId });
 
     /// <summary>Removes a file's row and returns its storage key (null when already gone).</summary>
     public static Task<string?> DeleteFileAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid fileId) =>
-        connection.QuerySingleOrDefaultAsync<string>("DELETE FROM call_files WHERE id = @fileId RETURNING storage_key", new { fileId }, transaction);
+        connection.QuerySingleRowOrDefaultAsync<string>("DELETE FROM call_files WHERE id = @fileId RETURNING storage_key", new { fileId }, transaction);
 
     internal sealed class FileRow
     {

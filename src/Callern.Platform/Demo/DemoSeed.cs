@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Callern.Platform.Infrastructure;
 using Callern.Platform.People;
 using Callern.Platform.Tenancy;
 using Callern.Platform.Wallets;
@@ -79,7 +80,7 @@ public sealed class DemoSeed(
         {
             // Two nodes seeding at once must still make one demo tenant.
             await connection.ExecuteAsync("SELECT pg_advisory_xact_lock(hashtext('callern-demo-seed'))", transaction: transaction);
-            var existing = await connection.QuerySingleOrDefaultAsync<Guid?>(
+            var existing = await connection.QuerySingleRowOrDefaultAsync<Guid?>(
                 "SELECT id FROM tenants WHERE name = @TenantName ORDER BY created_at LIMIT 1", new { TenantName }, transaction);
             await transaction.CommitAsync();
             if (existing is null)
@@ -87,7 +88,7 @@ public sealed class DemoSeed(
                 await tenants.CreateAsync(TenantName);
             }
         }
-        var tenantId = await connection.QuerySingleAsync<Guid>(
+        var tenantId = await connection.QuerySingleRowAsync<Guid>(
             "SELECT id FROM tenants WHERE name = @TenantName ORDER BY created_at LIMIT 1", new { TenantName });
         var key = (await keys.ListAsync(tenantId)).FirstOrDefault(k => k.RevokedAt is null);
         var keyId = key?.KeyId ?? (await keys.CreateAsync(tenantId)).KeyId;

@@ -85,7 +85,7 @@ public sealed class Deadlines(
         {
             await using var connection = await db.OpenConnectionAsync(cancellationToken);
             var claimedUntil = (time.GetUtcNow() + RetryDelay).ToDatabasePrecision();
-            var rows = (await connection.QueryAsync<DeadlineRow>(
+            var rows = (await connection.QueryRowsAsync<DeadlineRow>(
                 """
                 WITH due AS (
                     SELECT kind, subject_id, due_at FROM deadlines WHERE due_at <= @now ORDER BY due_at LIMIT @ClaimBatch FOR UPDATE SKIP LOCKED)

@@ -36,7 +36,7 @@ public sealed class MigrationRunner(NpgsqlDataSource dataSource, ILogger<Migrati
                 name text PRIMARY KEY,
                 applied_at timestamptz NOT NULL DEFAULT now())
             """, transaction: transaction);
-        var applied = (await connection.QueryAsync<string>("SELECT name FROM schema_migrations", transaction: transaction)).ToHashSet();
+        var applied = (await connection.QueryRowsAsync<string>("SELECT name FROM schema_migrations", transaction: transaction)).ToHashSet();
         var count = 0;
         foreach (var (name, sql) in LoadMigrations().Where(m => !applied.Contains(m.Name)))
         {

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Callern.Platform.Infrastructure;
 using Callern.Platform.People;
-using Dapper;
 using Npgsql;
 
 namespace Callern.Platform.Matching;
@@ -139,7 +138,7 @@ public sealed class AvailableTeachers(NpgsqlDataSource db, TimeProvider time, IL
         SELECT teacher_id, false, avg(stars)::float8 FROM call_ratings WHERE tenant_id = @tenantId AND student_id = @studentId GROUP BY teacher_id
         """;
 
-    public static async Task<StudentFacts> ReadStudentFactsAsync(SqlMapper.GridReader results)
+    public static async Task<StudentFacts> ReadStudentFactsAsync(RowResults results)
     {
         var blocked = new HashSet<string>(StringComparer.Ordinal);
         var ratings = new Dictionary<string, double>(StringComparer.Ordinal);
@@ -159,7 +158,7 @@ public sealed class AvailableTeachers(NpgsqlDataSource db, TimeProvider time, IL
 
     private static async Task<IReadOnlyList<CandidateTeacher>> LoadAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid tenantId)
     {
-        var rows = await connection.QueryAsync<Row>(
+        var rows = await connection.QueryRowsAsync<Row>(
             """
             SELECT t.id, t.languages::text AS languages, t.specializations, t.time_zone, p.changed_at AS available_since,
                    coalesce(s.rating_count, 0) AS rating_count, coalesce(s.rating_sum, 0) AS rating_sum,

@@ -24,7 +24,7 @@ public sealed class BlockStore(NpgsqlDataSource db, TimeProvider time)
     public async Task<Block> PutAsync(Guid tenantId, string studentId, string teacherId, string blockedBy, string? reason)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var row = await connection.QuerySingleAsync<Row>(
+        var row = await connection.QuerySingleRowAsync<Row>(
             $"""
             INSERT INTO blocks (tenant_id, student_id, teacher_id, blocked_by, reason, created_at)
             VALUES (@tenantId, @studentId, @teacherId, @blockedBy, @reason, @now)
@@ -48,7 +48,7 @@ public sealed class BlockStore(NpgsqlDataSource db, TimeProvider time)
     public async Task<IReadOnlyList<Block>> ListAsync(Guid tenantId, string? studentId, string? teacherId, string? blockedBy)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var rows = await connection.QueryAsync<Row>(
+        var rows = await connection.QueryRowsAsync<Row>(
             $"""
             SELECT {Columns} FROM blocks
             WHERE tenant_id = @tenantId

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Callern.Platform.Infrastructure;
-using Dapper;
 using Npgsql;
 
 namespace Callern.Platform.People;
@@ -18,7 +17,7 @@ public sealed class PeopleStore(NpgsqlDataSource db, Matching.AvailableTeachers 
     public async Task<Student> UpsertStudentAsync(Guid tenantId, string id, StudentInput input)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var row = await connection.QuerySingleAsync<StudentRow>(
+        var row = await connection.QuerySingleRowAsync<StudentRow>(
             $"""
             INSERT INTO students (tenant_id, id, display_name, target_language, level, time_zone,
                                   preferred_accent, preferred_specialization, goal, created_at, updated_at)
@@ -46,20 +45,20 @@ public sealed class PeopleStore(NpgsqlDataSource db, Matching.AvailableTeachers 
     /// <summary>As <see cref="FindStudentAsync(Guid, string)"/>, on a connection the caller holds (no second pooled connection inside a transaction).</summary>
     public static async Task<Student?> FindStudentAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid tenantId, string id)
     {
-        var row = await connection.QuerySingleOrDefaultAsync<StudentRow>(StudentSql, new { tenantId, studentId = id }, transaction);
+        var row = await connection.QuerySingleRowOrDefaultAsync<StudentRow>(StudentSql, new { tenantId, studentId = id }, transaction);
         return row?.ToStudent();
     }
 
     /// <summary>For a caller's own batch of statements: student <c>@studentId</c> of tenant <c>@tenantId</c>, read with <see cref="ReadStudentAsync"/>.</summary>
     public const string StudentSql = $"SELECT {StudentColumns} FROM students WHERE tenant_id = @tenantId AND id = @studentId";
 
-    public static async Task<Student?> ReadStudentAsync(SqlMapper.GridReader results) =>
+    public static async Task<Student?> ReadStudentAsync(RowResults results) =>
         (await results.ReadSingleOrDefaultAsync<StudentRow>())?.ToStudent();
 
     public async Task<IReadOnlyList<Student>> ListStudentsAsync(Guid tenantId, string? after, int limit, string? targetLanguage, string? level)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var rows = await connection.QueryAsync<StudentRow>(
+        var rows = await connection.QueryRowsAsync<StudentRow>(
             $"""
             SELECT {StudentColumns} FROM students
             WHERE tenant_id = @tenantId AND (@after::text IS NULL OR id > @after)
@@ -74,7 +73,7 @@ public sealed class PeopleStore(NpgsqlDataSource db, Matching.AvailableTeachers 
     public async Task<Teacher> UpsertTeacherAsync(Guid tenantId, string id, TeacherInput input)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var row = await connection.QuerySingleAsync<TeacherRow>(
+        var row = await connection.QuerySingleRowAsync<TeacherRow>(
             $"""
             INSERT INTO teachers (tenant_id, id, display_name, languages, specializations, time_zone, bio, avatar_url, created_at, updated_at)
             VALUES (@tenantId, @id, @DisplayName, @languages::jsonb, @specializations, @TimeZone, @Bio, @AvatarUrl, @now, @now)
@@ -96,7 +95,7 @@ public sealed class PeopleStore(NpgsqlDataSource db, Matching.AvailableTeachers 
     public async Task<Teacher?> FindTeacherAsync(Guid tenantId, string id)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var row = await connection.QuerySingleOrDefaultAsync<TeacherRow>(
+        var row = await connection.QuerySingleRowOrDefaultAsync<TeacherRow>(
             $"SELECT {TeacherColumns} FROM teachers WHERE tenant_id = @tenantId AND id = @id", new { tenantId, id });
         return row?.ToTeacher();
     }
@@ -105,7 +104,7 @@ public sealed class PeopleStore(NpgsqlDataSource db, Matching.AvailableTeachers 
         Guid tenantId, string? after, int limit, string? language, string? level, string? specialization)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var rows = await connection.QueryAsync<TeacherRow>(
+        var rows = await connection.QueryRowsAsync<TeacherRow>(
             $"""
             SELECT {TeacherColumns} FROM teachers
             WHERE tenant_id = @tenantId AND (@after::text IS NULL OR id > @after)

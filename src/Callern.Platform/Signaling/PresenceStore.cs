@@ -71,7 +71,7 @@ public sealed class PresenceStore(NpgsqlDataSource db)
     public async Task<TeacherPresence> SetAsync(Guid tenantId, string teacherId, PresenceStatus status, DateTimeOffset now, DateTimeOffset offlineAt)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var row = await connection.QuerySingleAsync<PresenceRow>(
+        var row = await connection.QuerySingleRowAsync<PresenceRow>(
             """
             WITH saved AS (
                 INSERT INTO teacher_presence AS p (tenant_id, teacher_id, status, changed_at, offline_due_at)
@@ -97,7 +97,7 @@ public sealed class PresenceStore(NpgsqlDataSource db)
     public async Task<TeacherPresence?> FindAsync(Guid tenantId, string teacherId)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var row = await connection.QuerySingleOrDefaultAsync<PresenceRow>(
+        var row = await connection.QuerySingleRowOrDefaultAsync<PresenceRow>(
             $"{SelectPresence} WHERE p.tenant_id = @tenantId AND p.teacher_id = @teacherId", new { tenantId, teacherId });
         return row?.ToPresence();
     }
@@ -105,7 +105,7 @@ public sealed class PresenceStore(NpgsqlDataSource db)
     public async Task<IReadOnlyList<TeacherPresence>> ListAsync(Guid tenantId, PresenceStatus? status, string? after, int limit)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var rows = await connection.QueryAsync<PresenceRow>(
+        var rows = await connection.QueryRowsAsync<PresenceRow>(
             $"""
             {SelectPresence}
             WHERE p.tenant_id = @tenantId AND (@status::text IS NULL OR p.status = @status)
@@ -146,7 +146,7 @@ public sealed class PresenceStore(NpgsqlDataSource db)
     public async Task<IReadOnlyList<(Guid TenantId, TeacherPresence Presence)>> FireDueAsync(DateTimeOffset now, int batch)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var rows = await connection.QueryAsync<DueRow>(
+        var rows = await connection.QueryRowsAsync<DueRow>(
             """
             WITH due AS (
                 SELECT tenant_id, teacher_id FROM teacher_presence

@@ -47,7 +47,7 @@ public sealed class ApiKeyStore(NpgsqlDataSource db, IDataProtectionProvider pro
     public async Task<IReadOnlyList<ApiKeyInfo>> ListAsync(Guid tenantId)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var rows = await connection.QueryAsync<(string KeyId, DateTime CreatedAt, DateTime? RevokedAt)>(
+        var rows = await connection.QueryRowsAsync<(string KeyId, DateTime CreatedAt, DateTime? RevokedAt)>(
             "SELECT key_id, created_at, revoked_at FROM api_keys WHERE tenant_id = @tenantId ORDER BY created_at, key_id",
             new { tenantId });
         return rows.Select(r => new ApiKeyInfo(r.KeyId, r.CreatedAt.AsUtc(), r.RevokedAt?.AsUtc())).ToList();
@@ -72,7 +72,7 @@ public sealed class ApiKeyStore(NpgsqlDataSource db, IDataProtectionProvider pro
             return cached;
         }
         await using var connection = await db.OpenConnectionAsync();
-        var row = await connection.QuerySingleOrDefaultAsync<(string KeyId, Guid TenantId, string ProtectedSecret)>(
+        var row = await connection.QuerySingleRowOrDefaultAsync<(string KeyId, Guid TenantId, string ProtectedSecret)>(
             "SELECT key_id, tenant_id, protected_secret FROM api_keys WHERE key_id = @keyId AND revoked_at IS NULL",
             new { keyId });
         var key = row.KeyId is null ? null : new SigningKey(row.KeyId, row.TenantId, _protector.Unprotect(row.ProtectedSecret));
@@ -84,7 +84,7 @@ public sealed class ApiKeyStore(NpgsqlDataSource db, IDataProtectionProvider pro
     public async Task<string?> RevealAsync(Guid tenantId, string keyId)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var secret = await connection.QuerySingleOrDefaultAsync<string>(
+        var secret = await connection.QuerySingleRowOrDefaultAsync<string>(
             "SELECT protected_secret FROM api_keys WHERE tenant_id = @tenantId AND key_id = @keyId AND revoked_at IS NULL",
             new { tenantId, keyId });
         return secret is null ? null : _protector.Unprotect(secret);

@@ -93,7 +93,7 @@ public sealed class SettingsStore(NpgsqlDataSource db)
         }
         var loadedAt = Stopwatch.GetTimestamp();
         await using var connection = await db.OpenConnectionAsync();
-        var json = await connection.QuerySingleOrDefaultAsync<string>("SELECT settings::text FROM tenants WHERE id = @tenantId", new { tenantId });
+        var json = await connection.QuerySingleRowOrDefaultAsync<string>("SELECT settings::text FROM tenants WHERE id = @tenantId", new { tenantId });
         var settings = json is null ? new TenantSettings() : JsonSerializer.Deserialize<TenantSettings>(json, Json) ?? new TenantSettings();
         _cache[tenantId] = (settings, loadedAt);
         return settings;

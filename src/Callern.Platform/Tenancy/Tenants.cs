@@ -29,7 +29,7 @@ public sealed class TenantStore(NpgsqlDataSource db, ApiKeyStore keys, TimeProvi
     public async Task<Tenant?> FindAsync(Guid id)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var row = await connection.QuerySingleOrDefaultAsync<(Guid Id, string Name, DateTime CreatedAt)>(
+        var row = await connection.QuerySingleRowOrDefaultAsync<(Guid Id, string Name, DateTime CreatedAt)>(
             "SELECT id, name, created_at FROM tenants WHERE id = @id", new { id });
         return row.Id == Guid.Empty ? null : new Tenant(row.Id, row.Name, row.CreatedAt.AsUtc());
     }
@@ -37,7 +37,7 @@ public sealed class TenantStore(NpgsqlDataSource db, ApiKeyStore keys, TimeProvi
     public async Task<IReadOnlyList<Tenant>> ListAsync(Guid? after, int limit)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var rows = await connection.QueryAsync<(Guid Id, string Name, DateTime CreatedAt)>(
+        var rows = await connection.QueryRowsAsync<(Guid Id, string Name, DateTime CreatedAt)>(
             "SELECT id, name, created_at FROM tenants WHERE @after::uuid IS NULL OR id > @after ORDER BY id LIMIT @limit",
             new { after, limit });
         return rows.Select(r => new Tenant(r.Id, r.Name, r.CreatedAt.AsUtc())).ToList();

@@ -1,5 +1,4 @@
 using Callern.Platform.Infrastructure;
-using Dapper;
 using Npgsql;
 
 namespace Callern.Platform.Wallets;
@@ -28,7 +27,7 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
         {
             var now = time.GetUtcNow().ToDatabasePrecision();
             HoldRow? created;
-            await using (var results = await connection.QueryMultipleAsync(
+            await using (var results = await connection.QueryResultsAsync(
                 $"""
                 {WalletSql.EnsureAndLock}
                 INSERT INTO wallet_holds (tenant_id, call_id, student_id, state, created_at)
@@ -119,7 +118,7 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
             var charge = Math.Min(billedSeconds ?? 0, hold.HeldSeconds);
             // Charge the hold's lots earliest-expiring first; give back the rest to lots still valid,
             // and let what belongs to a lot that expired during the call leave through an expiry entry.
-            var ended = await connection.QuerySingleAsync<HoldRow>(
+            var ended = await connection.QuerySingleRowAsync<HoldRow>(
                 $"""
                 WITH allocations AS (
                     SELECT hl.lot_id, hl.seconds, l.expired_at IS NOT NULL AS expired,
@@ -166,7 +165,7 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
     /// <summary>Takes up to <paramref name="want"/> spendable seconds into the hold, earliest-expiring lots first.</summary>
     private static async Task<CallHold> TakeAsync(
         NpgsqlConnection connection, NpgsqlTransaction tx, Guid tenantId, string studentId, Guid callId, long want, DateTimeOffset now) =>
-        (await connection.QuerySingleAsync<HoldRow>(
+        (await connection.QuerySingleRowAsync<HoldRow>(
             $"""
             WITH {WalletSql.Takes},
             taken AS (
@@ -197,7 +196,7 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
     /// </summary>
     private static async Task<CallHold?> LockAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Guid tenantId, Guid callId)
     {
-        await using var results = await connection.QueryMultipleAsync(
+        await using var results = await connection.QueryResultsAsync(
             $"""
             SELECT w.student_id FROM wallets w
             WHERE w.tenant_id = @tenantId
@@ -213,7 +212,7 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
 
     private static async Task<CallHold?> FindAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, Guid tenantId, Guid callId)
     {
-        var row = await connection.QuerySingleOrDefaultAsync<HoldRow>(
+        var row = await connection.QuerySingleRowOrDefaultAsync<HoldRow>(
             $"SELECT {HoldColumns} FROM wallet_holds WHERE tenant_id = @tenantId AND call_id = @callId", new { tenantId, callId }, tx);
         return row?.ToHold();
     }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using Callern.Platform.Infrastructure;
 using Dapper;
 using Npgsql;
 
@@ -41,7 +42,7 @@ internal static class Idempotency
         {
             return new Claim(true, null, null);
         }
-        var stored = await connection.QuerySingleAsync<(byte[] RequestHash, string Response)>(
+        var stored = await connection.QuerySingleRowAsync<(byte[] RequestHash, string Response)>(
             "SELECT request_hash, response::text AS response FROM idempotency_keys WHERE tenant_id = @tenantId AND key = @key",
             new { tenantId, key }, transaction);
         return new Claim(false, stored.RequestHash.AsSpan().SequenceEqual(fingerprint), stored.Response);

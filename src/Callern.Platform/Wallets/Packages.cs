@@ -1,6 +1,5 @@
 using Callern.Platform.Infrastructure;
 using Callern.Platform.Tenancy;
-using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 
@@ -48,7 +47,7 @@ public sealed class PackageStore(NpgsqlDataSource db, TimeProvider time)
     {
         var now = time.GetUtcNow();
         await using var connection = await db.OpenConnectionAsync();
-        var row = await connection.QuerySingleAsync<Row>(
+        var row = await connection.QuerySingleRowAsync<Row>(
             $"""
             INSERT INTO packages (tenant_id, id, name, minutes, price, currency, validity_days, created_at, updated_at)
             VALUES (@tenantId, @id, @name, @Minutes, @Price, @Currency, @ValidityDays, @now, @now)
@@ -62,7 +61,7 @@ public sealed class PackageStore(NpgsqlDataSource db, TimeProvider time)
     public async Task<Package?> UpdateAsync(Guid tenantId, Guid id, PackageInput input)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var row = await connection.QuerySingleOrDefaultAsync<Row>(
+        var row = await connection.QuerySingleRowOrDefaultAsync<Row>(
             $"""
             UPDATE packages SET name = @name, minutes = @Minutes, price = @Price, currency = @Currency,
                                 validity_days = @ValidityDays, updated_at = @now
@@ -77,7 +76,7 @@ public sealed class PackageStore(NpgsqlDataSource db, TimeProvider time)
     public async Task<Package?> ArchiveAsync(Guid tenantId, Guid id)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var row = await connection.QuerySingleOrDefaultAsync<Row>(
+        var row = await connection.QuerySingleRowOrDefaultAsync<Row>(
             $"""
             UPDATE packages SET archived_at = coalesce(archived_at, @now), updated_at = CASE WHEN archived_at IS NULL THEN @now ELSE updated_at END
             WHERE tenant_id = @tenantId AND id = @id
@@ -90,7 +89,7 @@ public sealed class PackageStore(NpgsqlDataSource db, TimeProvider time)
     public async Task<Package?> FindAsync(Guid tenantId, Guid id)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var row = await connection.QuerySingleOrDefaultAsync<Row>(
+        var row = await connection.QuerySingleRowOrDefaultAsync<Row>(
             $"SELECT {Columns} FROM packages WHERE tenant_id = @tenantId AND id = @id", new { tenantId, id });
         return row?.ToPackage();
     }
@@ -98,7 +97,7 @@ public sealed class PackageStore(NpgsqlDataSource db, TimeProvider time)
     public async Task<IReadOnlyList<Package>> ListAsync(Guid tenantId, bool includeArchived, Guid? after, int limit)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var rows = await connection.QueryAsync<Row>(
+        var rows = await connection.QueryRowsAsync<Row>(
             $"""
             SELECT {Columns} FROM packages
             WHERE tenant_id = @tenantId AND (@includeArchived OR archived_at IS NULL) AND (@after::uuid IS NULL OR id > @after)

@@ -1,5 +1,4 @@
 using Callern.Platform.Infrastructure;
-using Dapper;
 using Npgsql;
 
 namespace Callern.Platform.Wallets;
@@ -10,7 +9,7 @@ public sealed class WalletReports(NpgsqlDataSource db)
     public async Task<EarningsSummary> EarningsOfAsync(Guid tenantId, string teacherId, DateTimeOffset? from, DateTimeOffset? to)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var (seconds, calls) = await connection.QuerySingleAsync<(long Seconds, long Calls)>(
+        var (seconds, calls) = await connection.QuerySingleRowAsync<(long Seconds, long Calls)>(
             """
             SELECT coalesce(sum(seconds), 0)::bigint, count(*) FROM teacher_earnings
             WHERE tenant_id = @tenantId AND teacher_id = @teacherId
@@ -24,7 +23,7 @@ public sealed class WalletReports(NpgsqlDataSource db)
     public async Task<IReadOnlyList<EarningEntry>> EarningEntriesAsync(Guid tenantId, string teacherId, (DateTimeOffset At, Guid CallId)? after, int limit)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var rows = await connection.QueryAsync<(Guid CallId, string TeacherId, string StudentId, long Seconds, DateTime EarnedAt)>(
+        var rows = await connection.QueryRowsAsync<(Guid CallId, string TeacherId, string StudentId, long Seconds, DateTime EarnedAt)>(
             """
             SELECT call_id, teacher_id, student_id, seconds, earned_at FROM teacher_earnings
             WHERE tenant_id = @tenantId AND teacher_id = @teacherId
@@ -38,7 +37,7 @@ public sealed class WalletReports(NpgsqlDataSource db)
     public async Task<EarningsReport> EarningsReportAsync(Guid tenantId, DateTimeOffset from, DateTimeOffset to)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var rows = await connection.QueryAsync<(string TeacherId, long Seconds, long Calls)>(
+        var rows = await connection.QueryRowsAsync<(string TeacherId, long Seconds, long Calls)>(
             """
             SELECT teacher_id, sum(seconds)::bigint, count(*) FROM teacher_earnings
             WHERE tenant_id = @tenantId AND earned_at >= @from AND earned_at < @to
@@ -51,7 +50,7 @@ public sealed class WalletReports(NpgsqlDataSource db)
     public async Task<RevenueReport> RevenueAsync(Guid tenantId, DateTimeOffset from, DateTimeOffset to)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var rows = await connection.QueryAsync<(string Currency, decimal Amount, long Purchases, long Seconds)>(
+        var rows = await connection.QueryRowsAsync<(string Currency, decimal Amount, long Purchases, long Seconds)>(
             """
             SELECT currency, sum(price), count(*), sum(seconds)::bigint FROM wallet_purchases
             WHERE tenant_id = @tenantId AND purchased_at >= @from AND purchased_at < @to

@@ -43,7 +43,7 @@ public sealed class WalletStore(NpgsqlDataSource db, TimeProvider time)
                 : new(WriteStatus.KeyReused, null);
         }
         // FOR SHARE: an archive racing with this purchase waits, so nothing is sold after it was archived.
-        var package = await connection.QuerySingleOrDefaultAsync<(Guid Id, string Name, int Minutes, decimal Price, string Currency, int? ValidityDays)>(
+        var package = await connection.QuerySingleRowOrDefaultAsync<(Guid Id, string Name, int Minutes, decimal Price, string Currency, int? ValidityDays)>(
             """
             SELECT id, name, minutes, price, currency, validity_days FROM packages
             WHERE tenant_id = @tenantId AND id = @packageId AND archived_at IS NULL FOR SHARE
@@ -84,7 +84,7 @@ public sealed class WalletStore(NpgsqlDataSource db, TimeProvider time)
     public async Task<Purchase?> FindPurchaseAsync(Guid tenantId, string studentId, Guid purchaseId)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var row = await connection.QuerySingleOrDefaultAsync<PurchaseRow>(
+        var row = await connection.QuerySingleRowOrDefaultAsync<PurchaseRow>(
             """
             SELECT id, student_id, package_id, package_name, seconds, price, currency, payment_reference, lot_id, expires_at, purchased_at
             FROM wallet_purchases WHERE tenant_id = @tenantId AND student_id = @studentId AND id = @purchaseId
@@ -169,10 +169,10 @@ public sealed class WalletStore(NpgsqlDataSource db, TimeProvider time)
         var now = time.GetUtcNow();
         await using var connection = await db.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead);
-        var totals = await connection.QuerySingleOrDefaultAsync<(long Available, long Held)>(
+        var totals = await connection.QuerySingleRowOrDefaultAsync<(long Available, long Held)>(
             "SELECT available_seconds, held_seconds FROM wallets WHERE tenant_id = @tenantId AND student_id = @studentId",
             new { tenantId, studentId }, transaction);
-        var lots = (await connection.QueryAsync<LotRow>(
+        var lots = (await connection.QueryRowsAsync<LotRow>(
             """
             SELECT id, source, granted_seconds, remaining_seconds, held_seconds, expires_at, created_at FROM wallet_lots
             WHERE tenant_id = @tenantId AND student_id = @studentId AND expired_at IS NULL AND (remaining_seconds > 0 OR held_seconds > 0)
@@ -189,7 +189,7 @@ public sealed class WalletStore(NpgsqlDataSource db, TimeProvider time)
     public async Task<IReadOnlyList<LedgerEntry>> ListEntriesAsync(Guid tenantId, string studentId, long? before, int limit)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var rows = await connection.QueryAsync<EntryRow>(
+        var rows = await connection.QueryRowsAsync<EntryRow>(
             """
             SELECT id, kind, available_delta, held_delta, lot_id, call_id, source_id, created_at FROM wallet_entries
             WHERE tenant_id = @tenantId AND student_id = @studentId AND (@before::bigint IS NULL OR id < @before)
