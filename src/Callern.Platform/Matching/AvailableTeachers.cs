@@ -156,6 +156,13 @@ public sealed class AvailableTeachers(NpgsqlDataSource db, TimeProvider time, IL
         return new StudentFacts(blocked, ratings);
     }
 
+    /// <summary>
+    /// A teacher with an open offer or a live call is busy. The two tests sit inside one
+    /// <c>NOT (… OR …)</c> so that PostgreSQL checks them per teacher (an index probe, or a hash of
+    /// the busy ids), never as anti-joins whose plan follows the statistics: while a fresh platform's
+    /// offers and calls grew faster than they were analyzed, those joins scanned every open offer for
+    /// every teacher, seconds per read with thousands available.
+    /// </summary>
     private static async Task<IReadOnlyList<CandidateTeacher>> LoadAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid tenantId)
     {
         var rows = await connection.QueryRowsAsync<Row>(
@@ -168,8 +175,8 @@ public sealed class AvailableTeachers(NpgsqlDataSource db, TimeProvider time, IL
             JOIN teachers t ON t.tenant_id = p.tenant_id AND t.id = p.teacher_id
             LEFT JOIN teacher_stats s ON s.tenant_id = t.tenant_id AND s.teacher_id = t.id
             WHERE p.tenant_id = @tenantId AND p.status = 'available'
-              AND NOT EXISTS (SELECT 1 FROM call_offers x WHERE x.tenant_id = t.tenant_id AND x.teacher_id = t.id AND x.outcome IS NULL)
-              AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.tenant_id = t.tenant_id AND c.teacher_id = t.id AND c.state IN ('accepted', 'connected'))
+              AND NOT (EXISTS (SELECT 1 FROM call_offers x WHERE x.tenant_id = t.tenant_id AND x.teacher_id = t.id AND x.outcome IS NULL)
+                       OR EXISTS (SELECT 1 FROM calls c WHERE c.tenant_id = t.tenant_id AND c.teacher_id = t.id AND c.state IN ('accepted', 'connected')))
             """,
             new { tenantId }, transaction);
         return rows.Select(r => new CandidateTeacher(
