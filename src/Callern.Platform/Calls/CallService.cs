@@ -99,7 +99,7 @@ public sealed class CallService(
                 new { callId, tenantId }, transaction))
             {
                 call = await results.ReadSingleOrDefaultAsync<CallRecord>();
-                offers = (await results.ReadAsync<(string TeacherId, bool Open)>()).ToList();
+                offers = await results.ReadAsync<(string TeacherId, bool Open)>();
             }
             if (call is null || call.State is not ("queued" or "ringing") || offers.Any(o => o.Open))
             {
@@ -344,8 +344,8 @@ public sealed class CallService(
         List<Guid> queued;
         await using (var connection = await db.OpenConnectionAsync())
         {
-            queued = (await connection.QueryRowsAsync<Guid>(
-                "SELECT id FROM calls WHERE tenant_id = @tenantId AND state = 'queued' ORDER BY seq", new { tenantId })).ToList();
+            queued = await connection.QueryRowsAsync<Guid>(
+                "SELECT id FROM calls WHERE tenant_id = @tenantId AND state = 'queued' ORDER BY seq", new { tenantId });
         }
         foreach (var callId in queued)
         {
@@ -364,9 +364,9 @@ public sealed class CallService(
             return;
         }
         var rules = (await settings.GetAsync(deadline.TenantId)).Calls;
-        var recent = (await context.Connection.QueryRowsAsync<string?>(
+        var recent = await context.Connection.QueryRowsAsync<string?>(
             "SELECT outcome FROM call_offers WHERE tenant_id = @TenantId AND teacher_id = @TeacherId ORDER BY offered_at DESC LIMIT @n",
-            new { deadline.TenantId, offer.TeacherId, n = rules.MissedOffersBeforeAway }, context.Transaction)).ToList();
+            new { deadline.TenantId, offer.TeacherId, n = rules.MissedOffersBeforeAway }, context.Transaction);
         var setAway = recent.Count == rules.MissedOffersBeforeAway && recent.All(o => o == "timed_out");
         var teacher = new Caller(deadline.TenantId, offer.TeacherId, Roles.Teacher, "");
         context.AfterCommit(async () =>
@@ -723,9 +723,9 @@ public sealed class CallService(
     private async Task RevokeOpenOffersAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, string outcome, DateTimeOffset now, List<Func<Task>> after)
     {
-        var revoked = (await connection.QueryRowsAsync<(Guid Id, string TeacherId)>(
+        var revoked = await connection.QueryRowsAsync<(Guid Id, string TeacherId)>(
             "UPDATE call_offers SET outcome = @outcome, decided_at = @now WHERE call_id = @Id AND outcome IS NULL RETURNING id, teacher_id",
-            new { outcome, now, call.Id }, transaction)).ToList();
+            new { outcome, now, call.Id }, transaction);
         foreach (var offer in revoked)
         {
             await Deadlines.CancelAsync(connection, transaction, CallDeadlines.OfferTimeout, offer.Id);

@@ -68,7 +68,7 @@ internal static class CallStore
     public static async Task<IReadOnlyList<Call>> ListAsync(
         NpgsqlConnection connection, Guid tenantId, string? studentId, string? teacherId, string? state, Guid? before, int limit)
     {
-        var records = (await connection.QueryRowsAsync<CallRecord>(
+        var records = await connection.QueryRowsAsync<CallRecord>(
             $"""
             SELECT {Columns} FROM calls
             WHERE tenant_id = @tenantId AND (@studentId::text IS NULL OR student_id = @studentId)
@@ -76,7 +76,7 @@ internal static class CallStore
               AND (@before::uuid IS NULL OR id < @before)
             ORDER BY id DESC LIMIT @limit
             """,
-            new { tenantId, studentId, teacherId, state, before, limit })).ToList();
+            new { tenantId, studentId, teacherId, state, before, limit });
         return await ToCallsAsync(connection, records);
     }
 

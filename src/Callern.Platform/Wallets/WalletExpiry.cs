@@ -48,7 +48,7 @@ public sealed class WalletExpiry(NpgsqlDataSource db, TimeProvider time)
         var now = time.GetUtcNow().ToDatabasePrecision();
         await using var connection = await db.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var wallets = (await connection.QueryRowsAsync<(Guid TenantId, string StudentId)>(
+        var wallets = await connection.QueryRowsAsync<(Guid TenantId, string StudentId)>(
             """
             SELECT w.tenant_id, w.student_id FROM wallets w
             WHERE (w.tenant_id, w.student_id) IN (
@@ -57,7 +57,7 @@ public sealed class WalletExpiry(NpgsqlDataSource db, TimeProvider time)
                 ORDER BY expires_at LIMIT @WalletsPerBatch)
             FOR UPDATE OF w SKIP LOCKED
             """,
-            new { now, WalletsPerBatch }, transaction)).ToList();
+            new { now, WalletsPerBatch }, transaction);
         if (wallets.Count == 0)
         {
             return (0, 0);
