@@ -5,7 +5,8 @@
 // call's two sides exchange 500-byte signals every --every milliseconds, 500 by default (relay
 // latency; the platform's, its own and the machine's CPU from /proc; its own timer lag).
 // BENCH_SAMPLES=<file> also writes every signal's send time and latency, the lag, and every
-// request's time with its ring and accept latency (<file>.ring), for timelines. bench/calls.sh starts a throwaway platform and runs this against it.
+// request's time with its ring and accept latency (<file>.ring), for timelines. bench/calls.sh
+// starts a throwaway platform and runs this against it.
 //
 //   dotnet run -c Release -- --url http://127.0.0.1:5080 --demo .callern/demo.json \
 //       --calls 1000 --rate 50 --relay 20 --every 500 --pid <platform pid>
