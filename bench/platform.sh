@@ -42,7 +42,7 @@ bench_start_platform() {
   # Ready only after migrations and the demo seed (demo.json) are done.
   callern_wait_http "http://127.0.0.1:$PORT/health/ready" "$APP_PID" "$RUN_DIR/platform.log" "the platform"
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), .NET $(dotnet --version)"
-  echo "platform: workstation GC, background collections, gen0 budget 64 MiB; pid $APP_PID"
+  echo "platform: workstation GC with background collections (the project's), environment ${CALLERN_PLATFORM_ENV[*]}; pid $APP_PID"
   # A kernel memory monitor (DAMON) samples every few hundred ms and takes a core while it does:
   # on 2 cores its bursts show in every latency tail (docs/performance.md).
   if grep -qs '^on$' /sys/kernel/mm/damon/admin/kdamonds/*/state; then

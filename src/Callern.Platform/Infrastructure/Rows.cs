@@ -62,7 +62,7 @@ public sealed class RowResults(DbDataReader reader) : IAsyncDisposable
         var parse = reader.GetRowParser(typeof(T));
         while (await reader.ReadAsync())
         {
-            rows.Add(Convert<T>(parse(reader)));
+            rows.Add(As<T>(parse(reader)));
         }
         return rows;
     }
@@ -86,11 +86,11 @@ public sealed class RowResults(DbDataReader reader) : IAsyncDisposable
 
     public ValueTask DisposeAsync() => reader.DisposeAsync();
 
-    /// <summary>As Dapper converts a single column: null to a nullable or reference type's default, other values with <see cref="System.Convert.ChangeType(object, Type, IFormatProvider)"/>.</summary>
-    private static T Convert<T>(object? value) => value switch
+    /// <summary>As Dapper converts a single column: null to a nullable or reference type's default, other values with <see cref="Convert.ChangeType(object, Type, IFormatProvider)"/>.</summary>
+    private static T As<T>(object? value) => value switch
     {
         T typed => typed,
         null => default(T) is null ? default! : throw new InvalidOperationException($"A NULL cannot be read as {typeof(T).Name}."),
-        _ => (T)System.Convert.ChangeType(value, Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T), CultureInfo.InvariantCulture),
+        _ => (T)Convert.ChangeType(value, Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T), CultureInfo.InvariantCulture),
     };
 }
