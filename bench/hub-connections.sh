@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Hub connection benchmark: a throwaway PostgreSQL and platform (workstation + background GC, as
-# docs/performance.md recommends for 2 cores), then bench/Callern.Bench.Hub opens and holds N
-# authenticated WebSocket hub connections and reports connect rate and the platform's memory.
+# Hub connection benchmark: a throwaway PostgreSQL and platform (as run.sh starts it, see
+# bench/platform.sh), then bench/Callern.Bench.Hub opens and holds N authenticated WebSocket hub
+# connections and reports connect rate and the platform's memory.
 #
 #   bench/hub-connections.sh [connections=10000] [parallel=64] [hold seconds=30]
 set -euo pipefail

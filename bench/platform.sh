@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Shared by the benchmark scripts: source it after scripts/setup.sh. Starts a throwaway PostgreSQL
-# and the platform in Release as run.sh starts it (workstation + background GC, 64 MiB gen0
-# budget), with the HTTP rate limits raised: the load under test is one tenant's, not abuse.
+# and the platform in Release as run.sh starts it (the project's server GC, the gen0 budget of
+# CALLERN_PLATFORM_ENV), with the HTTP rate limits raised: the load under test is one tenant's,
+# not abuse.
 # Sets RUN_DIR, PORT and APP_PID; stops everything on exit.
 
 bench_start_platform() {
@@ -42,7 +43,11 @@ bench_start_platform() {
   # Ready only after migrations and the demo seed (demo.json) are done.
   callern_wait_http "http://127.0.0.1:$PORT/health/ready" "$APP_PID" "$RUN_DIR/platform.log" "the platform"
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), .NET $(dotnet --version)"
-  echo "platform: workstation GC with background collections (the project's), environment ${CALLERN_PLATFORM_ENV[*]}; pid $APP_PID"
+  # The collector as the runtime reads it: the project's settings (runtimeconfig.json), then the environment.
+  echo "platform: $(python3 -c 'import json, sys
+settings = json.load(open(sys.argv[1]))["runtimeOptions"]["configProperties"]
+print(" ".join(f"{k}={v}" for k, v in settings.items() if k.startswith("System.GC")))' \
+    src/Callern.Platform/bin/Release/net10.0/Callern.Platform.runtimeconfig.json) ${CALLERN_PLATFORM_ENV[*]}; pid $APP_PID"
   # A kernel memory monitor (DAMON) samples every few hundred ms and takes a core while it does:
   # on 2 cores its bursts show in every latency tail (docs/performance.md).
   if grep -qs '^on$' /sys/kernel/mm/damon/admin/kdamonds/*/state; then
