@@ -55,7 +55,7 @@ public sealed class PresenceStore(NpgsqlDataSource db)
             new { connectionId, offlineAt });
     }
 
-    /// <summary>The coarse heartbeat: one statement for all of a node's live connections.</summary>
+    /// <summary>The coarse heartbeat: one statement for a chunk of a node's live connections.</summary>
     public async Task TouchAsync(IReadOnlyCollection<string> connectionIds, DateTimeOffset now)
     {
         await using var connection = await db.OpenConnectionAsync();

@@ -12,7 +12,7 @@ public sealed class SignalingOptions
     /// <summary>Invocations a connection may send at once before the refill rate applies (bucket size).</summary>
     public int MessageBurst { get; set; } = 40;
 
-    /// <summary>How often a node writes last_seen_at of all its connections, in one statement.</summary>
+    /// <summary>How often a node writes last_seen_at of all its connections (<see cref="ConnectionHeartbeat"/>).</summary>
     public int HeartbeatSeconds { get; set; } = 15;
 
     /// <summary>
