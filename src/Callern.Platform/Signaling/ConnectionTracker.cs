@@ -36,23 +36,22 @@ public sealed class ConnectionTracker(PresenceStore store, SettingsStore setting
 /// <summary>
 /// The coarse heartbeat: every <see cref="SignalingOptions.HeartbeatSeconds"/> this node stamps
 /// last_seen_at of all its connections, instead of a write per message. The stamps go out in
-/// statements of at most <see cref="Chunk"/> connections, spread over the first half of the beat:
-/// a single UPDATE of 10,000 rows took a core of PostgreSQL for 60-70 ms at once, and signals being
-/// relayed waited behind it. A node that dies stops stamping, and the sweeper removes its rows.
+/// statements of at most <see cref="SignalingOptions.HeartbeatChunk"/> connections, spread over the
+/// first half of the beat: a single UPDATE of 10,000 rows took a core of PostgreSQL for 60-70 ms at
+/// once, and signals being relayed waited behind it. A node that dies stops stamping, and the
+/// sweeper removes its rows.
 /// </summary>
 public sealed class ConnectionHeartbeat(
     ConnectionTracker tracker, PresenceStore store, IOptions<SignalingOptions> options, TimeProvider time, ILogger<ConnectionHeartbeat> logger)
     : BackgroundService
 {
-    public const int Chunk = 500;
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var period = TimeSpan.FromSeconds(options.Value.HeartbeatSeconds);
         using var timer = new PeriodicTimer(period, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            var chunks = tracker.LiveConnectionIds.Chunk(Chunk).ToList();
+            var chunks = tracker.LiveConnectionIds.Chunk(options.Value.HeartbeatChunk).ToList();
             for (var i = 0; i < chunks.Count; i++)
             {
                 if (i > 0)

@@ -13,7 +13,7 @@ public static class SignalingEndpoints
     public static IServiceCollection AddSignaling(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<SignalingOptions>().Bind(configuration.GetSection("Callern:Hub"))
-            .Validate(o => o.MaxMessageBytes >= 1024 && o.MessagesPerSecond > 0 && o.MessageBurst >= 1 && o.HeartbeatSeconds >= 1
+            .Validate(o => o.MaxMessageBytes >= 1024 && o.MessagesPerSecond > 0 && o.MessageBurst >= 1 && o.HeartbeatSeconds >= 1 && o.HeartbeatChunk >= 1
                 && o.SweepSeconds >= 1 && o.StaleConnectionSeconds >= Math.Max(PresenceRules.MaxGraceSeconds, 3 * o.HeartbeatSeconds),
                 "Callern:Hub is invalid: see docs/configuration.md.")
             .ValidateOnStart();

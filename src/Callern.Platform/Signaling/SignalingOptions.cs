@@ -15,6 +15,9 @@ public sealed class SignalingOptions
     /// <summary>How often a node writes last_seen_at of all its connections (<see cref="ConnectionHeartbeat"/>).</summary>
     public int HeartbeatSeconds { get; set; } = 15;
 
+    /// <summary>Connections stamped per heartbeat statement; a beat's statements are spread over its first half.</summary>
+    public int HeartbeatChunk { get; set; } = 500;
+
     /// <summary>
     /// A call takes a participant whose connection missed three heartbeats as gone (its node died) and
     /// bills only up to the last one. The validation keeps <see cref="StaleConnectionSeconds"/> at least
