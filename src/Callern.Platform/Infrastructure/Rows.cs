@@ -10,9 +10,10 @@ namespace Callern.Platform.Infrastructure;
 /// queries open the reader with <c>CommandBehavior.SequentialAccess</c>; under it Npgsql fetches a
 /// column that has not arrived yet with a synchronous socket read inside Dapper's (synchronous) row
 /// mapping, so a result larger than one network read blocks a thread-pool thread until PostgreSQL
-/// sends the rest. At 2,000 calls, ticks and the available-teachers snapshot blocked the pool's few
-/// threads that way and ringing and accepting stalled for 10–25 s (docs/performance.md). A reader
-/// without that flag makes Npgsql buffer each row in <c>ReadAsync</c>, so mapping never waits.
+/// sends the rest. At 2,000 calls, ticks and the available-teachers snapshot held pool threads that
+/// way for 53 s of a 100 s trace (docs/performance.md; the seconds-long stalls of that run were
+/// mostly two badly planned statements). A reader without that flag makes Npgsql buffer each row in
+/// <c>ReadAsync</c>, so mapping never waits.
 /// Dapper still binds the parameters and builds (and caches) the mapping.
 /// </summary>
 public static class Rows
