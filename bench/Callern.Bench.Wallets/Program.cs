@@ -7,7 +7,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using Callern.Platform.Infrastructure;
-using Callern.Platform.Matching;
 using Callern.Platform.People;
 using Callern.Platform.Wallets;
 using Dapper;
@@ -34,7 +33,7 @@ try
     await using var db = NpgsqlDataSource.Create(connectionString);
     await new MigrationRunner(db, NullLogger<MigrationRunner>.Instance).RunAsync(CancellationToken.None);
     var time = TimeProvider.System;
-    var people = new PeopleStore(db, new AvailableTeachers(db, time, NullLogger<AvailableTeachers>.Instance), time);
+    var people = new PeopleStore(db, [], time);
     var wallets = new WalletStore(db, time);
     var holds = new CallHolds(db, time);
 

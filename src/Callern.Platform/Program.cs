@@ -47,6 +47,7 @@ app.MapWallets();
 app.MapTurn();
 app.MapSignaling();
 app.MapCalls();
+app.MapMatching();
 app.MapBlocks();
 app.MapClassroom();
 

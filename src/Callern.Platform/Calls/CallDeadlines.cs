@@ -14,17 +14,17 @@ public static class CallDeadlines
 
     public static IServiceCollection AddCallDeadlines(this IServiceCollection services)
     {
-        services.AddSingleton<IDeadlineHandler>(sp => new Handler(OfferTimeout, (d, c) => sp.GetRequiredService<CallService>().OfferTimedOutAsync(d, c)));
+        services.AddSingleton<IDeadlineHandler>(sp => new Handler(OfferTimeout, (d, c) => sp.GetRequiredService<CallRequests>().OfferTimedOutAsync(d, c)));
         services.AddSingleton<IDeadlineHandler>(sp => new Handler(QueueRetry, (d, c) =>
         {
             // The whole school's queue, oldest first: requests due in the same sweep must not overtake each other.
-            c.AfterCommit(() => sp.GetRequiredService<CallService>().DispatchQueuedAsync(d.TenantId));
+            c.AfterCommit(() => sp.GetRequiredService<CallRequests>().DispatchQueuedAsync(d.TenantId));
             return Task.CompletedTask;
         }));
         services.AddSingleton<IDeadlineHandler>(sp => new Handler(QueueTimeout, (d, c) =>
-            sp.GetRequiredService<CallEnding>().EndForDeadlineAsync(d, c, "queued", EndReasons.NoTeacher)));
+            sp.GetRequiredService<CallEnding>().EndForDeadlineAsync(d, c, CallState.Queued, EndReasons.NoTeacher)));
         services.AddSingleton<IDeadlineHandler>(sp => new Handler(SetupTimeout, (d, c) =>
-            sp.GetRequiredService<CallEnding>().EndForDeadlineAsync(d, c, "accepted", EndReasons.SetupFailed)));
+            sp.GetRequiredService<CallEnding>().EndForDeadlineAsync(d, c, CallState.Accepted, EndReasons.SetupFailed)));
         services.AddSingleton<IDeadlineBatchHandler>(sp => new TickHandler(sp));
         services.AddSingleton<IDeadlineHandler>(sp => new Handler(ReconnectGrace, (d, c) => sp.GetRequiredService<CallMetering>().GraceEndedAsync(d, c)));
         return services;

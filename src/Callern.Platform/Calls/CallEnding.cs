@@ -1,7 +1,6 @@
 using Callern.Platform.Infrastructure;
 using Callern.Platform.Tenancy;
 using Callern.Platform.Wallets;
-using Dapper;
 using Npgsql;
 
 namespace Callern.Platform.Calls;
@@ -23,10 +22,10 @@ public sealed class CallEnding(
             var call = caller.Role == Roles.Admin
                 ? await CallStore.LockAsync(connection, transaction, caller.TenantId, callId) ?? throw CallRuleException.NotFound()
                 : await CallStore.LockParticipantAsync(connection, transaction, caller, callId);
-            if (call.State != "ended")
+            if (call.State != CallState.Ended)
             {
                 var reason = caller.Role == Roles.Admin && !call.IsParticipant(caller.UserId) ? EndReasons.AdminEnded
-                    : call.State == "connected" ? EndReasons.Completed : EndReasons.Cancelled;
+                    : call.State == CallState.Connected ? EndReasons.Completed : EndReasons.Cancelled;
                 await EndLockedAsync(connection, transaction, call, reason, caller.UserId, time.GetUtcNow().ToDatabasePrecision(), after);
             }
             await transaction.CommitAsync();
@@ -37,7 +36,7 @@ public sealed class CallEnding(
     }
 
     /// <summary>Ends the call for a deadline (setup timeout, queue wait) if it is still where the deadline expects.</summary>
-    internal async Task EndForDeadlineAsync(Deadline deadline, DeadlineContext context, string expectedState, string reason)
+    internal async Task EndForDeadlineAsync(Deadline deadline, DeadlineContext context, CallState expectedState, string reason)
     {
         var call = await CallStore.LockAsync(context.Connection, context.Transaction, deadline.TenantId, deadline.SubjectId);
         if (call is null || call.State != expectedState)
@@ -62,13 +61,7 @@ public sealed class CallEnding(
             : MeteringRules.BilledSeconds(call.Meter, confirmations.Merge(call, student: true), confirmations.Merge(call, student: false), now);
         var billed = call.ConnectedAt is null ? 0 : Billing.Bill(metered, reason, rules);
         await RevokeOpenOffersAsync(connection, transaction, call, "revoked", now, after);
-        await connection.ExecuteAsync(
-            """
-            UPDATE calls SET state = 'ended', end_reason = @reason, ended_by = @endedBy, ended_at = @now,
-                             metered_seconds = @metered, metering_since = NULL, billed_seconds = @billed
-            WHERE id = @Id AND state <> 'ended'
-            """,
-            new { reason, endedBy, now, metered, billed, call.Id }, transaction);
+        await EndingStore.EndAsync(connection, transaction, call.Id, reason, endedBy, now, metered, billed);
         long charged = 0;
         if (call.AcceptedAt is not null)
         {
@@ -79,10 +72,10 @@ public sealed class CallEnding(
             charged = hold?.ChargedSeconds ?? 0;
             if (charged != billed)
             {
-                await connection.ExecuteAsync("UPDATE calls SET billed_seconds = @charged WHERE id = @Id", new { charged, call.Id }, transaction);
+                await EndingStore.SetBilledAsync(connection, transaction, call.Id, charged);
             }
         }
-        await connection.ExecuteAsync("DELETE FROM deadlines WHERE subject_id = @Id", new { call.Id }, transaction);
+        await Deadlines.CancelAllAsync(connection, transaction, call.Id);
         after.Add(async () =>
         {
             liveParticipants.Forget(call.Id);
@@ -105,9 +98,7 @@ public sealed class CallEnding(
     internal async Task RevokeOpenOffersAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, string outcome, DateTimeOffset now, List<Func<Task>> after)
     {
-        var revoked = await connection.QueryRowsAsync<(Guid Id, string TeacherId)>(
-            "UPDATE call_offers SET outcome = @outcome, decided_at = @now WHERE call_id = @Id AND outcome IS NULL RETURNING id, teacher_id",
-            new { outcome, now, call.Id }, transaction);
+        var revoked = await OfferStore.CloseOpenAsync(connection, transaction, call.Id, outcome, now);
         foreach (var offer in revoked)
         {
             await Deadlines.CancelAsync(connection, transaction, CallDeadlines.OfferTimeout, offer.Id);

@@ -8,9 +8,9 @@ namespace Callern.Platform.Calls;
 public static class CallEndpoints
 {
     public static IServiceCollection AddCalls(this IServiceCollection services) =>
-        services.AddSingleton<CallService>().AddSingleton<CallEnding>().AddSingleton<CallMetering>().AddSingleton<MediaConfirmations>()
+        services.AddSingleton<CallRequests>().AddSingleton<CallAnswering>().AddSingleton<CallRatings>().AddSingleton<CallReads>().AddSingleton<CallEnding>().AddSingleton<CallMetering>().AddSingleton<MediaConfirmations>()
             .AddSingleton<CallAcceptedEvents>().AddSingleton<CallRejoining>().AddSingleton<LiveCallParticipants>().AddSingleton<CallNotifier>()
-            .AddHostedService<MediaConfirmationWatchdog>().AddDeadlines().AddCallDeadlines();
+            .AddSingleton<Matching.ICallFacts, MatchingFacts>().AddHostedService<MediaConfirmationWatchdog>().AddDeadlines().AddCallDeadlines();
 
     public static IEndpointRouteBuilder MapCalls(this IEndpointRouteBuilder app)
     {
@@ -31,14 +31,10 @@ public static class CallEndpoints
         app.MapGroup("/v1/me/calls").WithTags("Calls").RequireAuthorization(Policies.TenantUser)
             .MapGet("/live", GetMyLiveCall).WithName("GetMyLiveCall")
             .WithSummary("The caller's accepted or connected call, to rejoin after a reload; call is null when there is none.");
-
-        app.MapGroup("/v1/matching").WithTags("Calls").RequireAuthorization(Policies.Admin)
-            .MapPost("/preview", Preview).WithName("PreviewMatching")
-            .WithSummary("Ranks the teachers free now for a student's preferences, with each score's breakdown, without ringing anyone.");
         return app;
     }
 
-    private static async Task<Results<Created<Call>, ValidationProblem, ProblemHttpResult>> Request(CallRequest request, HttpContext http, CallService calls)
+    private static async Task<Results<Created<Call>, ValidationProblem, ProblemHttpResult>> Request(CallRequest request, HttpContext http, CallRequests calls)
     {
         var errors = request.Validate(new FieldErrors());
         if (!errors.IsEmpty)
@@ -60,7 +56,7 @@ public static class CallEndpoints
         TypedResults.Ok(new LiveCallResponse(await rejoining.LiveCallAsync(http.User.RequiredCaller())));
 
     private static async Task<Results<Ok<Page<Call>>, ValidationProblem>> List(
-        HttpContext http, CallService calls, string? cursor, int? limit, string? studentId, string? teacherId, CallState? state)
+        HttpContext http, CallReads calls, string? cursor, int? limit, string? studentId, string? teacherId, CallState? state)
     {
         var errors = new FieldErrors();
         var (before, size) = Cursor.ReadGuid(cursor, limit, errors);
@@ -86,8 +82,7 @@ public static class CallEndpoints
         {
             teacherId = caller.UserId;
         }
-        var stateName = state is { } s ? s.ToString().ToLowerInvariant() : null;
-        var rows = await calls.ListAsync(caller.TenantId, studentId, teacherId, stateName, before, size + 1);
+        var rows = await calls.ListAsync(caller.TenantId, studentId, teacherId, state, before, size + 1);
         return TypedResults.Ok(Cursor.ToPage(rows, size, c => c.Id.ToString()));
     }
 
@@ -115,7 +110,7 @@ public static class CallEndpoints
     }
 
     private static async Task<Results<Ok<Call>, NotFound, ValidationProblem, ProblemHttpResult>> Rate(
-        Guid callId, RateCallRequest request, HttpContext http, CallService calls)
+        Guid callId, RateCallRequest request, HttpContext http, CallRatings ratings)
     {
         var errors = new FieldErrors()
             .Check(request.Stars is >= 1 and <= 5, "stars", "1 to 5.")
@@ -126,7 +121,7 @@ public static class CallEndpoints
         }
         try
         {
-            return TypedResults.Ok(await calls.RateAsync(http.User.RequiredCaller(), callId, request.Stars!.Value, request.Comment));
+            return TypedResults.Ok(await ratings.RateAsync(http.User.RequiredCaller(), callId, request.Stars!.Value, request.Comment));
         }
         catch (CallRuleException rule) when (rule.Status == StatusCodes.Status404NotFound)
         {
@@ -136,18 +131,6 @@ public static class CallEndpoints
         {
             return Problem(rule);
         }
-    }
-
-    private static async Task<Results<Ok<MatchPreview>, ValidationProblem>> Preview(MatchPreviewRequest request, HttpContext http, CallService calls)
-    {
-        var asRequest = new CallRequest(request.Language, request.Level, request.Accent, request.Specialization, request.PreferredTeachers);
-        var errors = asRequest.Validate(new FieldErrors().Id(request.StudentId, "studentId"));
-        if (!errors.IsEmpty)
-        {
-            return errors.ToProblem();
-        }
-        var ranked = await calls.PreviewAsync(http.User.RequiredCaller().TenantId, request.StudentId!, asRequest);
-        return TypedResults.Ok(new MatchPreview(ranked));
     }
 
     private static ProblemHttpResult Problem(CallRuleException rule) =>

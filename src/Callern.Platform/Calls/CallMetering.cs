@@ -1,7 +1,6 @@
 using Callern.Platform.Infrastructure;
 using Callern.Platform.Tenancy;
 using Callern.Platform.Wallets;
-using Dapper;
 using Npgsql;
 
 namespace Callern.Platform.Calls;
@@ -70,7 +69,7 @@ public sealed class CallMetering(
         await using (var connection = await db.OpenConnectionAsync())
         await using (var transaction = await connection.BeginTransactionAsync())
         {
-            if (await CallStore.LockAsync(connection, transaction, tenantId, callId) is { State: "accepted" or "connected" } call)
+            if (await CallStore.LockAsync(connection, transaction, tenantId, callId) is { IsLive: true } call)
             {
                 var rules = (await settings.GetAsync(tenantId)).Calls;
                 await ApplyLockedAsync(connection, transaction, call, rules, time.GetUtcNow().ToDatabasePrecision(), after);
@@ -90,11 +89,11 @@ public sealed class CallMetering(
     {
         var student = confirmations.Merge(call, student: true);
         var teacher = confirmations.Merge(call, student: false);
-        var (change, meter) = MeteringRules.Next(call.State == "connected", call.Meter, student, teacher, now,
+        var (change, meter) = MeteringRules.Next(call.State == CallState.Connected, call.Meter, student, teacher, now,
             TimeSpan.FromSeconds(rules.ReconnectGraceSeconds), DatabaseLag);
         var updated = call with
         {
-            State = change == MeterChange.Connected ? "connected" : call.State,
+            State = change == MeterChange.Connected ? CallState.Connected : call.State,
             ConnectedAt = change == MeterChange.Connected ? now.UtcDateTime : call.ConnectedAt,
             MeteredSeconds = meter.MeteredSeconds,
             MeteringSince = meter.MeteringSince?.UtcDateTime,
@@ -107,14 +106,7 @@ public sealed class CallMetering(
         confirmations.SetBilling(call.Id, meter.MeteringSince is not null);
         if (updated != call)
         {
-            await connection.ExecuteAsync(
-                """
-                UPDATE calls SET state = @State, connected_at = @ConnectedAt, metered_seconds = @MeteredSeconds, metering_since = @MeteringSince,
-                       paused_at = @PausedAt, student_flowing_since = @StudentFlowingSince, student_confirmed_at = @StudentConfirmedAt,
-                       teacher_flowing_since = @TeacherFlowingSince, teacher_confirmed_at = @TeacherConfirmedAt
-                WHERE id = @Id AND state IN ('accepted', 'connected')
-                """,
-                updated, transaction);
+            await MeteringStore.UpdateAsync(connection, transaction, updated);
         }
         var (tenantId, callId, participants) = (call.TenantId, call.Id, new[] { call.StudentId, call.TeacherId! });
         switch (change)
@@ -143,7 +135,7 @@ public sealed class CallMetering(
     /// <summary>The reconnect grace ran out: the call ends <c>connection_lost</c> unless media was confirmed again.</summary>
     internal async Task GraceEndedAsync(Deadline deadline, DeadlineContext context)
     {
-        if (await CallStore.LockAsync(context.Connection, context.Transaction, deadline.TenantId, deadline.SubjectId) is { State: "connected" } call)
+        if (await CallStore.LockAsync(context.Connection, context.Transaction, deadline.TenantId, deadline.SubjectId) is { State: CallState.Connected } call)
         {
             var after = new List<Func<Task>>();
             var rules = (await settings.GetAsync(call.TenantId)).Calls;
@@ -162,21 +154,10 @@ public sealed class CallMetering(
     internal async Task TickAsync(IReadOnlyList<Deadline> deadlines, DeadlineContext context)
     {
         var (connection, transaction) = (context.Connection, context.Transaction);
-        Dictionary<Guid, CallRecord> calls;
-        Dictionary<Guid, (long Held, long Available)> room;
-        await using (var results = await connection.QueryResultsAsync(
-            $"""
-            SELECT {CallStore.Columns} FROM calls WHERE id = ANY(@callIds) ORDER BY id FOR UPDATE;
-            {CallHolds.RoomSql};
-            """,
-            new { callIds = deadlines.Select(d => d.SubjectId).ToArray() }, transaction))
-        {
-            calls = (await results.ReadAsync<CallRecord>()).ToDictionary(c => c.Id);
-            room = (await results.ReadAsync<(Guid CallId, long Held, long Available)>()).ToDictionary(r => r.CallId, r => (r.Held, r.Available));
-        }
+        var (calls, room) = await MeteringStore.LockForTickAsync(connection, transaction, deadlines);
         foreach (var deadline in deadlines)
         {
-            if (calls.GetValueOrDefault(deadline.SubjectId) is { State: "connected" } call && call.TenantId == deadline.TenantId)
+            if (calls.GetValueOrDefault(deadline.SubjectId) is { State: CallState.Connected } call && call.TenantId == deadline.TenantId)
             {
                 await TickCallAsync(deadline, call, room.TryGetValue(call.Id, out var r) ? r : null, context);
             }
@@ -214,7 +195,7 @@ public sealed class CallMetering(
                 .DefaultIfEmpty(0).Min();
             if (threshold > 0)
             {
-                await connection.ExecuteAsync("UPDATE calls SET warned_minutes = @threshold WHERE id = @Id", new { threshold, current.Id }, transaction);
+                await MeteringStore.SetWarnedAsync(connection, transaction, current.Id, threshold);
                 after.Add(() => notify.User(current.TenantId, current.StudentId).BalanceWarning(new BalanceWarningEvent(current.Id, remaining, threshold)));
             }
             var paused = current.MeteringSince is null;
@@ -271,18 +252,7 @@ public sealed class CallMetering(
         try
         {
             await using var connection = await db.OpenConnectionAsync();
-            await connection.ExecuteAsync(
-                """
-                WITH stamp AS (
-                    SELECT id, max(at) FILTER (WHERE is_student) AS student_at, max(at) FILTER (WHERE NOT is_student) AS teacher_at
-                    FROM unnest(@ids, @isStudent, @at) u(id, is_student, at) GROUP BY id),
-                locked AS (SELECT id FROM calls WHERE id IN (SELECT id FROM stamp) AND state IN ('accepted', 'connected') ORDER BY id FOR UPDATE)
-                UPDATE calls c SET student_confirmed_at = greatest(c.student_confirmed_at, s.student_at),
-                                   teacher_confirmed_at = greatest(c.teacher_confirmed_at, s.teacher_at)
-                FROM stamp s JOIN locked l ON l.id = s.id
-                WHERE c.id = s.id
-                """,
-                new { ids = stamps.Select(s => s.CallId).ToArray(), isStudent = stamps.Select(s => s.IsStudent).ToArray(), at = stamps.Select(s => s.ConfirmedAt).ToArray() });
+            await MeteringStore.StampAsync(connection, stamps);
         }
         catch (Exception exception)
         {

@@ -38,22 +38,7 @@ public static class EndReasons
 /// <summary>POST /v1/calls, or the hub's RequestCall. Language and level default to the student's profile.</summary>
 public sealed record CallRequest(string? Language, string? Level, string? Accent, string? Specialization, IReadOnlyList<string>? PreferredTeachers)
 {
-    public FieldErrors Validate(FieldErrors errors)
-    {
-        errors.LanguageTag(Language, "language", required: false)
-            .Level(Level, "level", required: false)
-            .LanguageTag(Accent, "accent", required: false)
-            .Check(PreferredTeachers is null || PreferredTeachers.Count <= 10, "preferredTeachers", "At most 10.");
-        if (Specialization is not null)
-        {
-            errors.Specialization(Specialization, "specialization");
-        }
-        foreach (var (id, i) in (PreferredTeachers ?? []).Select((t, i) => (t, i)))
-        {
-            errors.Id(id, $"preferredTeachers[{i}]");
-        }
-        return errors;
-    }
+    public FieldErrors Validate(FieldErrors errors) => MatchCriteria.Validate(errors, Language, Level, Accent, Specialization, PreferredTeachers);
 }
 
 public sealed record CallOffer(Guid Id, string TeacherId, DateTimeOffset OfferedAt, DateTimeOffset ExpiresAt, string? Outcome, DateTimeOffset? DecidedAt, double Score);
@@ -72,11 +57,6 @@ public sealed record Call(
     IReadOnlyList<Classroom.ChatMessage>? Transcript = null, IReadOnlyList<Classroom.CallFile>? Files = null, Classroom.Whiteboard? Whiteboard = null);
 
 public sealed record RateCallRequest(int? Stars, string? Comment);
-
-/// <summary>POST /v1/matching/preview: ranks for a student without ringing anyone.</summary>
-public sealed record MatchPreviewRequest(string? StudentId, string? Language, string? Level, string? Accent, string? Specialization, IReadOnlyList<string>? PreferredTeachers);
-
-public sealed record MatchPreview(IReadOnlyList<RankedCandidate> Candidates);
 
 // Hub events (ICallernClient). Each carries the call id so a client can route it.
 

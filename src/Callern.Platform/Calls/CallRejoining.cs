@@ -16,7 +16,7 @@ public sealed class CallAcceptedEvents(PeopleStore people, IceServerIssuer iceSe
     /// </summary>
     internal async Task<CallAcceptedEvent> ForAsync(CallRecord call, string userId, string? teacherName = null)
     {
-        var state = CallStore.ParseState(call.State);
+        var state = call.State;
         if (userId == call.TeacherId)
         {
             var student = await people.FindStudentAsync(call.TenantId, call.StudentId);
@@ -43,7 +43,7 @@ public sealed class CallRejoining(NpgsqlDataSource db, CallAcceptedEvents accept
     public async Task<Call?> LiveCallAsync(Caller caller)
     {
         await using var connection = await db.OpenConnectionAsync();
-        var call = await LiveCallRecordAsync(connection, caller);
+        var call = await CallStore.LiveCallAsync(connection, caller);
         return call is null ? null : await CallStore.GetAsync(connection, caller.TenantId, call.Id);
     }
 
@@ -53,11 +53,11 @@ public sealed class CallRejoining(NpgsqlDataSource db, CallAcceptedEvents accept
         CallRecord? call;
         await using (var read = await db.OpenConnectionAsync())
         {
-            call = await LiveCallRecordAsync(read, caller);
+            call = await CallStore.LiveCallAsync(read, caller);
         }
         if (call is not null)
         {
-            await connection.LiveCall(new LiveCallEvent(call.Id, CallStore.ParseState(call.State)));
+            await connection.LiveCall(new LiveCallEvent(call.Id, call.State));
         }
     }
 
@@ -70,11 +70,11 @@ public sealed class CallRejoining(NpgsqlDataSource db, CallAcceptedEvents accept
                 ? found
                 : throw CallRuleException.NotFound();
         }
-        if (call.State == "ended")
+        if (call.State == CallState.Ended)
         {
             throw CallRuleException.CallEnded();
         }
-        if (call.State is not ("accepted" or "connected"))
+        if (!call.IsLive)
         {
             throw CallRuleException.WrongState("Only an accepted or connected call can be rejoined.");
         }
@@ -82,13 +82,4 @@ public sealed class CallRejoining(NpgsqlDataSource db, CallAcceptedEvents accept
         await notify.User(caller.TenantId, call.PeerOf(caller.UserId)!).PeerRejoined(new PeerRejoinedEvent(call.Id, caller.UserId));
         return accepted;
     }
-
-    private static Task<CallRecord?> LiveCallRecordAsync(NpgsqlConnection connection, Caller caller) =>
-        connection.QuerySingleRowOrDefaultAsync<CallRecord>(
-            $"""
-            SELECT {CallStore.Columns} FROM calls
-            WHERE tenant_id = @TenantId AND state IN ('accepted', 'connected') AND (student_id = @UserId OR teacher_id = @UserId)
-            ORDER BY accepted_at DESC LIMIT 1
-            """,
-            new { caller.TenantId, caller.UserId });
 }

@@ -15,7 +15,7 @@ internal sealed record CallRecord
     public Guid TenantId { get; init; }
     public string StudentId { get; init; } = "";
     public string? TeacherId { get; init; }
-    public string State { get; init; } = "";
+    public CallState State { get; init; }
     public string? EndReason { get; init; }
     public string? EndedBy { get; init; }
     public string Language { get; init; } = "";
@@ -42,9 +42,15 @@ internal sealed record CallRecord
     public bool IsParticipant(string userId) => userId == StudentId || userId == TeacherId;
 
     public string? PeerOf(string userId) => userId == StudentId ? TeacherId : userId == TeacherId ? StudentId : null;
+
+    /// <summary>Accepted or connected: the two participants may signal, confirm media and rejoin.</summary>
+    public bool IsLive => State is CallState.Accepted or CallState.Connected;
 }
 
-/// <summary>SQL of the calls feature, and the matching read model of candidate teachers.</summary>
+/// <summary>
+/// The call row as every concern of the feature reads it, and the reads of calls (one call, history,
+/// the caller's live call). Each state change keeps its own SQL in its concern's store.
+/// </summary>
 internal static class CallStore
 {
     public const string Columns =
@@ -62,6 +68,21 @@ internal static class CallStore
         connection.QuerySingleRowOrDefaultAsync<CallRecord>(
             $"SELECT {Columns} FROM calls WHERE id = @callId AND tenant_id = @tenantId", new { callId, tenantId });
 
+    /// <summary>The student, the teacher and the state of the call, for the signal relay (<see cref="LiveCallParticipants"/>).</summary>
+    public static Task<CallRecord?> ParticipantsAsync(NpgsqlConnection connection, Guid tenantId, Guid callId) =>
+        connection.QuerySingleRowOrDefaultAsync<CallRecord>(
+            "SELECT student_id, teacher_id, state FROM calls WHERE id = @callId AND tenant_id = @tenantId", new { callId, tenantId });
+
+    /// <summary>The caller's accepted or connected call, if any (the newest, should there be two).</summary>
+    public static Task<CallRecord?> LiveCallAsync(NpgsqlConnection connection, Caller caller) =>
+        connection.QuerySingleRowOrDefaultAsync<CallRecord>(
+            $"""
+            SELECT {Columns} FROM calls
+            WHERE tenant_id = @TenantId AND state IN ('accepted', 'connected') AND (student_id = @UserId OR teacher_id = @UserId)
+            ORDER BY accepted_at DESC LIMIT 1
+            """,
+            new { caller.TenantId, caller.UserId });
+
     /// <summary>The call, locked, if the caller takes part in it; not found otherwise.</summary>
     public static async Task<CallRecord> LockParticipantAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Caller caller, Guid callId)
     {
@@ -77,8 +98,9 @@ internal static class CallStore
 
     /// <summary>History newest first; <paramref name="before"/> is the id of the last call of the previous page (UUIDv7 sorts by time).</summary>
     public static async Task<IReadOnlyList<Call>> ListAsync(
-        NpgsqlConnection connection, Guid tenantId, string? studentId, string? teacherId, string? state, Guid? before, int limit)
+        NpgsqlConnection connection, Guid tenantId, string? studentId, string? teacherId, CallState? callState, Guid? before, int limit)
     {
+        var state = callState?.ToSql();
         var records = await connection.QueryRowsAsync<CallRecord>(
             $"""
             SELECT {Columns} FROM calls
@@ -104,12 +126,12 @@ internal static class CallStore
         var ratings = (await connection.QueryRowsAsync<RatingRow>(
             "SELECT call_id, stars, comment, created_at FROM call_ratings WHERE call_id = ANY(@ids)", new { ids })).ToDictionary(r => r.CallId);
         var positions = new Dictionary<Guid, int>();
-        foreach (var queued in records.Where(r => r.State == "queued"))
+        foreach (var queued in records.Where(r => r.State == CallState.Queued))
         {
             positions[queued.Id] = await QueuePositionAsync(connection, null, queued);
         }
         return records.Select(r => new Call(
-            r.Id, r.StudentId, r.TeacherId, ParseState(r.State), r.EndReason, r.EndedBy, r.Language, r.Level, r.Accent, r.Specialization,
+            r.Id, r.StudentId, r.TeacherId, r.State, r.EndReason, r.EndedBy, r.Language, r.Level, r.Accent, r.Specialization,
             r.RequestedAt.AsUtc(), r.AcceptedAt?.AsUtc(), r.ConnectedAt?.AsUtc(), r.EndedAt?.AsUtc(), r.MeteredSeconds, r.BilledSeconds,
             positions.TryGetValue(r.Id, out var position) ? position : null,
             offers[r.Id].Select(o => new CallOffer(o.Id, o.TeacherId, o.OfferedAt.AsUtc(), o.ExpiresAt.AsUtc(), o.Outcome, o.DecidedAt?.AsUtc(), o.Score)).ToList(),
@@ -122,13 +144,15 @@ internal static class CallStore
             "SELECT count(*)::int FROM calls WHERE tenant_id = @TenantId AND state = 'queued' AND seq <= @Seq",
             new { call.TenantId, call.Seq }, transaction);
 
-    public static CallState ParseState(string state) => state switch
+    /// <summary>The state as the <c>calls.state</c> column spells it (the row maps back to <see cref="CallState"/> by name).</summary>
+    public static string ToSql(this CallState state) => state switch
     {
-        "queued" => CallState.Queued,
-        "ringing" => CallState.Ringing,
-        "accepted" => CallState.Accepted,
-        "connected" => CallState.Connected,
-        _ => CallState.Ended,
+        CallState.Queued => "queued",
+        CallState.Ringing => "ringing",
+        CallState.Accepted => "accepted",
+        CallState.Connected => "connected",
+        CallState.Ended => "ended",
+        _ => throw new ArgumentOutOfRangeException(nameof(state), state, null),
     };
 
     private sealed class OfferRow

@@ -5,24 +5,24 @@ using Callern.Platform.Turn;
 
 namespace Callern.Platform.Signaling;
 
-/// <summary>The hub methods of calls: authenticate, check the caller's role and part, delegate to <see cref="CallService"/>.</summary>
+/// <summary>The hub methods of calls: authenticate, check the caller's role and part, delegate to the calls feature's services.</summary>
 public sealed partial class CallsHub
 {
     /// <summary>A student asks for a teacher; the answer is the call (queued or ringing).</summary>
     public Task<Call> RequestCall(CallRequest request) => Guard(Roles.Student, caller =>
     {
         var errors = request.Validate(new FieldErrors());
-        return errors.IsEmpty ? calls.RequestAsync(caller, request) : throw CallRuleException.Invalid(Describe(errors));
+        return errors.IsEmpty ? requests.RequestAsync(caller, request) : throw CallRuleException.Invalid(Describe(errors));
     });
 
     /// <summary>The student withdraws a request, or a participant ends the call.</summary>
     public Task<Call> EndCall(Guid callId) => Guard(null, caller => ending.EndAsync(caller, callId));
 
-    public Task<CallAcceptedEvent> AcceptOffer(Guid offerId) => Guard(Roles.Teacher, caller => calls.AcceptAsync(caller, offerId));
+    public Task<CallAcceptedEvent> AcceptOffer(Guid offerId) => Guard(Roles.Teacher, caller => answering.AcceptAsync(caller, offerId));
 
     public Task DeclineOffer(Guid offerId) => Guard(Roles.Teacher, async caller =>
     {
-        await calls.DeclineAsync(caller, offerId);
+        await answering.DeclineAsync(caller, offerId);
         return true;
     });
 
@@ -34,7 +34,7 @@ public sealed partial class CallsHub
         {
             throw CallRuleException.Invalid($"A signal has a type (≤ 32 characters) and a payload of at most {CallRules.MaxSignalPayloadChars} characters.");
         }
-        var peer = await calls.PeerForSignalAsync(caller, callId);
+        var peer = await liveParticipants.PeerAsync(caller, callId);
         await Clients.Group(HubGroups.User(caller.TenantId, peer)).Signal(new SignalEvent(callId, caller.UserId, signal));
         return true;
     });
@@ -52,7 +52,7 @@ public sealed partial class CallsHub
     /// <summary>Fresh TURN credentials for an ICE restart, for a participant of a live call.</summary>
     public Task<IceServersResponse> RefreshIceServers(Guid callId) => Guard(null, async caller =>
     {
-        await calls.PeerForSignalAsync(caller, callId);
+        await liveParticipants.PeerAsync(caller, callId);
         return await iceServers.IssueAsync(caller);
     });
 

@@ -76,15 +76,15 @@ public sealed class LiveCallParticipants(NpgsqlDataSource db, TimeProvider time,
     {
         var readAt = time.GetTimestamp();
         var row = await QueryAsync(caller.TenantId, callId);
-        if (row.StudentId is null || (caller.UserId != row.StudentId && caller.UserId != row.TeacherId))
+        if (row is null || !row.IsParticipant(caller.UserId))
         {
             throw CallRuleException.NotFound();
         }
-        if (row.State == "ended")
+        if (row.State == CallState.Ended)
         {
             throw CallRuleException.CallEnded();
         }
-        if (!IsLive(row.State))
+        if (!row.IsLive)
         {
             throw CallRuleException.WrongState("Signals flow only in an accepted or connected call.");
         }
@@ -101,7 +101,7 @@ public sealed class LiveCallParticipants(NpgsqlDataSource db, TimeProvider time,
         {
             var readAt = time.GetTimestamp();
             var row = await QueryAsync(old.TenantId, callId);
-            if (IsLive(row.State))
+            if (row is { IsLive: true })
             {
                 _calls.TryUpdate(callId, new View(old.TenantId, old.StudentId, old.TeacherId, readAt), old);
             }
@@ -117,14 +117,11 @@ public sealed class LiveCallParticipants(NpgsqlDataSource db, TimeProvider time,
         }
     }
 
-    private async Task<(string? StudentId, string? TeacherId, string? State)> QueryAsync(Guid tenantId, Guid callId)
+    private async Task<CallRecord?> QueryAsync(Guid tenantId, Guid callId)
     {
         await using var connection = await db.OpenConnectionAsync();
-        return await connection.QuerySingleRowOrDefaultAsync<(string? StudentId, string? TeacherId, string? State)>(
-            "SELECT student_id, teacher_id, state FROM calls WHERE id = @callId AND tenant_id = @tenantId", new { callId, tenantId });
+        return await CallStore.ParticipantsAsync(connection, tenantId, callId);
     }
-
-    private static bool IsLive(string? state) => state is "accepted" or "connected";
 
     // Views older than TrustFor are never used again: drop them, at most once per TrustFor.
     private void SweepOld()

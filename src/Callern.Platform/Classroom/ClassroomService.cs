@@ -16,7 +16,7 @@ namespace Callern.Platform.Classroom;
 /// connection of both, so the sender's other tabs stay in step.
 /// </summary>
 public sealed class ClassroomService(
-    NpgsqlDataSource db, CallService calls, SettingsStore settings, CallNotifier notify, IFileStorage storage,
+    NpgsqlDataSource db, LiveCallParticipants participants, CallReads calls, SettingsStore settings, CallNotifier notify, IFileStorage storage,
     IDataProtectionProvider protection, TimeProvider time)
 {
     public const int MaxChatChars = 2000;
@@ -33,7 +33,7 @@ public sealed class ClassroomService(
         {
             throw CallRuleException.Invalid($"A media state has microphone, camera, screenShare and a screenTrackId of at most {MaxScreenTrackIdChars} characters.");
         }
-        var peer = await calls.PeerForSignalAsync(caller, callId);
+        var peer = await participants.PeerAsync(caller, callId);
         // A track id without a screen share would point the peer at a video that is not a screen.
         var stored = state.ScreenShare ? state : state with { ScreenTrackId = null };
         await using (var connection = await db.OpenConnectionAsync())
@@ -51,7 +51,7 @@ public sealed class ClassroomService(
         {
             throw CallRuleException.Invalid("Stats are finite, non-negative numbers; candidate types at most 32 characters.");
         }
-        await calls.PeerForSignalAsync(caller, callId);
+        await participants.PeerAsync(caller, callId);
         await using var connection = await db.OpenConnectionAsync();
         await ClassroomStore.SaveStatsAsync(connection, caller.TenantId, callId, caller.UserId, stats, time.GetUtcNow());
     }
@@ -63,7 +63,7 @@ public sealed class ClassroomService(
         {
             throw CallRuleException.Invalid($"A chat message holds 1 to {MaxChatChars} characters.");
         }
-        var peer = await calls.PeerForSignalAsync(caller, callId);
+        var peer = await participants.PeerAsync(caller, callId);
         var limit = (await settings.GetAsync(caller.TenantId)).Classroom!.ChatMessagesPerMinute;
         var now = time.GetUtcNow().ToDatabasePrecision();
         ChatMessage message;
@@ -87,7 +87,7 @@ public sealed class ClassroomService(
         {
             throw CallRuleException.Invalid(error);
         }
-        var peer = await calls.PeerForSignalAsync(caller, callId);
+        var peer = await participants.PeerAsync(caller, callId);
         var limit = (await settings.GetAsync(caller.TenantId)).Classroom!.WhiteboardOperationsPerMinute;
         var now = time.GetUtcNow().ToDatabasePrecision();
         WhiteboardOperation operation;
@@ -105,7 +105,7 @@ public sealed class ClassroomService(
     }
 
     /// <summary>Refuses (call_not_found, invalid_state) anyone but a participant of an accepted or connected call.</summary>
-    public Task CheckLiveParticipantAsync(Caller caller, Guid callId) => calls.PeerForSignalAsync(caller, callId);
+    public Task CheckLiveParticipantAsync(Caller caller, Guid callId) => participants.PeerAsync(caller, callId);
 
     /// <summary>Catch-up for a participant (also after the call ended): what happened after the seqs they saw.</summary>
     public async Task<RoomState> GetRoomStateAsync(Caller caller, Guid callId, long afterChatSeq, long afterWhiteboardSeq)
@@ -149,7 +149,7 @@ public sealed class ClassroomService(
         return await ClassroomStore.FilesAsync(connection, tenantId, callId);
     }
 
-    /// <summary>The call as <see cref="CallService.GetAsync"/> gives it, with its transcript, files and whiteboard.</summary>
+    /// <summary>The call as <see cref="CallReads.GetAsync"/> gives it, with its transcript, files and whiteboard.</summary>
     public async Task<Call> WithClassroomAsync(Call call, Guid tenantId) => call with
     {
         Transcript = await MessagesAsync(tenantId, call.Id, 0, int.MaxValue),
@@ -168,7 +168,7 @@ public sealed class ClassroomService(
         var size = await storage.SaveAsync(key, content, maxBytes, cancellationToken);
         try
         {
-            var peer = await calls.PeerForSignalAsync(caller, callId);
+            var peer = await participants.PeerAsync(caller, callId);
             var now = time.GetUtcNow().ToDatabasePrecision();
             var retention = (await settings.GetAsync(caller.TenantId)).Classroom!.FileRetentionDays;
             var file = new CallFile(id, callId, caller.UserId, fileName, type.ContentType, size, now);

@@ -63,6 +63,24 @@ public sealed class Deadlines(
     public static Task CancelAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string kind, Guid subjectId) =>
         connection.ExecuteAsync("DELETE FROM deadlines WHERE kind = @kind AND subject_id = @subjectId", new { kind, subjectId }, transaction);
 
+    /// <summary>Cancels every deadline of the subject, whatever its kind (the subject is gone).</summary>
+    public static Task CancelAllAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid subjectId) =>
+        connection.ExecuteAsync("DELETE FROM deadlines WHERE subject_id = @subjectId", new { subjectId }, transaction);
+
+    /// <summary>
+    /// For a caller's own batch of statements, where a deadline depends on what an earlier part of
+    /// the same statement did: sets a deadline for each row of <paramref name="rows"/>, a
+    /// <c>SELECT</c> of (kind, subject id, tenant id, due time); the statement returns each subject id.
+    /// </summary>
+    public static string ScheduleSql(string rows) => $"INSERT INTO deadlines (kind, subject_id, tenant_id, due_at) {rows} RETURNING subject_id";
+
+    /// <summary>
+    /// For a caller's own batch of statements: cancels the deadlines of kind <paramref name="kind"/>
+    /// (an SQL expression) of the subjects <paramref name="subjects"/> (a <c>SELECT</c> of ids); the
+    /// statement returns each subject id whose deadline it removed.
+    /// </summary>
+    public static string CancelSql(string kind, string subjects) => $"DELETE FROM deadlines WHERE kind = {kind} AND subject_id IN ({subjects}) RETURNING subject_id";
+
     /// <summary>
     /// Fires every deadline due when the sweep begins and returns how many fired. Safe to run on every node at once.
     /// Deadlines are first claimed, up to <see cref="ClaimBatch"/> in one statement (their due time

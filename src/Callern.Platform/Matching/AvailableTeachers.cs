@@ -12,7 +12,7 @@ namespace Callern.Platform.Matching;
 /// once per <see cref="FreshFor"/> instead of once per request (reading and parsing every available
 /// teacher on each request is what made ringing fall behind arrivals). A snapshot is only a shortlist:
 /// the offer's own statements still check, in the database, that the teacher is available, free and
-/// not already offered (see <c>CallService.DispatchAsync</c>), and a request that finds nobody in a
+/// not already offered (see <c>RingingStore.OfferAsync</c>), and a request that finds nobody in a
 /// snapshot looks again in a fresh one before it queues. Presence and profile changes made on this
 /// node expire the tenant's snapshot, and the next request reads it anew; other nodes' changes show
 /// within about <see cref="FreshFor"/>. A snapshot that is merely old is read anew in the background
@@ -21,7 +21,7 @@ namespace Callern.Platform.Matching;
 /// until ringing stalled for seconds.
 /// Facts about one student (blocks, their own past ratings) are read per request.
 /// </summary>
-public sealed class AvailableTeachers(NpgsqlDataSource db, TimeProvider time, ILogger<AvailableTeachers> logger)
+public sealed class AvailableTeachers(NpgsqlDataSource db, ICallFacts calls, TimeProvider time, ILogger<AvailableTeachers> logger) : ITeacherChanges
 {
     public static readonly TimeSpan FreshFor = TimeSpan.FromSeconds(1);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -119,7 +119,7 @@ public sealed class AvailableTeachers(NpgsqlDataSource db, TimeProvider time, IL
     }
 
     /// <summary>A teacher's presence or profile changed on this node: the next request reads afresh.</summary>
-    public void Forget(Guid tenantId)
+    public void TeachersChanged(Guid tenantId)
     {
         if (_snapshots.TryGetValue(tenantId, out var cached))
         {
@@ -128,17 +128,31 @@ public sealed class AvailableTeachers(NpgsqlDataSource db, TimeProvider time, IL
     }
 
     /// <summary>
-    /// For a caller's own batch of statements: what ranking needs to know of student <c>@studentId</c>
-    /// of tenant <c>@tenantId</c> (whom they blocked, how they rated whom), read with <see cref="ReadStudentFactsAsync"/>.
+    /// For a caller's own batch of statements: student <c>@studentId</c> of tenant <c>@tenantId</c>,
+    /// the profile and what ranking needs to know of them (whom they blocked, how they rated whom),
+    /// read with <see cref="ReadStudentAsync(RowResults)"/>.
     /// </summary>
-    public const string StudentFactsSql =
-        """
+    public string StudentSql { get; } =
+        $"""
+        {PeopleStore.StudentSql};
         SELECT teacher_id, true, NULL::float8 FROM blocks WHERE tenant_id = @tenantId AND student_id = @studentId
         UNION ALL
-        SELECT teacher_id, false, avg(stars)::float8 FROM call_ratings WHERE tenant_id = @tenantId AND student_id = @studentId GROUP BY teacher_id
+        SELECT r.teacher_id, false, r.stars FROM ({calls.OwnRatingsSql}) r(teacher_id, stars)
         """;
 
-    public static async Task<StudentFacts> ReadStudentFactsAsync(RowResults results)
+    /// <summary>Student <paramref name="studentId"/>: the profile, and what ranking needs to know of them.</summary>
+    public async Task<(Student? Profile, StudentFacts Facts)> ReadStudentAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenantId, string studentId)
+    {
+        await using var results = await connection.QueryResultsAsync(StudentSql, new { tenantId, studentId }, transaction);
+        return await ReadStudentAsync(results);
+    }
+
+    /// <summary>The results of <see cref="StudentSql"/>.</summary>
+    public static async Task<(Student? Profile, StudentFacts Facts)> ReadStudentAsync(RowResults results) =>
+        (await PeopleStore.ReadStudentAsync(results), await ReadStudentFactsAsync(results));
+
+    private static async Task<StudentFacts> ReadStudentFactsAsync(RowResults results)
     {
         var blocked = new HashSet<string>(StringComparer.Ordinal);
         var ratings = new Dictionary<string, double>(StringComparer.Ordinal);
@@ -163,22 +177,21 @@ public sealed class AvailableTeachers(NpgsqlDataSource db, TimeProvider time, IL
     /// offers and calls grew faster than they were analyzed, those joins scanned every open offer for
     /// every teacher, seconds per read with thousands available.
     /// </summary>
-    private static async Task<IReadOnlyList<CandidateTeacher>> LoadAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid tenantId)
+    private readonly string _loadSql =
+        $"""
+        SELECT t.id, t.languages::text AS languages, t.specializations, t.time_zone, p.changed_at AS available_since,
+               coalesce(s.rating_count, 0) AS rating_count, coalesce(s.rating_sum, 0) AS rating_sum,
+               coalesce(s.offers_received, 0) AS offers_received, coalesce(s.offers_accepted, 0) AS offers_accepted,
+               s.last_call_ended_at AS last_call_ended
+        FROM ({Signaling.PresenceStore.AvailableTeachersSql}) p
+        JOIN ({PeopleStore.TeachersSql}) t ON t.tenant_id = p.tenant_id AND t.id = p.teacher_id
+        LEFT JOIN teacher_stats s ON s.tenant_id = t.tenant_id AND s.teacher_id = t.id
+        WHERE NOT {calls.TeacherBusySql}
+        """;
+
+    private async Task<IReadOnlyList<CandidateTeacher>> LoadAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid tenantId)
     {
-        var rows = await connection.QueryRowsAsync<Row>(
-            """
-            SELECT t.id, t.languages::text AS languages, t.specializations, t.time_zone, p.changed_at AS available_since,
-                   coalesce(s.rating_count, 0) AS rating_count, coalesce(s.rating_sum, 0) AS rating_sum,
-                   coalesce(s.offers_received, 0) AS offers_received, coalesce(s.offers_accepted, 0) AS offers_accepted,
-                   s.last_call_ended_at AS last_call_ended
-            FROM teacher_presence p
-            JOIN teachers t ON t.tenant_id = p.tenant_id AND t.id = p.teacher_id
-            LEFT JOIN teacher_stats s ON s.tenant_id = t.tenant_id AND s.teacher_id = t.id
-            WHERE p.tenant_id = @tenantId AND p.status = 'available'
-              AND NOT (EXISTS (SELECT 1 FROM call_offers x WHERE x.tenant_id = t.tenant_id AND x.teacher_id = t.id AND x.outcome IS NULL)
-                       OR EXISTS (SELECT 1 FROM calls c WHERE c.tenant_id = t.tenant_id AND c.teacher_id = t.id AND c.state IN ('accepted', 'connected')))
-            """,
-            new { tenantId }, transaction);
+        var rows = await connection.QueryRowsAsync<Row>(_loadSql, new { tenantId }, transaction);
         return rows.Select(r => new CandidateTeacher(
             r.Id, JsonSerializer.Deserialize<List<TeacherLanguage>>(r.Languages, Json)!, r.Specializations, r.TimeZone,
             Available: true, Blocked: false, (int)r.RatingCount, r.RatingSum, StudentOwnRating: null, (int)r.OffersReceived, (int)r.OffersAccepted,

@@ -5,7 +5,7 @@ using Npgsql;
 namespace Callern.Platform.People;
 
 /// <summary>Students and teachers, keyed by tenant and the school's own user id.</summary>
-public sealed class PeopleStore(NpgsqlDataSource db, Matching.AvailableTeachers availableTeachers, TimeProvider time)
+public sealed class PeopleStore(NpgsqlDataSource db, IEnumerable<ITeacherChanges> teacherChanges, TimeProvider time)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -52,6 +52,12 @@ public sealed class PeopleStore(NpgsqlDataSource db, Matching.AvailableTeachers 
     /// <summary>For a caller's own batch of statements: student <c>@studentId</c> of tenant <c>@tenantId</c>, read with <see cref="ReadStudentAsync"/>.</summary>
     public const string StudentSql = $"SELECT {StudentColumns} FROM students WHERE tenant_id = @tenantId AND id = @studentId";
 
+    /// <summary>
+    /// For a caller's own statement, as a subquery: the teachers of every tenant (tenant_id, id,
+    /// languages as jsonb, specializations, time_zone); filter by tenant in the join.
+    /// </summary>
+    public const string TeachersSql = "SELECT tenant_id, id, languages, specializations, time_zone FROM teachers";
+
     public static async Task<Student?> ReadStudentAsync(RowResults results) =>
         (await results.ReadSingleOrDefaultAsync<StudentRow>())?.ToStudent();
 
@@ -88,7 +94,10 @@ public sealed class PeopleStore(NpgsqlDataSource db, Matching.AvailableTeachers 
                 languages = JsonSerializer.Serialize(input.Languages, Json),
                 specializations = (input.Specializations ?? []).Distinct().ToArray(),
             });
-        availableTeachers.Forget(tenantId);
+        foreach (var changes in teacherChanges)
+        {
+            changes.TeachersChanged(tenantId);
+        }
         return row.ToTeacher();
     }
 

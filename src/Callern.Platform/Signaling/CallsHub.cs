@@ -10,7 +10,8 @@ namespace Callern.Platform.Signaling;
 /// Rate limits and message size are enforced before any method runs (<see cref="HubRateLimitFilter"/>).
 /// </summary>
 [Authorize(Policy = Policies.TenantUser)]
-public sealed partial class CallsHub(ConnectionTracker connections, PresenceService presence, Calls.CallService calls, Calls.CallEnding ending,
+public sealed partial class CallsHub(ConnectionTracker connections, PresenceService presence, Calls.CallRequests requests, Calls.CallAnswering answering,
+    Calls.LiveCallParticipants liveParticipants, Calls.CallEnding ending,
     Calls.CallMetering metering, Calls.CallRejoining rejoining, Turn.IceServerIssuer iceServers, Classroom.ClassroomService classroom,
     ILogger<CallsHub> logger) : Hub<ICallernClient>
 {

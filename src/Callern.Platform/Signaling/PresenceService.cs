@@ -5,7 +5,7 @@ namespace Callern.Platform.Signaling;
 
 /// <summary>Presence rules over the store, and the pushes that follow each change.</summary>
 public sealed class PresenceService(
-    PresenceStore store, SettingsStore settings, Matching.AvailableTeachers availableTeachers, IHubContext<CallsHub, ICallernClient> hub, TimeProvider time)
+    PresenceStore store, SettingsStore settings, IEnumerable<People.ITeacherChanges> teacherChanges, IHubContext<CallsHub, ICallernClient> hub, TimeProvider time)
 {
     public async Task<TeacherPresence> SetAsync(Caller teacher, PresenceStatus status)
     {
@@ -22,7 +22,10 @@ public sealed class PresenceService(
     /// </summary>
     public Task NotifyAsync(Guid tenantId, TeacherPresence presence)
     {
-        availableTeachers.Forget(tenantId);
+        foreach (var changes in teacherChanges)
+        {
+            changes.TeachersChanged(tenantId);
+        }
         return Task.WhenAll(
             hub.Clients.Group(HubGroups.Admins(tenantId)).PresenceChanged(presence),
             hub.Clients.Group(HubGroups.User(tenantId, presence.TeacherId)).PresenceChanged(presence));

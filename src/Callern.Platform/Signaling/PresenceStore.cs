@@ -20,6 +20,13 @@ public sealed class PresenceStore(NpgsqlDataSource db)
             WHERE h.tenant_id = p.tenant_id AND h.user_id = p.teacher_id) c ON true
         """;
 
+    /// <summary>For a caller's own statement, as a subquery: the available teachers of tenant <c>@tenantId</c> (tenant_id, teacher_id, changed_at).</summary>
+    public const string AvailableTeachersSql = "SELECT tenant_id, teacher_id, changed_at FROM teacher_presence WHERE tenant_id = @tenantId AND status = 'available'";
+
+    /// <summary>For a caller's own statement: a condition, true when teacher <paramref name="teacherId"/> of tenant <paramref name="tenantId"/> (SQL expressions) is available.</summary>
+    public static string TeacherAvailableSql(string tenantId, string teacherId) =>
+        $"EXISTS (SELECT 1 FROM teacher_presence p WHERE p.tenant_id = {tenantId} AND p.teacher_id = {teacherId} AND p.status = 'available')";
+
     /// <summary>Records a new connection; a teacher coming back within the grace keeps their status.</summary>
     public async Task OpenConnectionAsync(string connectionId, Guid tenantId, string userId, string role, Guid nodeId, DateTimeOffset now)
     {

@@ -47,21 +47,21 @@ public sealed class CallHolds(NpgsqlDataSource db, TimeProvider time)
 
     /// <summary>
     /// For a caller's own batch of statements: a row (call id, held seconds, the wallet's available
-    /// seconds) for the active hold of each of the calls <c>@callIds</c>, without a lock. A hold at
-    /// its cap, or with nothing left in the wallet, cannot grow: <see cref="ExtendAsync"/> can be skipped.
+    /// seconds) for the active hold of each of the calls <c>@callIds</c> of the tenants <c>@tenantIds</c>
+    /// (two arrays in step: the i-th call is the i-th tenant's), without a lock. A hold at its cap, or
+    /// with nothing left in the wallet, cannot grow: <see cref="ExtendAsync"/> can be skipped.
     /// Each call's hold and wallet are looked up by their keys (a lateral subquery that <c>OFFSET 0</c>
     /// keeps from being flattened), whatever the statistics say: while a fresh platform's holds grew
     /// faster than they were analyzed, PostgreSQL joined them by tenant alone, seconds per tick.
     /// </summary>
     public const string RoomSql =
         """
-        SELECT c.id, hw.held_seconds, hw.available_seconds FROM calls c
+        SELECT c.id, hw.held_seconds, hw.available_seconds FROM unnest(@tenantIds, @callIds) c(tenant_id, id)
         CROSS JOIN LATERAL (
             SELECT h.held_seconds, w.available_seconds FROM wallet_holds h
             JOIN wallets w ON w.tenant_id = h.tenant_id AND w.student_id = h.student_id
             WHERE h.tenant_id = c.tenant_id AND h.call_id = c.id AND h.state = 'active'
             OFFSET 0) hw
-        WHERE c.id = ANY(@callIds)
         """;
 
     /// <summary>
