@@ -86,11 +86,11 @@ public static class CallEndpoints
         return TypedResults.Ok(Cursor.ToPage(rows, size, c => c.Id.ToString()));
     }
 
-    private static async Task<Results<Ok<Call>, NotFound>> Get(Guid callId, HttpContext http, Classroom.ClassroomService classroom)
+    private static async Task<Results<Ok<Call>, NotFound>> Get(Guid callId, HttpContext http, CallReads calls, ICallSummaryParts classroom)
     {
         var caller = http.User.RequiredCaller();
-        var call = await classroom.VisibleCallAsync(caller, callId);
-        return call is not null ? TypedResults.Ok(await classroom.WithClassroomAsync(call, caller.TenantId)) : TypedResults.NotFound();
+        var call = await calls.VisibleCallAsync(caller, callId);
+        return call is not null ? TypedResults.Ok(await classroom.WithPartsAsync(call, caller.TenantId)) : TypedResults.NotFound();
     }
 
     private static async Task<Results<Ok<Call>, NotFound, ProblemHttpResult>> End(Guid callId, HttpContext http, CallEnding ending)

@@ -54,7 +54,7 @@ public sealed record Call(
     string Language, string Level, string? Accent, string? Specialization,
     DateTimeOffset RequestedAt, DateTimeOffset? AcceptedAt, DateTimeOffset? ConnectedAt, DateTimeOffset? EndedAt,
     long MeteredSeconds, long? BilledSeconds, int? QueuePosition, IReadOnlyList<CallOffer> Offers, CallRating? Rating,
-    IReadOnlyList<Classroom.ChatMessage>? Transcript = null, IReadOnlyList<Classroom.CallFile>? Files = null, Classroom.Whiteboard? Whiteboard = null);
+    IReadOnlyList<ChatMessage>? Transcript = null, IReadOnlyList<CallFile>? Files = null, Whiteboard? Whiteboard = null);
 
 public sealed record RateCallRequest(int? Stars, string? Comment);
 

@@ -23,7 +23,8 @@ public static class ClassroomEndpoints
     public static IServiceCollection AddClassroom(this IServiceCollection services, IConfiguration configuration)
     {
         services.Configure<FileStorageOptions>(configuration.GetSection("Callern:Classroom"));
-        return services.AddSingleton<IFileStorage, LocalDiskFileStorage>().AddSingleton<ClassroomService>().AddClassroomDeadlines();
+        return services.AddSingleton<IFileStorage, LocalDiskFileStorage>().AddSingleton<ClassroomService>()
+            .AddSingleton<ICallSummaryParts>(sp => sp.GetRequiredService<ClassroomService>()).AddClassroomDeadlines();
     }
 
     public static IEndpointRouteBuilder MapClassroom(this IEndpointRouteBuilder app)

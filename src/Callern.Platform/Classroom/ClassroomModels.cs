@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Callern.Platform.Calls;
 
 namespace Callern.Platform.Classroom;
 
@@ -16,23 +17,11 @@ public sealed record CallStatsSample(
     double? RttMs, double PacketLossIn, double? PacketLossOut, double? JitterMs, double BitrateInBps, double BitrateOutBps,
     long BytesReceived, long BytesSent, string? LocalCandidateType, string? RemoteCandidateType);
 
-/// <summary>A chat message; <paramref name="Seq"/> counts the call's messages from 1 without gaps.</summary>
-public sealed record ChatMessage(Guid CallId, long Seq, string SenderId, string Text, DateTimeOffset SentAt);
-
 /// <summary>
 /// A whiteboard operation as a client sends it: <paramref name="Kind"/> is stroke, shape, text,
 /// erase, clear or undo; <paramref name="Data"/> the kind's JSON object (docs/classroom.md).
 /// </summary>
 public sealed record WhiteboardOperationInput(string Kind, JsonElement Data);
-
-/// <summary>A stored whiteboard operation; <paramref name="Seq"/> counts the call's operations from 1 without gaps.</summary>
-public sealed record WhiteboardOperation(Guid CallId, long Seq, string AuthorId, string Kind, JsonElement Data, DateTimeOffset CreatedAt);
-
-/// <summary>The current board: the drawing operations still visible after undo, erase and clear, up to <paramref name="Seq"/>.</summary>
-public sealed record Whiteboard(Guid CallId, long Seq, IReadOnlyList<WhiteboardOperation> Operations);
-
-/// <summary>A file shared in a call. The content type is the one its bytes were recognised as, not the one the uploader claimed.</summary>
-public sealed record CallFile(Guid Id, Guid CallId, string UploaderId, string FileName, string ContentType, long SizeBytes, DateTimeOffset UploadedAt);
 
 /// <summary>A short-lived download address usable without a bearer token (for a browser's &lt;a href&gt;).</summary>
 public sealed record FileLink(string Url, DateTimeOffset ExpiresAt);

@@ -17,7 +17,7 @@ namespace Callern.Platform.Classroom;
 /// </summary>
 public sealed class ClassroomService(
     NpgsqlDataSource db, LiveCallParticipants participants, CallReads calls, SettingsStore settings, CallNotifier notify, IFileStorage storage,
-    IDataProtectionProvider protection, TimeProvider time)
+    IDataProtectionProvider protection, TimeProvider time) : ICallSummaryParts
 {
     public const int MaxChatChars = 2000;
     public const int MaxWhiteboardDataBytes = 16 * 1024;
@@ -123,12 +123,7 @@ public sealed class ClassroomService(
     }
 
     /// <summary>The call when the caller may read its classroom (a participant, or the tenant's admin or service), else null.</summary>
-    public async Task<Call?> VisibleCallAsync(Caller caller, Guid callId, bool participantsOnly = false)
-    {
-        var call = await calls.GetAsync(caller.TenantId, callId);
-        var participant = call is not null && (call.StudentId == caller.UserId || call.TeacherId == caller.UserId);
-        return participant || (call is not null && !participantsOnly && caller.Role is Roles.Admin or Roles.Service) ? call : null;
-    }
+    public Task<Call?> VisibleCallAsync(Caller caller, Guid callId, bool participantsOnly = false) => calls.VisibleCallAsync(caller, callId, participantsOnly);
 
     public async Task<IReadOnlyList<ChatMessage>> MessagesAsync(Guid tenantId, Guid callId, long after, int limit)
     {
@@ -150,7 +145,7 @@ public sealed class ClassroomService(
     }
 
     /// <summary>The call as <see cref="CallReads.GetAsync"/> gives it, with its transcript, files and whiteboard.</summary>
-    public async Task<Call> WithClassroomAsync(Call call, Guid tenantId) => call with
+    public async Task<Call> WithPartsAsync(Call call, Guid tenantId) => call with
     {
         Transcript = await MessagesAsync(tenantId, call.Id, 0, int.MaxValue),
         Files = await FilesAsync(tenantId, call.Id),

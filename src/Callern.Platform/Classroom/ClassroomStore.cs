@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Callern.Platform.Calls;
 using Callern.Platform.Infrastructure;
 using Dapper;
 using Npgsql;

@@ -1,3 +1,4 @@
+using Callern.Platform.Calls;
 using Callern.Platform.Classroom;
 
 namespace Callern.Platform.Signaling;

@@ -5,7 +5,7 @@ using Callern.Platform.Classroom;
 using Callern.Platform.Tests.Calls;
 using Callern.Platform.Tests.Infrastructure;
 using Callern.Sdk;
-using CallFile = Callern.Platform.Classroom.CallFile;
+using CallFile = Callern.Platform.Calls.CallFile;
 using WhiteboardOperationInput = Callern.Platform.Classroom.WhiteboardOperationInput;
 
 namespace Callern.Platform.Tests.Classroom;

@@ -7,7 +7,7 @@ using Callern.Sdk;
 using static Callern.Platform.Tests.Classroom.ClassroomKit;
 using static Callern.Platform.Tests.Infrastructure.Polling;
 using Call = Callern.Platform.Calls.Call;
-using CallFile = Callern.Platform.Classroom.CallFile;
+using CallFile = Callern.Platform.Calls.CallFile;
 using FileLink = Callern.Platform.Classroom.FileLink;
 
 namespace Callern.Platform.Tests.Classroom;

@@ -12,12 +12,12 @@ using Call = Callern.Platform.Calls.Call;
 using CallRequest = Callern.Platform.Calls.CallRequest;
 using CallStatsSample = Callern.Platform.Classroom.CallStatsSample;
 using CallTimerEvent = Callern.Platform.Calls.CallTimerEvent;
-using ChatMessage = Callern.Platform.Classroom.ChatMessage;
+using ChatMessage = Callern.Platform.Calls.ChatMessage;
 using MediaState = Callern.Platform.Classroom.MediaState;
 using MediaStateChangedEvent = Callern.Platform.Classroom.MediaStateChangedEvent;
 using RoomState = Callern.Platform.Classroom.RoomState;
-using Whiteboard = Callern.Platform.Classroom.Whiteboard;
-using WhiteboardOperation = Callern.Platform.Classroom.WhiteboardOperation;
+using Whiteboard = Callern.Platform.Calls.Whiteboard;
+using WhiteboardOperation = Callern.Platform.Calls.WhiteboardOperation;
 
 namespace Callern.Platform.Tests.Classroom;
 
