@@ -88,12 +88,13 @@ public sealed class CallRequests(
     /// <summary>An offer ran out: auto-decline, set a teacher who keeps missing offers away, ring the next.</summary>
     internal async Task OfferTimedOutAsync(Deadline deadline, DeadlineContext context)
     {
+        // Read before the offer is locked, as metering does: a settings read may need a pooled connection of its own.
+        var rules = (await settings.GetAsync(deadline.TenantId)).Calls;
         var offer = await OfferStore.TimeOutAsync(context.Connection, context.Transaction, deadline.SubjectId, time.GetUtcNow());
         if (offer.TeacherId is null)
         {
             return;
         }
-        var rules = (await settings.GetAsync(deadline.TenantId)).Calls;
         var recent = await OfferStore.RecentOutcomesAsync(context.Connection, context.Transaction, deadline.TenantId, offer.TeacherId, rules.MissedOffersBeforeAway);
         var setAway = recent.Count == rules.MissedOffersBeforeAway && recent.All(o => o == "timed_out");
         var teacher = new Caller(deadline.TenantId, offer.TeacherId, Roles.Teacher, "");
