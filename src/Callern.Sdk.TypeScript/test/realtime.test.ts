@@ -69,6 +69,8 @@ describe("CallernRealtime against the running platform", () => {
     expect(offer).toMatchObject({ callId: call.id, student: { id: "student-ana", displayName: "Ana Souza" } });
 
     const studentAccepted = next(student, "callAccepted");
+    const teacherAccepted: string[] = [];
+    teacher.on("callAccepted", (e) => teacherAccepted.push(e.callId));
     const accepted = await teacher.acceptOffer(offer.offerId);
     expect(accepted).toMatchObject({ callId: call.id, polite: true, peer: { id: "student-ana" } });
     expect(await studentAccepted).toMatchObject({ callId: call.id, polite: false, peer: { id: "teacher-jack" } });
@@ -84,6 +86,8 @@ describe("CallernRealtime against the running platform", () => {
     ];
     for (const signal of sent) await studentRoom.send(signal);
     await teacher.refreshIceServers(call.id); // a round trip on the teacher's connection: the signals are there before its answer
+    // The teacher got the call as acceptOffer's result and as the hub event: one callAccepted.
+    expect(teacherAccepted).toEqual([call.id]);
 
     const teacherRoom = teacher.room(call.id);
     expect(teacher.room(call.id)).toBe(teacherRoom);
@@ -96,10 +100,13 @@ describe("CallernRealtime against the running platform", () => {
     expect(await answered).toEqual({ type: "description", description: { type: "answer", sdp: "v=0 answer" } });
     expect((await studentRoom.refreshIceServers())[0]?.username).toMatch(/^\d+:/);
 
+    // Each side confirms the media bytes it received; both confirmed: connected (and billing).
     const connected = Promise.all([next(student, "callConnected"), next(teacher, "callConnected")]);
-    await studentRoom.reportMediaConnected();
-    await teacherRoom.reportMediaConnected();
+    expect(await studentRoom.confirmMedia({ inboundBytes: 40_000, sampledAt: Date.now() })).toMatchObject({ status: "counted", mediaFlowing: true, billing: false });
+    expect(await teacherRoom.confirmMedia({ inboundBytes: 52_000, sampledAt: Date.now() })).toMatchObject({ status: "counted", mediaFlowing: true, billing: true });
     const [studentConnected, teacherConnected] = await connected;
+    // Sooner than a second after the previous one: not counted, and no error for the app.
+    expect(await studentRoom.confirmMedia({ inboundBytes: 41_000, sampledAt: Date.now() })).toEqual({ status: "skipped" });
     expect(studentConnected.connectedAt).toBe(teacherConnected.connectedAt);
 
     const ended = Promise.all([next(student, "callEnded"), next(teacher, "callEnded")]);
