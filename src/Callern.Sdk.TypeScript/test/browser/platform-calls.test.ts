@@ -3,7 +3,7 @@
 // a Chromium student and a teacher in Chromium, then in Firefox ESR. The pages are what a
 // school's apps do with the SDK (test/browser/page/call.js): on `callAccepted` a room and a
 // CallSession. Run with `npm run test:browser`.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { demo, issueToken } from "../demo.js";
 import { openChromiumPage, openFirefoxPage, startPageServer, type BrowserPage } from "./support.js";
 
@@ -55,6 +55,8 @@ let pages: { url: string; close(): Promise<void> };
 let student: Party;
 let teacher: Party;
 const opened: BrowserPage[] = [];
+/** The call a test started, ended after it even when it failed, so the next test can call. */
+let liveCallId: string | null = null;
 /** accept → two-way media, per call, with the teacher's browser. */
 const measured: { call: number; teacherBrowser: string; ms: number }[] = [];
 
@@ -97,6 +99,7 @@ async function waitForReady(page: BrowserPage): Promise<void> {
 async function connectCall(): Promise<{ callId: string; acceptToTwoWayMs: number }> {
   expect(await harness(teacher, (s) => window.callHarness.setAvailability(s), "available")).toBe("available");
   const callId = await harness(student, (r) => window.callHarness.requestCall(r), request);
+  liveCallId = callId;
   const [offer] = await waitForEvents(teacher, "incomingCall", callId);
   await harness(teacher, (id) => window.callHarness.accept(id), String(offer?.detail?.["offerId"]));
   const [accepting] = (await events(teacher, "accepting")).filter((e) => e.detail?.["offerId"] === offer?.detail?.["offerId"]);
@@ -111,6 +114,7 @@ async function connectCall(): Promise<{ callId: string; acceptToTwoWayMs: number
 async function endCall(callId: string): Promise<void> {
   expect(await harness(student, (id) => window.callHarness.endCall(id), callId)).toBe("ended");
   await Promise.all([waitForEvents(student, "ended", callId), waitForEvents(teacher, "ended", callId)]);
+  liveCallId = null;
 }
 
 function percentile(values: number[], p: number): number {
@@ -124,6 +128,12 @@ beforeAll(async () => {
   opened.push(studentPage, teacherPage);
   [student, teacher] = await Promise.all([openParty("student", studentId, studentPage), openParty("teacher", teacherId, teacherPage)]);
 }, 60_000);
+
+afterEach(async () => {
+  if (liveCallId === null) return;
+  await student.page.evaluate((id) => window.callHarness.endCall(id), liveCallId).catch(() => undefined);
+  liveCallId = null;
+});
 
 afterAll(async () => {
   await teacher?.page.evaluate(() => window.callHarness.setAvailability("offline"), null).catch(() => undefined);
