@@ -137,6 +137,8 @@ interface Link {
   peerReceiving: boolean;
   /** When this connection's first media confirmation may go (0: as soon as media arrives). */
   nextConfirmationAt: number;
+  /** Local media is attached and negotiation runs. */
+  connected: boolean;
 }
 
 function mediaDevices(): MediaDevices {
@@ -488,7 +490,7 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
     );
     pc.addEventListener("track", (event) => this.onRemoteTrack(event), { signal });
     pc.addEventListener("connectionstatechange", () => this.onConnectionState(pc.connectionState), { signal });
-    return { pc, negotiation, listeners, inboundBytes: 0, receiving: false, peerReceiving: false, nextConfirmationAt: 0 };
+    return { pc, negotiation, listeners, inboundBytes: 0, receiving: false, peerReceiving: false, nextConfirmationAt: 0, connected: false };
   }
 
   /**
@@ -497,8 +499,12 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
    * tracks fires the one `negotiationneeded` that makes the first offer.
    */
   private connectLink(link: Link): void {
+    if (link.connected) return;
+    link.connected = true;
     const pc = link.pc;
+    const sending = new Set(pc.getSenders().map((sender) => sender.track));
     for (const track of this.camera.getTracks()) {
+      if (sending.has(track)) continue; // a camera turned on while this connection waited for its ICE servers
       const sender = pc.addTrack(track, this.camera);
       if (track.kind === "audio") this.audioSender = sender;
       else this.videoSender = sender;
@@ -511,7 +517,7 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
     }
     if (this.screen) {
       const track = this.screen.stream.getVideoTracks()[0];
-      if (track) this.screen = { stream: this.screen.stream, sender: pc.addTrack(track, this.screen.stream) };
+      if (track && !sending.has(track)) this.screen = { stream: this.screen.stream, sender: pc.addTrack(track, this.screen.stream) };
     }
     link.negotiation.open();
     this.startProbing();
