@@ -1,7 +1,15 @@
-import type { CallFile, ChatMessage, FileLink, IceServersResponse, MediaStateChangedEvent, SignalMessage } from "../generated/api.js";
+import type {
+  CallFile,
+  ChatMessage,
+  FileLink,
+  IceServersResponse,
+  MediaConfirmation,
+  MediaConfirmationResult,
+  MediaStateChangedEvent,
+  SignalMessage,
+} from "../generated/api.js";
 import type { CallChannelEvent, MediaConfirmationOutcome, MediaSample, MediaState, Signal, SignalingChannel } from "../signaling.js";
 import type { CallStats } from "../stats.js";
-import type { MediaConfirmation, MediaConfirmationResult } from "./contract.js";
 import { Emitter } from "./emitter.js";
 import { RealtimeError } from "./types.js";
 import type {

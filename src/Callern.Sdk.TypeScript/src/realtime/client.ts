@@ -5,13 +5,15 @@ import {
   CallernApiError,
   type CallRequest,
   type IceServersResponse,
+  type LiveCallEvent,
+  type LiveCallResponse,
+  type PeerRejoinedEvent,
   type SignalEvent,
   type SignalMessage,
   type TeacherPresence,
 } from "../generated/api.js";
 import type { CallChannelEvent, Signal } from "../signaling.js";
 import { CallRoom, decodeSignal, type RoomHost, type RoomSink } from "./call-room.js";
-import type { LiveCallEvent, LiveCallResponse, PeerRejoinedEvent } from "./contract.js";
 import { Emitter } from "./emitter.js";
 import {
   type AvailabilityStatus,
@@ -232,7 +234,7 @@ export class CallernRealtime {
       }
       throw error;
     }
-    this.observeServerTime(serverTimeOf(rejoined));
+    this.observeServerTime(rejoined.serverTime);
     this.remember(callId);
     return rejoined;
   }
@@ -297,7 +299,7 @@ export class CallernRealtime {
 
   /** Emits `callAccepted` the first time a call is seen accepted (hub event or acceptOffer's result). */
   private accepted(event: CallAcceptedEvent): void {
-    this.observeServerTime(serverTimeOf(event));
+    this.observeServerTime(event.serverTime);
     if (this.acceptedCalls.has(event.callId)) return;
     this.remember(event.callId);
     this.events.fire("callAccepted", event);
@@ -316,8 +318,8 @@ export class CallernRealtime {
    * to a request sent at `sentAtMs` (then half the round trip is added, as the server read its
    * clock about midway).
    */
-  private observeServerTime(serverTime: string | undefined, sentAtMs?: number): void {
-    const server = serverTime === undefined ? NaN : Date.parse(serverTime);
+  private observeServerTime(serverTime: string, sentAtMs?: number): void {
+    const server = Date.parse(serverTime);
     if (!Number.isFinite(server)) return;
     const now = Date.now();
     const local = sentAtMs === undefined ? now : sentAtMs + (now - sentAtMs) / 2;
@@ -424,12 +426,6 @@ export class CallernRealtime {
     this.state = state;
     this.events.fire("connectionStateChanged", error ? { state, error } : { state });
   }
-}
-
-/** The server time a CallAcceptedEvent carries (issue 17's field; absent from older platforms). */
-function serverTimeOf(event: CallAcceptedEvent): string | undefined {
-  const value = (event as { serverTime?: unknown }).serverTime;
-  return typeof value === "string" ? value : undefined;
 }
 
 function asError(error: unknown): Error {

@@ -13,12 +13,13 @@ import type {
   CallTimerEvent,
   ChatMessage,
   IncomingCallEvent,
+  LiveCallEvent,
   MediaStateChangedEvent,
   OfferClosedEvent,
   PeerConnectionEvent,
+  PeerRejoinedEvent,
   TeacherPresence,
 } from "../generated/api.js";
-import type { LiveCallEvent, PeerRejoinedEvent } from "./contract.js";
 
 /** The state of the realtime connection. */
 export type ConnectionState = "disconnected" | "connecting" | "connected" | "reconnecting";
