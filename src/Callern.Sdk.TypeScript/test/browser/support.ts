@@ -272,6 +272,8 @@ export async function openFirefoxPage(): Promise<BrowserPage> {
       "media.navigator.streams.fake": true,
       "media.navigator.permission.disabled": true,
       "media.autoplay.default": 0,
+      // The test's coturn relays on 127.0.0.1; Firefox leaves loopback addresses out of ICE unless told.
+      "media.peerconnection.ice.loopback": true,
     },
   });
   const page = await browser.newPage();
