@@ -119,7 +119,7 @@ const confirmationIntervalMs = 2000;
 /** A confirmation is due this much before the interval is up, so stats timer jitter never skips one. */
 const confirmationSlackMs = 250;
 /** Until media flows both ways, stats are read this often, so the first confirmation and `mediaConnected` are prompt. */
-const probeIntervalMs = 50;
+const probeIntervalMs = 25;
 /** Fast probing stops after this long without two-way media; the regular samples keep checking. */
 const probeForMs = 15_000;
 

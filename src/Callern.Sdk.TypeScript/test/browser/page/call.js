@@ -28,6 +28,7 @@ function countingChannel(room, sent) {
     reportStats: (stats) => room.reportStats(stats),
     refreshIceServers: () => room.refreshIceServers(),
     confirmMedia: async (sample) => {
+      record("confirming", { callId: room.callId, inboundBytes: sample.inboundBytes });
       const outcome = await room.confirmMedia(sample);
       record("confirmation", { callId: room.callId, inboundBytes: sample.inboundBytes, outcome });
       return outcome;
@@ -179,4 +180,5 @@ class TestWebSocket extends EventTarget {
   }
 }
 window.WebSocket = TestWebSocket;
+window.callHarnessDump = () => events.filter((e) => e.name !== "watchedSignal").map((e) => [e.name, e.at, JSON.stringify(e.detail).slice(0, 200)]);
 window.callHarnessReady = true;
