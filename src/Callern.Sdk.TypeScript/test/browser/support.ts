@@ -96,8 +96,24 @@ const contentTypes: Record<string, string> = { ".html": "text/html", ".js": "tex
  * `/sdk/...` from dist/, `/signalr/...` the SignalR client's ESM build (the SDK imports it by
  * name: each page maps the name), `/readme/` runs the README's CallSession snippet.
  */
-export async function startPageServer(options: { platform?: string } = {}): Promise<{ url: string; close(): Promise<void> }> {
+export interface PageServer {
+  url: string;
+  /**
+   * Cuts the proxied hub WebSockets whose request URL contains `match` as a network drop would
+   * (the TCP connections reset, no close frame either way), and holds a new WebSocket matching
+   * it back for `holdMs` before passing it on. Returns how many were cut.
+   */
+  dropWebSockets(match: string, holdMs: number): number;
+  /** When each cut and each held-back WebSocket passed on happened (Date.now()). */
+  readonly webSocketLog: { event: "dropped" | "reopened"; at: number }[];
+  close(): Promise<void>;
+}
+
+export async function startPageServer(options: { platform?: string } = {}): Promise<PageServer> {
   const platform = options.platform ? new URL(options.platform) : null;
+  const tunnels = new Set<{ url: string; cut(): void }>();
+  const holds: { match: string; until: number }[] = [];
+  const webSocketLog: PageServer["webSocketLog"] = [];
   const roots: [prefix: string, dir: string][] = [
     ["/sdk/", join(packageDir, "dist")],
     ["/signalr/", join(packageDir, "node_modules/@microsoft/signalr/dist/esm")],
@@ -137,12 +153,32 @@ export async function startPageServer(options: { platform?: string } = {}): Prom
       response.writeHead(404).end();
     }
   });
-  if (platform) server.on("upgrade", (request, socket, head) => proxyUpgrade(platform, request, socket, head));
+  if (platform) {
+    server.on("upgrade", (request, socket, head) => {
+      const url = request.url ?? "";
+      const hold = holds.find((h) => url.includes(h.match) && h.until > Date.now());
+      const pass = () => {
+        if (hold) webSocketLog.push({ event: "reopened", at: Date.now() });
+        const tunnel = { url, cut: proxyUpgrade(platform, request, socket, head, () => tunnels.delete(tunnel)) };
+        tunnels.add(tunnel);
+      };
+      if (hold) setTimeout(pass, hold.until - Date.now());
+      else pass();
+    });
+  }
   await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
   const address = server.address();
   if (address === null || typeof address === "string") throw new Error("no server address");
   return {
     url: `http://127.0.0.1:${address.port}/`,
+    dropWebSockets(match, holdMs) {
+      holds.push({ match, until: Date.now() + holdMs });
+      const cut = [...tunnels].filter((t) => t.url.includes(match));
+      for (const tunnel of cut) tunnel.cut();
+      webSocketLog.push({ event: "dropped", at: Date.now() });
+      return cut.length;
+    },
+    webSocketLog,
     close: () =>
       new Promise<void>((done) => {
         server.closeAllConnections();
@@ -177,7 +213,14 @@ function proxyRequest(platform: URL, request: import("node:http").IncomingMessag
   request.pipe(upstream);
 }
 
-function proxyUpgrade(platform: URL, request: import("node:http").IncomingMessage, socket: import("node:stream").Duplex, head: Buffer): void {
+/** Tunnels a WebSocket upgrade to the platform; returns what cuts the tunnel like a network drop (a reset, no close frame). */
+function proxyUpgrade(
+  platform: URL,
+  request: import("node:http").IncomingMessage,
+  socket: import("node:stream").Duplex,
+  head: Buffer,
+  closed: () => void,
+): () => void {
   const upstream = tcpConnect(Number(platform.port), platform.hostname, () => {
     const headers = forwardedHeaders(platform, request.headers);
     const lines = [`${request.method} ${request.url} HTTP/1.1`];
@@ -192,11 +235,17 @@ function proxyUpgrade(platform: URL, request: import("node:http").IncomingMessag
   const close = () => {
     upstream.destroy();
     socket.destroy();
+    closed();
   };
   upstream.on("error", close);
   upstream.on("close", close);
   socket.on("error", close);
   socket.on("close", close);
+  return () => {
+    upstream.resetAndDestroy();
+    (socket as import("node:net").Socket).resetAndDestroy?.();
+    close();
+  };
 }
 
 /**

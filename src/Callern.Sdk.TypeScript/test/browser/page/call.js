@@ -118,67 +118,7 @@ window.callHarness = {
     realtime.room(callId).onSignal((signal) => record("watchedSignal", { callId, signal }));
   },
   rejoin: (callId) => realtime.rejoinCall(callId).then((accepted) => accepted.callId),
-  /**
-   * Drops the hub's WebSocket as a network hiccup would, and holds the stateful reconnect back
-   * for `holdMs`, so messages sent to this client meanwhile wait on the platform for it.
-   */
-  dropHubSocket(holdMs) {
-    holdNextSocketMs = holdMs;
-    const socket = sockets.at(-1);
-    if (!socket) throw new Error("no hub WebSocket");
-    socket.close(4000, "test: connection dropped");
-    record("socketDropped");
-  },
 };
 
-// The hub's WebSockets, so a test can drop one; a new one can be held back for a while.
-const sockets = [];
-let holdNextSocketMs = 0;
-const NativeWebSocket = window.WebSocket;
-class TestWebSocket extends EventTarget {
-  static CONNECTING = 0;
-  static OPEN = 1;
-  static CLOSING = 2;
-  static CLOSED = 3;
-  constructor(url, protocols) {
-    const hold = holdNextSocketMs;
-    holdNextSocketMs = 0;
-    if (hold === 0) {
-      const socket = new NativeWebSocket(url, protocols);
-      sockets.push(socket);
-      return socket;
-    }
-    // Held back: behaves as a socket still connecting, then becomes the real one.
-    super();
-    this.readyState = 0;
-    this.binaryType = "blob";
-    this.bufferedAmount = 0;
-    this.extensions = "";
-    this.protocol = "";
-    this.url = url;
-    this.onopen = this.onclose = this.onerror = this.onmessage = null;
-    setTimeout(() => {
-      const socket = new NativeWebSocket(url, protocols);
-      sockets.push(socket);
-      socket.binaryType = this.binaryType;
-      this.real = socket;
-      for (const type of ["open", "close", "error", "message"]) {
-        socket.addEventListener(type, (event) => {
-          this.readyState = socket.readyState;
-          this[`on${type}`]?.(event);
-        });
-      }
-      record("socketReopened");
-    }, hold);
-  }
-  send(data) {
-    this.real.send(data);
-  }
-  close(code, reason) {
-    if (this.real) this.real.close(code, reason);
-    else this.readyState = 3;
-  }
-}
-window.WebSocket = TestWebSocket;
 window.callHarnessDump = () => events.filter((e) => e.name !== "watchedSignal").map((e) => [e.name, e.at, JSON.stringify(e.detail).slice(0, 200)]);
 window.callHarnessReady = true;
