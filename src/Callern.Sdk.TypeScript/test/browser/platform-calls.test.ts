@@ -56,8 +56,21 @@ let teacher: Party;
 const opened: BrowserPage[] = [];
 /** The call a test started, ended after it even when it failed, so the next test can call. */
 let liveCallId: string | null = null;
-/** accept → two-way media, per call, with the teacher's browser. */
-const measured: { call: number; teacherBrowser: string; ms: number }[] = [];
+/** accept → two-way media, per call, with the teacher's browser and the steps in between. */
+const measured: { call: number; teacherBrowser: string; ms: number; steps: Steps }[] = [];
+
+/**
+ * accept → two-way media in steps: the platform tells the student (`callAccepted`), both peer
+ * connections are ICE-connected (offer, answer, candidates, TURN, checks), both sides have sent
+ * their first media confirmation (DTLS, first RTP, first stats read), both have two-way media
+ * (the platform counted both confirmations and said `CallConnected`).
+ */
+interface Steps {
+  accepted: number;
+  iceConnected: number;
+  confirmed: number;
+  twoWay: number;
+}
 
 function harness<R, A>(party: Party, fn: (arg: A) => R | Promise<R>, arg: A): Promise<R> {
   return party.page.evaluate(fn, arg);
@@ -95,7 +108,7 @@ async function waitForReady(page: BrowserPage): Promise<void> {
 }
 
 /** Rings the teacher, accepts, waits for two-way media on both sides; returns the call and accept → two-way media in ms. */
-async function connectCall(): Promise<{ callId: string; acceptToTwoWayMs: number }> {
+async function connectCall(): Promise<{ callId: string; acceptToTwoWayMs: number; steps: Steps }> {
   expect(await harness(teacher, (s) => window.callHarness.setAvailability(s), "available")).toBe("available");
   const callId = await harness(student, (r) => window.callHarness.requestCall(r), request);
   liveCallId = callId;
@@ -107,7 +120,18 @@ async function connectCall(): Promise<{ callId: string; acceptToTwoWayMs: number
     waitForEvents(teacher, "mediaConnected", callId),
   ]);
   const twoWayAt = Math.max(studentMedia[0]?.at ?? NaN, teacherMedia[0]?.at ?? NaN);
-  return { callId, acceptToTwoWayMs: twoWayAt - (accepting?.at ?? NaN) };
+  const acceptAt = accepting?.at ?? NaN;
+  const first = async (party: Party, name: string, match: (e: Recorded) => boolean = () => true) =>
+    (await events(party, name, callId)).find(match)?.at ?? NaN;
+  const both = async (name: string, match?: (e: Recorded) => boolean) => Math.max(await first(student, name, match), await first(teacher, name, match));
+  const accepted = await first(student, "callAccepted");
+  const iceConnected = await both("connectionState", (e) => e.detail?.["state"] === "connected");
+  const confirmed = await both("confirming");
+  return {
+    callId,
+    acceptToTwoWayMs: twoWayAt - acceptAt,
+    steps: { accepted: accepted - acceptAt, iceConnected: iceConnected - accepted, confirmed: confirmed - iceConnected, twoWay: twoWayAt - confirmed },
+  };
 }
 
 async function endCall(callId: string): Promise<void> {
@@ -147,6 +171,11 @@ afterAll(async () => {
         `Firefox teacher p50 ${percentile(by("firefox"), 50)} ms, max ${Math.max(...by("firefox"))} ms); ` +
         `each: ${measured.map((m) => m.ms).join(", ")}`,
     );
+    const step = (key: keyof Steps) => `${key} ${percentile(measured.map((m) => m.steps[key]), 50)}`;
+    console.info(
+      `steps (p50, ms): accept → student's callAccepted (platform) ${step("accepted")}; → both ICE-connected ${step("iceConnected")}; ` +
+        `→ both first confirmations sent ${step("confirmed")}; → two-way media (platform's CallConnected) ${step("twoWay")}`.replace(/ (accepted|iceConnected|confirmed|twoWay) /g, " "),
+    );
   }
 });
 
@@ -163,8 +192,8 @@ describe("calls through the platform between real browsers (coturn, relay only)"
           opened.push(firefox);
           teacher = await openParty("teacher", teacherId, firefox);
         }
-        const { callId, acceptToTwoWayMs } = await connectCall();
-        measured.push({ call, teacherBrowser: teacher.page.browserName, ms: acceptToTwoWayMs });
+        const { callId, acceptToTwoWayMs, steps } = await connectCall();
+        measured.push({ call, teacherBrowser: teacher.page.browserName, ms: acceptToTwoWayMs, steps });
 
         for (const party of [student, teacher]) {
           // One callAccepted for the call (the teacher also had it as acceptOffer's result), one session.
