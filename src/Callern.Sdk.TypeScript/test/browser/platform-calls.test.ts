@@ -254,11 +254,16 @@ describe("calls through the platform between real browsers (coturn, relay only)"
     await endCall(callId);
   });
 
-  it("rejoins a live call after the teacher reloads: new peer connection on both sides, media flows again; a rejoin after the end is refused with call_ended", { timeout: 90_000 }, async () => {
+  it("rejoins a live call after the teacher reloads: the student sees reconnecting then back, new peer connection on both sides, media flows again; a rejoin after the end is refused with call_ended", { timeout: 90_000 }, async () => {
     const { callId } = await connectCall();
 
+    // The teacher's page reloads and stays away long enough for its confirmations to lapse:
+    // billing pauses and the student's session says "reconnecting".
     await teacher.page.reload();
     await waitForReady(teacher.page);
+    const [reconnecting] = await waitForEvents(student, "reconnecting", callId, 1, 20_000);
+    expect(reconnecting?.detail?.["graceEndsAt"]).toEqual(expect.any(String));
+    expect(await events(student, "back", callId)).toEqual([]);
     await teacher.page.evaluate(([t, o]) => window.callHarness.connect(t, o), [teacher.token, { rejoinLiveCalls: true }] as const);
 
     // The reloaded page learns of its live call, rejoins it and connects again.
@@ -277,10 +282,39 @@ describe("calls through the platform between real browsers (coturn, relay only)"
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     expect(Number(after.at(-1)?.detail?.["inboundBytes"])).toBeGreaterThan(Number(after[0]?.detail?.["inboundBytes"]));
+    // Both sides' media is confirmed again: billing resumes and the student's banner goes.
+    const [back] = await waitForEvents(student, "back", callId, 1, 20_000);
+    expect(back?.at).toBeGreaterThan(reconnecting?.at ?? Infinity);
     expect(await harness(student, (id) => window.callHarness.sent(id), callId)).toMatchObject({ offer: 2 }); // the impolite student offered again
     expect([...(await events(student, "error", callId)), ...(await events(teacher, "error", callId))]).toEqual([]);
 
     await endCall(callId);
     expect(await harness(teacher, (id) => window.callHarness.rejoin(id).catch((e: { code?: string }) => e.code ?? "?"), callId)).toBe("call_ended");
+  });
+
+  it("rejoins a live call after the student reloads: the teacher's session replaces its peer connection and answers the student's new offer", { timeout: 60_000 }, async () => {
+    const { callId } = await connectCall();
+
+    await student.page.reload();
+    await waitForReady(student.page);
+    await student.page.evaluate(([t, o]) => window.callHarness.connect(t, o), [student.token, { rejoinLiveCalls: true }] as const);
+
+    await waitForEvents(student, "rejoined", callId, 1, 15_000);
+    await waitForEvents(student, "mediaConnected", callId, 1, 20_000);
+    const [replaced] = await waitForEvents(teacher, "sessionPeerRejoined", callId, 1, 5_000);
+    const deadline = Date.now() + 20_000;
+    let after: Recorded[] = [];
+    while (Date.now() < deadline) {
+      after = (await events(teacher, "confirmation", callId)).filter((e) => e.at > (replaced?.at ?? 0) && Number(e.detail?.["inboundBytes"]) > 0);
+      if (after.length >= 2 && Number(after.at(-1)?.detail?.["inboundBytes"]) > Number(after[0]?.detail?.["inboundBytes"])) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(Number(after.at(-1)?.detail?.["inboundBytes"])).toBeGreaterThan(Number(after[0]?.detail?.["inboundBytes"]));
+    // The polite teacher answered the reloaded student's offer and made none of its own.
+    expect(await harness(teacher, (id) => window.callHarness.sent(id), callId)).toMatchObject({ answer: 2 });
+    expect((await harness(teacher, (id) => window.callHarness.sent(id), callId))?.["offer"]).toBeUndefined();
+    expect(await harness(student, (id) => window.callHarness.sent(id), callId)).toMatchObject({ offer: 1 });
+    expect([...(await events(student, "error", callId)), ...(await events(teacher, "error", callId))]).toEqual([]);
+    await endCall(callId);
   });
 });
