@@ -86,6 +86,8 @@ export class CallernRealtime {
   private readonly openRooms = new Map<string, CallRoom>();
   private readonly pendingSignals = new Map<string, Signal[]>();
   private readonly acceptedCalls = new Set<string>();
+  /** Calls rejoined before their room was opened: the room catches up as it opens. */
+  private readonly rejoinedCalls = new Set<string>();
   /** The platform's clock minus this machine's, in ms (from the latest server time seen). */
   private serverClockOffsetMs = 0;
   private state: ConnectionState = "disconnected";
@@ -218,7 +220,9 @@ export class CallernRealtime {
    * node: returns fresh ICE servers, the peer, the negotiation role, the call's state and the
    * server's time, as at accept. Start a new {@link CallSession} with them on
    * `room(callId)`; the peer gets `peerRejoined` and replaces its peer connection, and the
-   * impolite side offers. Find the call with the `liveCall` event or {@link CallernRealtime.findLiveCall}.
+   * impolite side offers. The call's room catches up by itself (media states, chat, whiteboard,
+   * files), delivering to its `onMediaState`, `onChat`, `onWhiteboard` and `onFile` subscribers.
+   * Find the call with the `liveCall` event or {@link CallernRealtime.findLiveCall}.
    * @throws RealtimeError `call_ended` when the call ended meanwhile (its open room, if any, is
    *   told so and closed: a session on it ends), `call_not_found` when the user is not in it.
    */
@@ -236,6 +240,10 @@ export class CallernRealtime {
     }
     this.observeServerTime(rejoined.serverTime);
     this.remember(callId);
+    // The room catches up on media states, chat, whiteboard and files (GetRoomState).
+    const open = this.openRooms.get(callId);
+    if (open) void open.catchUp().catch(() => undefined);
+    else this.rejoinedCalls.add(callId);
     return rejoined;
   }
 
@@ -265,6 +273,7 @@ export class CallernRealtime {
     if (existing) return existing;
     const room = new CallRoom(this.roomHost, callId);
     this.openRooms.set(callId, room);
+    if (this.rejoinedCalls.delete(callId)) void room.catchUp().catch(() => undefined); // runs after the caller subscribed
     return room;
   }
 

@@ -27,6 +27,7 @@ interface CallHarness {
   sendSignal(callId: string, signal: unknown): Promise<void>;
   watchSignals(callId: string): void;
   rejoin(callId: string): Promise<string>;
+  sendChat(callId: string, text: string): Promise<number>;
 }
 
 declare global {
@@ -254,8 +255,9 @@ describe("calls through the platform between real browsers (coturn, relay only)"
     await endCall(callId);
   });
 
-  it("rejoins a live call after the teacher reloads: the student sees reconnecting then back, new peer connection on both sides, media flows again; a rejoin after the end is refused with call_ended", { timeout: 90_000 }, async () => {
+  it("rejoins a live call after the teacher reloads: the student sees reconnecting then back, new peer connection on both sides, media flows again, the room caught up; a rejoin after the end is refused with call_ended", { timeout: 90_000 }, async () => {
     const { callId } = await connectCall();
+    expect(await harness(student, ([id, text]) => window.callHarness.sendChat(id, text), [callId, "¿Me oyes?"] as const)).toBe(1);
 
     // The teacher's page reloads and stays away long enough for its confirmations to lapse:
     // billing pauses and the student's session says "reconnecting".
@@ -270,6 +272,9 @@ describe("calls through the platform between real browsers (coturn, relay only)"
     await waitForEvents(teacher, "liveCall", callId, 1, 15_000);
     await waitForEvents(teacher, "rejoined", callId, 1, 15_000);
     await waitForEvents(teacher, "mediaConnected", callId, 1, 20_000);
+    // The reloaded room caught up: the chat so far, and the student's media state.
+    expect((await waitForEvents(teacher, "chat", callId)).map((e) => e.detail?.["text"])).toEqual(["¿Me oyes?"]);
+    expect((await waitForEvents(teacher, "roomMediaState", callId)).some((e) => e.detail?.["userId"] === studentId)).toBe(true);
     // The student's session replaced its dead peer connection and receives again.
     await waitForEvents(student, "peerRejoined", callId, 1, 5_000);
     await waitForEvents(student, "sessionPeerRejoined", callId, 1, 5_000);

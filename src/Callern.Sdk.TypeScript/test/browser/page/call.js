@@ -50,6 +50,8 @@ async function startSession(accepted) {
   });
   calls.set(accepted.callId, { session, room, sent });
   const callId = accepted.callId;
+  room.onChat((message) => record("chat", { callId, text: message.text, seq: message.seq }));
+  room.onMediaState(({ userId, state }) => record("roomMediaState", { callId, userId, microphone: state.microphone, camera: state.camera }));
   session.on("remoteStream", (stream, source) => {
     record("remoteStream", { callId, source });
     if (source === "camera") document.getElementById("remote").srcObject = stream;
@@ -118,6 +120,7 @@ window.callHarness = {
     realtime.room(callId).onSignal((signal) => record("watchedSignal", { callId, signal }));
   },
   rejoin: (callId) => realtime.rejoinCall(callId).then((accepted) => accepted.callId),
+  sendChat: (callId, text) => realtime.room(callId).sendChat(text).then((message) => message.seq),
 };
 
 window.callHarnessDump = () => events.filter((e) => e.name !== "watchedSignal").map((e) => [e.name, e.at, JSON.stringify(e.detail).slice(0, 200)]);
