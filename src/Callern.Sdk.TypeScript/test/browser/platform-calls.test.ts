@@ -172,10 +172,10 @@ afterAll(async () => {
         `Firefox teacher p50 ${percentile(by("firefox"), 50)} ms, max ${Math.max(...by("firefox"))} ms); ` +
         `each: ${measured.map((m) => m.ms).join(", ")}`,
     );
-    const step = (key: keyof Steps) => `${key} ${percentile(measured.map((m) => m.steps[key]), 50)}`;
+    const step = (key: keyof Steps) => percentile(measured.map((m) => m.steps[key]), 50);
     console.info(
       `steps (p50, ms): accept → student's callAccepted (platform) ${step("accepted")}; → both ICE-connected ${step("iceConnected")}; ` +
-        `→ both first confirmations sent ${step("confirmed")}; → two-way media (platform's CallConnected) ${step("twoWay")}`.replace(/ (accepted|iceConnected|confirmed|twoWay) /g, " "),
+        `→ both first confirmations sent ${step("confirmed")}; → two-way media (platform's CallConnected) ${step("twoWay")}`,
     );
   }
 });
