@@ -362,6 +362,18 @@ describe("CallSession in two Chromium processes through TURN (relay only)", () =
       expect(p.iceServerRefreshes).toBeGreaterThan(0);
     }
     console.info(`recovered on both sides ${Date.now() - lostAt} ms after the TURN server was stopped`);
+    // Both sides restarted ICE at once (glare, resolved by perfect negotiation): the remote
+    // camera's tracks are still live and unmuted, not left muted by the rolled-back offer.
+    for (const p of [student, teacher]) {
+      await p.page.waitForFunction(
+        () => window.harness.remoteStreams().every((s) => s.tracks.every((t) => t.readyState === "live" && !t.muted)),
+        undefined,
+        { timeout: 10_000 },
+      );
+      const streams = await p.page.evaluate(() => window.harness.remoteStreams());
+      expect(streams.map((s) => s.source)).toEqual(["camera"]);
+      expect(streams[0]?.tracks).toHaveLength(2);
+    }
     expect([...(await errorsOf(student)), ...(await errorsOf(teacher))]).toEqual([]);
   });
 
