@@ -109,6 +109,31 @@ describe("CallernRealtime against the running platform", () => {
     expect(await studentRoom.confirmMedia({ inboundBytes: 41_000, sampledAt: Date.now() })).toEqual({ status: "skipped" });
     expect(studentConnected.connectedAt).toBe(teacherConnected.connectedAt);
 
+    // After a reload an app finds the call it is in (GET /v1/me/calls/live).
+    expect(await student.findLiveCall()).toMatchObject({ id: call.id, state: CallState.Connected });
+    expect(await teacher.findLiveCall()).toMatchObject({ id: call.id });
+    // The teacher opens the app again (a reload, a second tab): told about the live call, it rejoins;
+    // the student is told its peer rejoined. The first client, with the call's room open, is not told.
+    const { client: reloaded } = connect("teacher-jack", "teacher");
+    const firstClientLive: string[] = [];
+    teacher.on("liveCall", (e) => firstClientLive.push(e.callId));
+    const live = next(reloaded, "liveCall");
+    const peerRejoined = next(student, "peerRejoined");
+    await reloaded.start();
+    expect(await live).toEqual({ callId: call.id, state: CallState.Connected });
+    const rejoined = await reloaded.rejoinCall(call.id);
+    expect(rejoined).toMatchObject({ callId: call.id, polite: true, peer: { id: "student-ana" }, state: CallState.Connected });
+    expect(Date.parse(rejoined.serverTime)).toBeGreaterThan(0);
+    expect(await peerRejoined).toEqual({ callId: call.id, userId: "teacher-jack" });
+    await reloaded.stop();
+    // The first client loses its connection and connects anew: it still has the call's room open,
+    // it never left the call, so it is not asked to rejoin.
+    const back = next(teacher, "reconnected");
+    await teacher.requestCall({ language: "x".repeat(70_000) }).catch(() => undefined); // over the hub's size limit: the platform closes it
+    await back;
+    await teacher.refreshIceServers(call.id); // a round trip on the new connection: LiveCall would be here by now
+    expect(firstClientLive).toEqual([]);
+
     const ended = Promise.all([next(student, "callEnded"), next(teacher, "callEnded")]);
     const summary = await student.endCall(call.id);
     expect(summary).toMatchObject({ id: call.id, state: CallState.Ended, endReason: "completed" });
@@ -116,6 +141,8 @@ describe("CallernRealtime against the running platform", () => {
 
     const api = createCallernApi({ baseUrl: demo().baseUrl, accessToken: () => mintToken("student-ana", "student") });
     expect((await api.getCall(call.id)).state).toBe(CallState.Ended);
+    expect(await student.findLiveCall()).toBeNull();
+    await expect(student.rejoinCall(call.id)).rejects.toMatchObject({ code: "call_ended" });
     studentRoom.close();
     teacherRoom.close();
     await teacher.setAvailability("offline");
