@@ -259,7 +259,7 @@ describe("CallSession in two Chromium processes through TURN (relay only)", () =
       const gaps = recent.slice(1).map((c, i) => c.sampledAt - (recent[i]?.sampledAt ?? 0));
       console.info(`${p.name}: confirmations ${gaps.map((g) => `${g} ms`).join(", ")} apart, ${recent.map((c) => c.inboundBytes).join(" < ")} bytes`);
       for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(1_700);
-      for (const gap of gaps) expect(gap).toBeLessThanOrEqual(2_600);
+      for (const gap of gaps) expect(gap).toBeLessThanOrEqual(3_000); // a stats sample late under load, never a skipped one
       expect(recent.map((c) => c.inboundBytes)).toEqual([...recent.map((c) => c.inboundBytes)].sort((x, y) => x - y));
       expect(recent.at(-1)?.inboundBytes).toBeGreaterThan(recent[0]?.inboundBytes ?? 0);
     }
