@@ -22,6 +22,8 @@ export class Classroom {
   /** "Reconnecting…" while billing is paused because media stopped on either side, then "back". */
   private readonly banner = h("p", { class: "banner", role: "status", id: "connection-banner", hidden: true });
   private bannerTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A reconnect is under way: the partner's video playing again means the lesson is back. */
+  private awaitingMedia = false;
   private readonly chatLog = h("ol", { class: "chat-log", id: "chat-log", "aria-live": "polite", "aria-label": "Chat messages" });
   private readonly files = h("ul", { class: "files", id: "shared-files", "aria-label": "Shared files" });
   private readonly controls: Record<"mic" | "camera" | "screen", HTMLButtonElement>;
@@ -66,6 +68,8 @@ export class Classroom {
       this.session.end("media");
       throw error;
     }
+    // After a reload the lesson's chat, files, media states and board come back too.
+    await this.room.catchUp().catch(() => undefined);
     await this.whiteboard.load().catch(() => undefined);
   }
 
@@ -89,6 +93,16 @@ export class Classroom {
   /** Called once when the session ends by itself (the platform ended the call while this page was away or reconnecting). */
   onEnded(handler: () => void): void {
     this.session.on("ended", handler);
+  }
+
+  private reconnecting(text: string): void {
+    this.awaitingMedia = true;
+    this.showBanner("reconnecting", text);
+  }
+
+  private back(): void {
+    this.awaitingMedia = false;
+    this.showBanner("back", "Back: the lesson goes on.");
   }
 
   private showBanner(state: "reconnecting" | "back", text: string): void {
@@ -125,11 +139,17 @@ export class Classroom {
       set(this.controls.camera, !state.camera, "Camera off", "Camera on");
       set(this.controls.screen, state.screenShare, "Share screen", "Stop sharing");
     });
+    // A rejoin after a reload: the lesson is back once the partner's video plays again.
+    if (this.accepted.state === "connected") this.reconnecting("Reconnecting to your lesson…");
+    this.session.on("peerRejoined", () => this.reconnecting(`${this.accepted.peer.displayName} is reconnecting…`));
     this.session.on("reconnecting", ({ graceEndsAt }) => {
       const until = graceEndsAt ? ` The lesson is kept until ${new Date(graceEndsAt).toLocaleTimeString()}.` : "";
-      this.showBanner("reconnecting", `Reconnecting… the lesson is paused and not billed.${until}`);
+      this.reconnecting(`Reconnecting… the lesson is paused and not billed.${until}`);
     });
-    this.session.on("back", () => this.showBanner("back", "Back: the lesson goes on."));
+    this.session.on("back", () => this.back());
+    this.remoteVideo.addEventListener("resize", () => {
+      if (this.awaitingMedia && this.remoteVideo.videoWidth > 0) this.back();
+    });
     this.session.on("error", (error) => {
       if (error.code === "media") this.alert(`Camera or microphone problem: ${error.message}`);
     });
