@@ -174,7 +174,8 @@ it("rejoins the lesson after the teacher and then the student reload, and bills 
   const endedAt = Date.now();
   await student.locator("#end-call").click();
   await student.locator("#rating-form").waitFor();
-  await expect.poll(() => seconds(student, "#balance")).toBeLessThan(balanceBefore);
+  // Settled: nothing held any more.
+  await expect.poll(() => seconds(student, "#balance[data-held-seconds='0']")).toBeLessThan(balanceBefore);
   const charged = balanceBefore - (await seconds(student, "#balance"));
   await expect.poll(() => seconds(teacher, "#taught")).toBe(taughtBefore + charged);
   // Media flowed from mediaFrom to the end except while each reloaded page was away; a second is

@@ -27,7 +27,7 @@ async function renderWallet(): Promise<void> {
   show(
     wallet,
     h("h2", { id: "wallet-title" }, "My minutes"),
-    h("p", { class: "big", id: "balance", "data-seconds": balance.availableSeconds }, minutes(balance.availableSeconds)),
+    h("p", { class: "big", id: "balance", "data-seconds": balance.availableSeconds, "data-held-seconds": balance.heldSeconds }, minutes(balance.availableSeconds)),
     balance.heldSeconds > 0 && h("p", { class: "muted" }, `${minutes(balance.heldSeconds)} reserved by a call in progress`),
     balance.expiringWithin7DaysSeconds > 0 && h("p", { class: "warning" }, `${minutes(balance.expiringWithin7DaysSeconds)} expire within 7 days`),
     h(
