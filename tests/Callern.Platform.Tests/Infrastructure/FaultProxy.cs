@@ -56,6 +56,29 @@ public sealed class FaultProxy : IAsyncDisposable
         throw new InvalidOperationException("No free port for the proxy in 10000-19999.");
     }
 
+    /// <summary>
+    /// A port of 127.0.0.1 free right now, below 32768: a listener that must come back on the same
+    /// port (a restarted platform) cannot lose it to the local end of an outgoing connection meanwhile.
+    /// </summary>
+    public static int FreePortBelow32768()
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            var port = Random.Shared.Next(10_000, 20_000);
+            using var probe = new TcpListener(IPAddress.Loopback, port);
+            try
+            {
+                probe.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Taken; try another.
+            }
+        }
+        throw new InvalidOperationException("No free port in 10000-19999.");
+    }
+
     /// <summary>Stops forwarding in both directions, closing nothing.</summary>
     public void Silence()
     {
