@@ -4,9 +4,10 @@ namespace Callern.Platform.Tests.Calls.Faults;
 
 /// <summary>
 /// The two-way media time the clients themselves confirmed, from their own records: a party's
-/// media is confirmed between two of its accepted confirmations (the platform answered, not
-/// refused) at most <see cref="MaxGap"/> apart whose byte counter grew; two-way media is the time
-/// both parties' confirmed spans overlap. This is what a student may be billed for (plus the bound).
+/// media is confirmed between two of its answered confirmations at most <see cref="MaxGap"/>
+/// apart when its byte counter grew between them and the platform took the later one as media
+/// flowing (not refused: a stale or buffered confirmation vouches for nothing); two-way media is
+/// the time both parties' confirmed spans overlap. This is what a student may be billed for (plus the bound).
 /// </summary>
 public static class ConfirmedMedia
 {
@@ -28,7 +29,7 @@ public static class ConfirmedMedia
         for (var i = 1; i < accepted.Count; i++)
         {
             var (previous, current) = (accepted[i - 1], accepted[i]);
-            if (current.InboundBytes > previous.InboundBytes && current.SampledAt - previous.SampledAt <= MaxGap)
+            if (current.InboundBytes > previous.InboundBytes && current.Result!.MediaFlowing && current.SampledAt - previous.SampledAt <= MaxGap)
             {
                 if (spans.Count > 0 && spans[^1].End >= previous.SampledAt)
                 {
