@@ -22,12 +22,11 @@ public static class CallDeadlines
             return Task.CompletedTask;
         }));
         services.AddSingleton<IDeadlineHandler>(sp => new Handler(QueueTimeout, (d, c) =>
-            sp.GetRequiredService<CallService>().EndForDeadlineAsync(d, c, "queued", EndReasons.NoTeacher)));
+            sp.GetRequiredService<CallEnding>().EndForDeadlineAsync(d, c, "queued", EndReasons.NoTeacher)));
         services.AddSingleton<IDeadlineHandler>(sp => new Handler(SetupTimeout, (d, c) =>
-            sp.GetRequiredService<CallService>().EndForDeadlineAsync(d, c, "accepted", EndReasons.SetupFailed)));
+            sp.GetRequiredService<CallEnding>().EndForDeadlineAsync(d, c, "accepted", EndReasons.SetupFailed)));
         services.AddSingleton<IDeadlineBatchHandler>(sp => new TickHandler(sp));
-        services.AddSingleton<IDeadlineHandler>(sp => new Handler(ReconnectGrace, (d, c) =>
-            sp.GetRequiredService<CallService>().EndForDeadlineAsync(d, c, "connected", EndReasons.ConnectionLost, onlyWhilePaused: true)));
+        services.AddSingleton<IDeadlineHandler>(sp => new Handler(ReconnectGrace, (d, c) => sp.GetRequiredService<CallMetering>().GraceEndedAsync(d, c)));
         return services;
     }
 
@@ -35,7 +34,7 @@ public static class CallDeadlines
     {
         public string Kind => Tick;
         public Task HandleAsync(IReadOnlyList<Deadline> deadlines, DeadlineContext context) =>
-            services.GetRequiredService<CallService>().TickAsync(deadlines, context);
+            services.GetRequiredService<CallMetering>().TickAsync(deadlines, context);
     }
 
     private sealed class Handler(string kind, Func<Deadline, DeadlineContext, Task> handle) : IDeadlineHandler

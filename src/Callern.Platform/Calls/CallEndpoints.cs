@@ -8,7 +8,9 @@ namespace Callern.Platform.Calls;
 public static class CallEndpoints
 {
     public static IServiceCollection AddCalls(this IServiceCollection services) =>
-        services.AddSingleton<CallService>().AddSingleton<LiveCallParticipants>().AddSingleton<CallNotifier>().AddDeadlines().AddCallDeadlines();
+        services.AddSingleton<CallService>().AddSingleton<CallEnding>().AddSingleton<CallMetering>().AddSingleton<MediaConfirmations>()
+            .AddSingleton<CallAcceptedEvents>().AddSingleton<CallRejoining>().AddSingleton<LiveCallParticipants>().AddSingleton<CallNotifier>()
+            .AddHostedService<MediaConfirmationWatchdog>().AddDeadlines().AddCallDeadlines();
 
     public static IEndpointRouteBuilder MapCalls(this IEndpointRouteBuilder app)
     {
@@ -25,6 +27,10 @@ public static class CallEndpoints
         calls.MapPost("/{callId:guid}/rating", Rate).RequireAuthorization(Policies.Student).WithName("RateCall")
             .ProducesProblem(StatusCodes.Status409Conflict)
             .WithSummary("The student rates the teacher of an ended call once (1–5 stars, optional comment).");
+
+        app.MapGroup("/v1/me/calls").WithTags("Calls").RequireAuthorization(Policies.TenantUser)
+            .MapGet("/live", GetMyLiveCall).WithName("GetMyLiveCall")
+            .WithSummary("The caller's accepted or connected call, to rejoin after a reload; call is null when there is none.");
 
         app.MapGroup("/v1/matching").WithTags("Calls").RequireAuthorization(Policies.Admin)
             .MapPost("/preview", Preview).WithName("PreviewMatching")
@@ -49,6 +55,9 @@ public static class CallEndpoints
             return Problem(rule);
         }
     }
+
+    private static async Task<Ok<LiveCallResponse>> GetMyLiveCall(HttpContext http, CallRejoining rejoining) =>
+        TypedResults.Ok(new LiveCallResponse(await rejoining.LiveCallAsync(http.User.RequiredCaller())));
 
     private static async Task<Results<Ok<Page<Call>>, ValidationProblem>> List(
         HttpContext http, CallService calls, string? cursor, int? limit, string? studentId, string? teacherId, CallState? state)
@@ -89,11 +98,11 @@ public static class CallEndpoints
         return call is not null ? TypedResults.Ok(await classroom.WithClassroomAsync(call, caller.TenantId)) : TypedResults.NotFound();
     }
 
-    private static async Task<Results<Ok<Call>, NotFound, ProblemHttpResult>> End(Guid callId, HttpContext http, CallService calls)
+    private static async Task<Results<Ok<Call>, NotFound, ProblemHttpResult>> End(Guid callId, HttpContext http, CallEnding ending)
     {
         try
         {
-            return TypedResults.Ok(await calls.EndAsync(http.User.RequiredCaller(), callId));
+            return TypedResults.Ok(await ending.EndAsync(http.User.RequiredCaller(), callId));
         }
         catch (CallRuleException rule) when (rule.Status == StatusCodes.Status404NotFound)
         {

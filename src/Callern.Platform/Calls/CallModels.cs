@@ -99,17 +99,46 @@ public sealed record OfferClosedEvent(Guid OfferId, Guid CallId, string Outcome)
 public sealed record PeerProfile(string Id, string DisplayName, string Role, string? AvatarUrl, string? Level);
 
 /// <summary>
-/// To both sides on accept: who the peer is, the ICE servers with fresh TURN credentials, and the
-/// perfect-negotiation role (the teacher is polite, the student impolite).
+/// To both sides on accept, and the answer of <c>RejoinCall</c>: who the peer is, the ICE servers
+/// with fresh TURN credentials, the perfect-negotiation role (the teacher is polite, the student
+/// impolite; only the impolite side makes the first offer), and the platform's clock
+/// (<paramref name="ServerTime"/>), against which media confirmations are stamped.
 /// </summary>
-public sealed record CallAcceptedEvent(Guid CallId, PeerProfile Peer, bool Polite, IceServersResponse IceServers);
+public sealed record CallAcceptedEvent(Guid CallId, PeerProfile Peer, bool Polite, IceServersResponse IceServers, CallState State, DateTimeOffset ServerTime);
 
 /// <summary>WebRTC negotiation relayed between the two participants: type is offer, answer, candidate or another app-defined kind.</summary>
 public sealed record SignalMessage(string Type, string Payload);
 
 public sealed record SignalEvent(Guid CallId, string From, SignalMessage Signal);
 
-/// <summary>To both: media connected on both sides; metering started.</summary>
+/// <summary>
+/// The hub's <c>ConfirmMedia</c>: the caller's inbound media bytes (audio and video, summed over
+/// the peer connection's inbound-rtp stats) as sampled at <paramref name="SampledAt"/> (the
+/// platform's clock as the client estimates it from <see cref="CallAcceptedEvent.ServerTime"/>).
+/// Sent every <see cref="MediaConfirmationRules.Interval"/>; a confirmation whose bytes grew since
+/// the caller's previous one says media reached the caller during that interval.
+/// </summary>
+public sealed record MediaConfirmation(DateTimeOffset SampledAt, long InboundBytes);
+
+/// <summary>
+/// The answer to a confirmation: the platform's clock (to correct the client's estimate), whether
+/// this confirmation counted as media flowing, and whether the call is billing now (both sides confirmed).
+/// </summary>
+public sealed record MediaConfirmationResult(DateTimeOffset ServerTime, bool MediaFlowing, bool Billing);
+
+/// <summary>GET /v1/me/calls/live: the caller's accepted or connected call, if any, to rejoin after a reload.</summary>
+public sealed record LiveCallResponse(Call? Call);
+
+/// <summary>To a connection that just opened, when its user has a live (accepted or connected) call: rejoin it with <c>RejoinCall</c>.</summary>
+public sealed record LiveCallEvent(Guid CallId, CallState State);
+
+/// <summary>
+/// To the peer when the other participant rejoined the call (after a reload, a new tab, or a
+/// connection to another node): the old peer connection is dead; start a new one.
+/// </summary>
+public sealed record PeerRejoinedEvent(Guid CallId, string UserId);
+
+/// <summary>To both: two-way media confirmed by both sides for the first time; metering started.</summary>
 public sealed record CallConnectedEvent(Guid CallId, DateTimeOffset ConnectedAt);
 
 /// <summary>To both, at least every 5 s while connected. <paramref name="RemainingSeconds"/> is null where the tenant hides the balance.</summary>
@@ -118,7 +147,11 @@ public sealed record CallTimerEvent(Guid CallId, long ElapsedSeconds, long? Rema
 /// <summary>To the student: few minutes left.</summary>
 public sealed record BalanceWarningEvent(Guid CallId, long RemainingSeconds, int ThresholdMinutes);
 
-/// <summary>To the peer: the other side's connection dropped (reconnecting) or came back.</summary>
+/// <summary>
+/// To both, when billing pauses because a side's media confirmations lapsed (<paramref name="Connected"/>
+/// false: "reconnecting", the call ends <c>connection_lost</c> at <paramref name="GraceEndsAt"/> unless
+/// media is confirmed again) and when two-way media is confirmed again (true: "back").
+/// </summary>
 public sealed record PeerConnectionEvent(Guid CallId, bool Connected, DateTimeOffset? GraceEndsAt);
 
 /// <summary>To both: the call ended; the summary is the call as ended.</summary>

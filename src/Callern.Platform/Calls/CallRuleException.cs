@@ -15,6 +15,7 @@ public sealed class CallRuleException(string code, string message, int status) :
     public static CallRuleException NoMinutes() => new("no_minutes", "The student has no minutes: buy a package first.", StatusCodes.Status402PaymentRequired);
     public static CallRuleException CallInProgress() => new("call_in_progress", "The student already has a live call.", StatusCodes.Status409Conflict);
     public static CallRuleException TeacherBusy() => new("teacher_busy", "The teacher is already in a call.", StatusCodes.Status409Conflict);
+    public static CallRuleException CallEnded() => new("call_ended", "The call has ended.", StatusCodes.Status409Conflict);
     public static CallRuleException WrongState(string message) => new("invalid_state", message, StatusCodes.Status409Conflict);
     public static CallRuleException AlreadyRated() => new("already_rated", "This call was already rated.", StatusCodes.Status409Conflict);
     public static CallRuleException Invalid(string message) => new("invalid_argument", message, StatusCodes.Status400BadRequest);

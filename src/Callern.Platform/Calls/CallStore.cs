@@ -1,13 +1,14 @@
 using Callern.Platform.Infrastructure;
 using Callern.Platform.Matching;
 using Callern.Platform.People;
+using Callern.Platform.Tenancy;
 using Dapper;
 using Npgsql;
 
 namespace Callern.Platform.Calls;
 
 /// <summary>A call row as the service works on it.</summary>
-internal sealed class CallRecord
+internal sealed record CallRecord
 {
     public Guid Id { get; init; }
     public long Seq { get; init; }
@@ -26,17 +27,17 @@ internal sealed class CallRecord
     public DateTime? AcceptedAt { get; init; }
     public DateTime? ConnectedAt { get; init; }
     public DateTime? EndedAt { get; init; }
-    public DateTime? StudentMediaAt { get; init; }
-    public DateTime? TeacherMediaAt { get; init; }
     public long MeteredSeconds { get; init; }
     public DateTime? MeteringSince { get; init; }
-    public DateTime? ParticipantsSeenAt { get; init; }
+    public DateTime? PausedAt { get; init; }
+    public DateTime? StudentFlowingSince { get; init; }
+    public DateTime? StudentConfirmedAt { get; init; }
+    public DateTime? TeacherFlowingSince { get; init; }
+    public DateTime? TeacherConfirmedAt { get; init; }
     public int? WarnedMinutes { get; init; }
     public long? BilledSeconds { get; init; }
 
-    /// <summary>Billable seconds so far: closed stretches plus the open one, in whole seconds.</summary>
-    public long ElapsedSeconds(DateTimeOffset now) =>
-        MeteredSeconds + (MeteringSince is { } since ? Math.Max(0, (long)(now - since.AsUtc()).TotalSeconds) : 0);
+    public Meter Meter => new(MeteredSeconds, MeteringSince?.AsUtc(), PausedAt?.AsUtc());
 
     public bool IsParticipant(string userId) => userId == StudentId || userId == TeacherId;
 
@@ -49,18 +50,28 @@ internal static class CallStore
     public const string Columns =
         """
         id, seq, tenant_id, student_id, teacher_id, state, end_reason, ended_by, language, level, accent, specialization, preferred_teachers,
-        requested_at, accepted_at, connected_at, ended_at, student_media_at, teacher_media_at, metered_seconds, metering_since,
-        warned_minutes, billed_seconds, participants_seen_at
+        requested_at, accepted_at, connected_at, ended_at, metered_seconds, metering_since, paused_at,
+        student_flowing_since, student_confirmed_at, teacher_flowing_since, teacher_confirmed_at, warned_minutes, billed_seconds
         """;
 
     public static Task<CallRecord?> LockAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid tenantId, Guid callId) =>
         connection.QuerySingleRowOrDefaultAsync<CallRecord>(
             $"SELECT {Columns} FROM calls WHERE id = @callId AND tenant_id = @tenantId FOR UPDATE", new { callId, tenantId }, transaction);
 
+    public static Task<CallRecord?> FindAsync(NpgsqlConnection connection, Guid tenantId, Guid callId) =>
+        connection.QuerySingleRowOrDefaultAsync<CallRecord>(
+            $"SELECT {Columns} FROM calls WHERE id = @callId AND tenant_id = @tenantId", new { callId, tenantId });
+
+    /// <summary>The call, locked, if the caller takes part in it; not found otherwise.</summary>
+    public static async Task<CallRecord> LockParticipantAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Caller caller, Guid callId)
+    {
+        var call = await LockAsync(connection, transaction, caller.TenantId, callId);
+        return call is not null && call.IsParticipant(caller.UserId) ? call : throw CallRuleException.NotFound();
+    }
+
     public static async Task<Call?> GetAsync(NpgsqlConnection connection, Guid tenantId, Guid callId)
     {
-        var record = await connection.QuerySingleRowOrDefaultAsync<CallRecord>(
-            $"SELECT {Columns} FROM calls WHERE id = @callId AND tenant_id = @tenantId", new { callId, tenantId });
+        var record = await FindAsync(connection, tenantId, callId);
         return record is null ? null : (await ToCallsAsync(connection, [record]))[0];
     }
 

@@ -16,7 +16,7 @@ public sealed partial class CallsHub
     });
 
     /// <summary>The student withdraws a request, or a participant ends the call.</summary>
-    public Task<Call> EndCall(Guid callId) => Guard(null, caller => calls.EndAsync(caller, callId));
+    public Task<Call> EndCall(Guid callId) => Guard(null, caller => ending.EndAsync(caller, callId));
 
     public Task<CallAcceptedEvent> AcceptOffer(Guid offerId) => Guard(Roles.Teacher, caller => calls.AcceptAsync(caller, offerId));
 
@@ -39,12 +39,15 @@ public sealed partial class CallsHub
         return true;
     });
 
-    /// <summary>Each side reports when its media connected; metering starts when both have.</summary>
-    public Task ReportMediaConnected(Guid callId) => Guard(null, async caller =>
-    {
-        await calls.MediaConnectedAsync(caller, callId);
-        return true;
-    });
+    /// <summary>
+    /// Each side confirms, every 2 s, the media it receives; a second is billed only when both sides'
+    /// confirmations cover it (docs/calls.md, "Metering").
+    /// </summary>
+    public Task<MediaConfirmationResult> ConfirmMedia(Guid callId, MediaConfirmation confirmation) =>
+        Guard(null, caller => metering.ConfirmAsync(caller, callId, confirmation));
+
+    /// <summary>After a reload or a reconnect elsewhere: the live call again, with fresh ICE servers; the peer is told to renegotiate.</summary>
+    public Task<CallAcceptedEvent> RejoinCall(Guid callId) => Guard(null, caller => rejoining.RejoinAsync(caller, callId));
 
     /// <summary>Fresh TURN credentials for an ICE restart, for a participant of a live call.</summary>
     public Task<IceServersResponse> RefreshIceServers(Guid callId) => Guard(null, async caller =>

@@ -14,4 +14,6 @@ public partial interface ICallernClient
     Task BalanceWarning(Calls.BalanceWarningEvent e);
     Task PeerConnection(Calls.PeerConnectionEvent e);
     Task CallEnded(Calls.CallEndedEvent e);
+    Task LiveCall(Calls.LiveCallEvent e);
+    Task PeerRejoined(Calls.PeerRejoinedEvent e);
 }

@@ -33,8 +33,21 @@ public sealed class LiveCallParticipants(NpgsqlDataSource db, TimeProvider time,
         public int Rereading;
     }
 
-    /// <summary>The other participant of the caller's live call; not found or wrong state otherwise.</summary>
+    /// <summary>The other participant of the caller's live call; not found, ended or wrong state otherwise.</summary>
     public async Task<string> PeerAsync(Caller caller, Guid callId)
+    {
+        var view = await ViewAsync(caller, callId);
+        return caller.UserId == view.StudentId ? view.TeacherId : view.StudentId;
+    }
+
+    /// <summary>The student and the teacher of the caller's live call; not found, ended or wrong state otherwise.</summary>
+    public async Task<(string StudentId, string TeacherId)> ParticipantsAsync(Caller caller, Guid callId)
+    {
+        var view = await ViewAsync(caller, callId);
+        return (view.StudentId, view.TeacherId);
+    }
+
+    private async Task<View> ViewAsync(Caller caller, Guid callId)
     {
         if (!_calls.TryGetValue(callId, out var view) || view.TenantId != caller.TenantId || time.GetElapsedTime(view.ReadAt) > TrustFor)
         {
@@ -44,9 +57,7 @@ public sealed class LiveCallParticipants(NpgsqlDataSource db, TimeProvider time,
         {
             _ = RereadAsync(callId, view);
         }
-        return caller.UserId == view.StudentId ? view.TeacherId
-            : caller.UserId == view.TeacherId ? view.StudentId
-            : throw CallRuleException.NotFound();
+        return caller.UserId == view.StudentId || caller.UserId == view.TeacherId ? view : throw CallRuleException.NotFound();
     }
 
     /// <summary>A tick on this node just read the call live: a view it has is fresh again, without a read of its own.</summary>
@@ -68,6 +79,10 @@ public sealed class LiveCallParticipants(NpgsqlDataSource db, TimeProvider time,
         if (row.StudentId is null || (caller.UserId != row.StudentId && caller.UserId != row.TeacherId))
         {
             throw CallRuleException.NotFound();
+        }
+        if (row.State == "ended")
+        {
+            throw CallRuleException.CallEnded();
         }
         if (!IsLive(row.State))
         {

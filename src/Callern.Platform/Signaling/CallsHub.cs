@@ -10,8 +10,9 @@ namespace Callern.Platform.Signaling;
 /// Rate limits and message size are enforced before any method runs (<see cref="HubRateLimitFilter"/>).
 /// </summary>
 [Authorize(Policy = Policies.TenantUser)]
-public sealed partial class CallsHub(ConnectionTracker connections, PresenceService presence, Calls.CallService calls, Turn.IceServerIssuer iceServers,
-    Classroom.ClassroomService classroom) : Hub<ICallernClient>
+public sealed partial class CallsHub(ConnectionTracker connections, PresenceService presence, Calls.CallService calls, Calls.CallEnding ending,
+    Calls.CallMetering metering, Calls.CallRejoining rejoining, Turn.IceServerIssuer iceServers, Classroom.ClassroomService classroom,
+    ILogger<CallsHub> logger) : Hub<ICallernClient>
 {
     public const string Path = "/hubs/calls";
 
@@ -27,14 +28,24 @@ public sealed partial class CallsHub(ConnectionTracker connections, PresenceServ
         {
             await Groups.AddToGroupAsync(Context.ConnectionId, HubGroups.Admins(caller.TenantId));
         }
-        await calls.ParticipantReturnedAsync(caller);
+        await rejoining.AnnounceAsync(caller, Clients.Caller);
     }
 
+    /// <summary>
+    /// Billing does not depend on this running (a killed node runs none, a silent socket runs it 30 s
+    /// late): media confirmations stop, and that pauses billing. If the database is away, the row
+    /// stays until the sweeper removes it as stale.
+    /// </summary>
     public override async Task OnDisconnectedAsync(Exception? exception)
     {
-        var caller = CurrentCaller;
-        await connections.CloseAsync(Context.ConnectionId, caller);
-        await calls.ParticipantLeftAsync(caller);
+        try
+        {
+            await connections.CloseAsync(Context.ConnectionId, CurrentCaller);
+        }
+        catch (Exception closing) when (closing is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            logger.LogWarning(closing, "Hub connection {ConnectionId} not removed; the sweeper removes it once stale", Context.ConnectionId);
+        }
     }
 
     /// <summary>A teacher sets their own status; the answer is the presence every admin now sees.</summary>

@@ -34,10 +34,11 @@ public sealed class CallFlowTests(CallernApp app) : IClassFixture<CallernApp>
         Assert.Equal(("ana", "offer", "v=0 offer-sdp"), (offer.From, offer.Signal.Type, offer.Signal.Payload));
         Assert.Equal(("emma", "answer"), (answer.From, answer.Signal.Type));
 
-        await student.InvokeAsync("ReportMediaConnected", call.Id);
+        // Billing starts only when both sides confirm that media reaches them.
+        student.StartMedia(call.Id);
+        await student.ConfirmMediaAsync();
         Assert.False(student.Has("CallConnected"));
-        await teacher.InvokeAsync("ReportMediaConnected", call.Id);
-        await student.NextAsync<CallConnectedEvent>("CallConnected");
+        await CallTestKit.ConnectMediaAsync(call.Id, student, teacher);
 
         await app.AdvanceAsync(TimeSpan.FromSeconds(65));
         var timer = await student.NextAsync<CallTimerEvent>("CallTimer");

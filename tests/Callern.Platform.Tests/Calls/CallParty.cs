@@ -1,11 +1,13 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Threading.Channels;
+using Callern.Platform.Calls;
 using Callern.Platform.Infrastructure;
 using Callern.Platform.Signaling;
 using Callern.Platform.Tests.Infrastructure;
 using Callern.Platform.Tests.Signaling;
 using Callern.Sdk;
+using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -20,16 +22,25 @@ public sealed class CallParty : IAsyncDisposable
     private static readonly string[] Events =
     [
         "CallQueued", "CallRinging", "IncomingCall", "OfferClosed", "CallAccepted", "Signal", "CallConnected",
-        "CallTimer", "BalanceWarning", "PeerConnection", "CallEnded",
+        "CallTimer", "BalanceWarning", "PeerConnection", "CallEnded", "LiveCall", "PeerRejoined",
         "MediaStateChanged", "ChatMessageReceived", "WhiteboardOperationReceived", "FileShared",
     ];
 
+    /// <summary>The parties of each host, so that moving a fake clock can have their media confirmed as their SDK would.</summary>
+    private static readonly ConcurrentDictionary<CallParty, ICallernHost> Parties = new();
+
     private readonly ConcurrentDictionary<string, Channel<JsonElement>> _events = new();
     private readonly Func<HubConnection> _build;
+    private readonly Func<DateTimeOffset> _now;
+    private Guid? _mediaCall;
+    private bool _mediaFlowing;
+    private long _inboundBytes;
+    private DateTimeOffset? _confirmedAt;
 
-    private CallParty(Func<HubConnection> build, string userId)
+    private CallParty(Func<HubConnection> build, string userId, Func<DateTimeOffset> now)
     {
         _build = build;
+        _now = now;
         UserId = userId;
         Connection = Connect();
     }
@@ -40,9 +51,46 @@ public sealed class CallParty : IAsyncDisposable
     public static async Task<CallParty> JoinAsync(ICallernHost host, TestTenant tenant, string userId, string role)
     {
         var token = host.Token(tenant, userId, role);
-        var party = new CallParty(() => host.Hub(token), userId);
+        var party = new CallParty(() => host.Hub(token), userId, host is CallernApp app ? app.Clock.GetUtcNow : () => DateTimeOffset.UtcNow);
+        Parties[party] = host;
         await HubClient.StartAsync(party.Connection);
         return party;
+    }
+
+    public static IEnumerable<CallParty> On(ICallernHost host) => Parties.Where(p => p.Value == host).Select(p => p.Key);
+
+    /// <summary>Media of the call reaches this party: its confirmations (<see cref="ConfirmMediaAsync"/>) say so.</summary>
+    public void StartMedia(Guid callId)
+    {
+        _mediaCall = callId;
+        _mediaFlowing = true;
+    }
+
+    /// <summary>The party's media stops arriving (ICE failed, the peer's tab froze): confirmations go on, the bytes stop growing.</summary>
+    public void StopMedia() => _mediaFlowing = false;
+
+    /// <summary>
+    /// Confirms the media received since the last confirmation, as the SDKs do every 2 s; nothing
+    /// when the party has no media, is not connected, or confirmed less than a second ago.
+    /// </summary>
+    public async Task ConfirmMediaAsync()
+    {
+        var now = _now();
+        if (_mediaCall is not { } callId || Connection.State != HubConnectionState.Connected
+            || (_confirmedAt is { } last && now - last < MediaConfirmationRules.MinSpacing))
+        {
+            return;
+        }
+        _inboundBytes += _mediaFlowing ? 5_000 : 0;
+        _confirmedAt = now;
+        try
+        {
+            await InvokeAsync<Platform.Calls.MediaConfirmationResult>(nameof(CallsHub.ConfirmMedia), callId, new Platform.Calls.MediaConfirmation(now, _inboundBytes));
+        }
+        catch (HubException ended) when (ended.Message.Contains("call_ended") || ended.Message.Contains("call_not_found"))
+        {
+            _mediaCall = null;
+        }
     }
 
     /// <summary>Drops the connection (a network blip or a closed tab).</summary>
@@ -90,27 +138,40 @@ public sealed class CallParty : IAsyncDisposable
 
     private Channel<JsonElement> Channel(string name) => _events.GetOrAdd(name, _ => System.Threading.Channels.Channel.CreateUnbounded<JsonElement>());
 
-    public async ValueTask DisposeAsync() => await Connection.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        Parties.TryRemove(this, out _);
+        await Connection.DisposeAsync();
+    }
 }
 
 /// <summary>Time on the fake clock, and firing the durable deadlines that came due.</summary>
 public static class CallClock
 {
     /// <summary>
-    /// Moves the clock in 5-second steps; after each, the live connections beat (as the heartbeat
-    /// service does on its own timer, which on a fake clock would race the test) and due deadlines fire.
+    /// Moves the clock in steps of the media confirmation interval; after each, the live connections
+    /// beat, the parties with media confirm it, lapses and confirmations are written (as the heartbeat
+    /// and the confirmation watchdog do on their own, coarser timers, which on a fake clock would race
+    /// the test) and due deadlines fire.
     /// </summary>
     public static async Task AdvanceAsync(this CallernApp app, TimeSpan by)
     {
         var deadlines = app.Services.GetRequiredService<Deadlines>();
         var tracker = app.Services.GetRequiredService<ConnectionTracker>();
         var presence = app.Services.GetRequiredService<PresenceStore>();
-        var step = TimeSpan.FromSeconds(5);
+        var metering = app.Services.GetRequiredService<CallMetering>();
+        var step = MediaConfirmationRules.Interval;
         for (var moved = TimeSpan.Zero; moved < by; moved += step)
         {
             var next = by - moved < step ? by - moved : step;
             app.Clock.Advance(next);
             await presence.TouchAsync(tracker.LiveConnectionIds.ToList(), app.Clock.GetUtcNow());
+            foreach (var party in CallParty.On(app))
+            {
+                await party.ConfirmMediaAsync();
+            }
+            await metering.CatchUpAsync();
+            await metering.FlushStampsAsync();
             await deadlines.SweepOnceAsync();
         }
     }

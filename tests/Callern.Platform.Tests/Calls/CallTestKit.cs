@@ -71,15 +71,23 @@ public static class CallTestKit
         return call.Id;
     }
 
-    /// <summary>Requests, accepts and connects media on both sides: a connected call.</summary>
+    /// <summary>Requests, accepts and confirms media on both sides: a connected call, billing from now.</summary>
     public static async Task<Guid> ConnectedCallAsync(CallParty student, CallParty teacher)
     {
         var callId = await AcceptedCallAsync(student, teacher);
-        await student.InvokeAsync("ReportMediaConnected", callId);
-        await teacher.InvokeAsync("ReportMediaConnected", callId);
+        await ConnectMediaAsync(callId, student, teacher);
+        return callId;
+    }
+
+    /// <summary>Media flows both ways and each side confirms it once: the call connects.</summary>
+    public static async Task ConnectMediaAsync(Guid callId, CallParty student, CallParty teacher)
+    {
+        student.StartMedia(callId);
+        teacher.StartMedia(callId);
+        await student.ConfirmMediaAsync();
+        await teacher.ConfirmMediaAsync();
         await student.NextAsync<CallConnectedEvent>("CallConnected");
         await teacher.NextAsync<CallConnectedEvent>("CallConnected");
-        return callId;
     }
 }
 

@@ -22,9 +22,7 @@ public sealed class DemoCallTests(CallernApp app) : IClassFixture<CallernApp>
         var call = await student.InvokeAsync<Call>("RequestCall", new CallRequest(null, null, "en-GB", null, null));
         var offer = await teacher.NextAsync<IncomingCallEvent>("IncomingCall");
         await teacher.InvokeAsync<CallAcceptedEvent>("AcceptOffer", offer.OfferId);
-        await student.InvokeAsync("ReportMediaConnected", call.Id);
-        await teacher.InvokeAsync("ReportMediaConnected", call.Id);
-        await student.NextAsync<CallConnectedEvent>("CallConnected");
+        await CallTestKit.ConnectMediaAsync(call.Id, student, teacher);
         await app.AdvanceAsync(TimeSpan.FromSeconds(90));
         await teacher.InvokeAsync<Call>("EndCall", call.Id);
         var ended = await student.NextAsync<CallEndedEvent>("CallEnded");

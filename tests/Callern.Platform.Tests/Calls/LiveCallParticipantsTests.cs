@@ -25,7 +25,7 @@ public sealed class LiveCallParticipantsTests
         await nodeA.AdvanceAsync(LiveCallParticipants.FreshFor + TimeSpan.FromSeconds(1));
         var refused = await SignalUntilRefusedAsync(student, callId);
 
-        Assert.Contains("invalid_state", refused.Message);
+        Assert.Contains("call_ended", refused.Message);
         await student.DisposeAsync();
         await teacher.DisposeAsync();
         nodeA.Dispose();
@@ -42,7 +42,7 @@ public sealed class LiveCallParticipantsTests
         await nodeA.AdvanceAsync(LiveCallParticipants.TrustFor + TimeSpan.FromSeconds(1));
         var late = await Assert.ThrowsAsync<HubException>(() => student.InvokeAsync("SendSignal", callId, new SignalMessage("candidate", "late")));
 
-        Assert.Contains("invalid_state", late.Message);
+        Assert.Contains("call_ended", late.Message);
         Assert.False(teacher.Has("Signal"));
         await student.DisposeAsync();
         await teacher.DisposeAsync();

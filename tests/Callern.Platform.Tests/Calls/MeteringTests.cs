@@ -23,7 +23,8 @@ public sealed class MeteringTests(CallernApp app) : IClassFixture<CallernApp>
         await using var pair = await app.PairAsync(300);
         var (tenant, student, teacher) = pair;
         var callId = await CallTestKit.AcceptedCallAsync(student, teacher);
-        await student.InvokeAsync("ReportMediaConnected", callId);
+        // Only the student's side receives media: never two-way.
+        student.StartMedia(callId);
 
         await app.AdvanceAsync(TimeSpan.FromSeconds(61));
 
@@ -40,7 +41,8 @@ public sealed class MeteringTests(CallernApp app) : IClassFixture<CallernApp>
         var (tenant, student, teacher) = pair;
         var callId = await CallTestKit.ConnectedCallAsync(student, teacher);
 
-        await app.AdvanceAsync(TimeSpan.FromSeconds(10));
+        // Ticks every 5 s: one after 15 s is due at the latest by 16 s, with 2 minutes left or less.
+        await app.AdvanceAsync(TimeSpan.FromSeconds(16));
         // The first tick may already be past 2 minutes left (a tick fires whenever a node sweeps),
         // in which case the 5-minute warning is skipped: the student is warned once per threshold crossed.
         var twoMinutes = await student.NextAsync<BalanceWarningEvent>("BalanceWarning");
@@ -93,8 +95,8 @@ public sealed class MeteringTests(CallernApp app) : IClassFixture<CallernApp>
         var longTimer = await longPair.Student.NextAsync<CallTimerEvent>("CallTimer");
         await app.AdvanceAsync(TimeSpan.FromSeconds(5));
 
-        Assert.Equal((shortCall, 5L, 3L), (shortTimer.CallId, shortTimer.ElapsedSeconds, shortTimer.RemainingSeconds));
-        Assert.Equal((longCall, 5L, 295L), (longTimer.CallId, longTimer.ElapsedSeconds, longTimer.RemainingSeconds));
+        Assert.Equal((shortCall, 8L), (shortTimer.CallId, shortTimer.ElapsedSeconds + shortTimer.RemainingSeconds));
+        Assert.Equal((longCall, 300L), (longTimer.CallId, longTimer.ElapsedSeconds + longTimer.RemainingSeconds));
         var ended = await shortPair.Teacher.NextAsync<CallEndedEvent>("CallEnded");
         Assert.Equal((shortCall, EndReasons.BalanceDepleted, 8L), (ended.CallId, ended.Reason, ended.BilledSeconds));
         Assert.False(longPair.Student.Has("CallEnded"));
@@ -110,18 +112,22 @@ public sealed class MeteringTests(CallernApp app) : IClassFixture<CallernApp>
         await CallTestKit.ConnectedCallAsync(student, teacher);
 
         await app.AdvanceAsync(TimeSpan.FromSeconds(20));
+        var lastConfirmed = app.Clock.GetUtcNow();
         await student.LeaveAsync();
-        var dropped = await teacher.NextAsync<PeerConnectionEvent>("PeerConnection");
+        // No disconnect handler is needed: the student's confirmations stop, and billing pauses at the last one.
         await app.AdvanceAsync(TimeSpan.FromSeconds(20));
+        var dropped = await teacher.NextAsync<PeerConnectionEvent>("PeerConnection");
         await student.ReturnAsync();
+        await student.ConfirmMediaAsync();
         var back = await teacher.NextAsync<PeerConnectionEvent>("PeerConnection");
         await app.AdvanceAsync(TimeSpan.FromSeconds(10));
         await student.LeaveAsync();
-        await teacher.NextAsync<PeerConnectionEvent>("PeerConnection");
         await app.AdvanceAsync(TimeSpan.FromSeconds(31));
 
         var ended = await teacher.NextAsync<CallEndedEvent>("CallEnded");
         Assert.False(dropped.Connected);
+        // The grace counts from the last confirmed moment, 20 s into the call.
+        Assert.InRange(dropped.GraceEndsAt!.Value - lastConfirmed, TimeSpan.FromSeconds(29.999), TimeSpan.FromSeconds(30.001));
         Assert.True(back.Connected);
         // 20 s before the drop + 10 s after coming back; the 20 s away and the final 31 s are not billed.
         Assert.Equal((EndReasons.ConnectionLost, 30L), (ended.Reason, ended.BilledSeconds));
@@ -145,7 +151,7 @@ public sealed class MeteringTests(CallernApp app) : IClassFixture<CallernApp>
 
         Assert.Contains("call_not_found", injected.Message);
         Assert.Contains("invalid_argument", oversized.Message);
-        Assert.Contains("invalid_state", afterEnd.Message);
+        Assert.Contains("call_ended", afterEnd.Message);
         Assert.Equal("c1", relayed.Signal.Payload);
         Assert.False(teacher.Has("Signal"));
         Assert.False(intruder.Has("Signal"));

@@ -23,7 +23,7 @@ public sealed class TickScheduleTests
     {
         var now = Due + TimeSpan.FromSeconds(lateSeconds);
 
-        var next = CallService.NextTick(Due, now, remainingSeconds);
+        var next = CallMetering.NextTick(Due, now, remainingSeconds);
 
         Assert.Equal(Due + TimeSpan.FromSeconds(nextAfterDue), next);
     }

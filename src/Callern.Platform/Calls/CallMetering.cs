@@ -1,0 +1,320 @@
+using Callern.Platform.Infrastructure;
+using Callern.Platform.Tenancy;
+using Callern.Platform.Wallets;
+using Dapper;
+using Npgsql;
+
+namespace Callern.Platform.Calls;
+
+/// <summary>
+/// Metering: billing follows media that both parties confirm (<see cref="MeteringRules"/>). A
+/// confirmation is kept in this node's memory; the call row changes only when a party's run of
+/// confirmations starts or lapses, and on the call's tick (timer, warnings, depletion).
+/// </summary>
+public sealed class CallMetering(
+    NpgsqlDataSource db, CallHolds holds, SettingsStore settings, MediaConfirmations confirmations, LiveCallParticipants liveParticipants,
+    CallEnding ending, CallNotifier notify, Microsoft.Extensions.Options.IOptions<Signaling.SignalingOptions> signaling, TimeProvider time,
+    ILogger<CallMetering> logger)
+{
+    /// <summary>How old a confirmation stamp in the database may be: its node writes them once per heartbeat.</summary>
+    private TimeSpan DatabaseLag => TimeSpan.FromSeconds(signaling.Value.HeartbeatSeconds);
+
+    /// <summary>The hub's <c>ConfirmMedia</c>: checks it, records it in memory, and writes the call only when a run started or lapsed.</summary>
+    public async Task<MediaConfirmationResult> ConfirmAsync(Caller caller, Guid callId, MediaConfirmation confirmation)
+    {
+        // As the database keeps it, so that memory and database compare equal.
+        var now = time.GetUtcNow().ToDatabasePrecision();
+        if (confirmation is null || confirmation.InboundBytes < 0)
+        {
+            throw CallRuleException.Invalid("A confirmation has the inbound media bytes (0 or more) and the time they were sampled.");
+        }
+        if (confirmation.SampledAt > now + MediaConfirmationRules.ClockSlack)
+        {
+            throw new CallRuleException("confirmation_in_future", "The confirmation was sampled after the platform's now; correct the clock with serverTime.",
+                StatusCodes.Status400BadRequest);
+        }
+        var (studentId, _) = await liveParticipants.ParticipantsAsync(caller, callId);
+        if (confirmation.SampledAt < now - MediaConfirmationRules.StaleAfter)
+        {
+            throw new CallRuleException("confirmation_stale", "The confirmation was sampled too long ago (held back by a reconnect); it does not count.",
+                StatusCodes.Status400BadRequest);
+        }
+        var outcome = confirmations.Record(caller.TenantId, callId, caller.UserId, caller.UserId == studentId, confirmation.InboundBytes, now);
+        if (outcome.Transition)
+        {
+            await EvaluateOrRetryAsync(caller.TenantId, callId);
+        }
+        return new MediaConfirmationResult(time.GetUtcNow(), outcome.MediaFlowing, confirmations.IsBilling(callId));
+    }
+
+    /// <summary>
+    /// Brings the call's billing up to date with what both parties confirmed; on a database error the
+    /// transition stays in memory and the watchdog writes it when the database is back.
+    /// </summary>
+    internal async Task EvaluateOrRetryAsync(Guid tenantId, Guid callId)
+    {
+        try
+        {
+            await EvaluateAsync(tenantId, callId);
+        }
+        catch (Exception exception)
+        {
+            logger.LogWarning(exception, "Metering of call {CallId} not written; retrying", callId);
+            confirmations.Retry(callId);
+        }
+    }
+
+    private async Task EvaluateAsync(Guid tenantId, Guid callId)
+    {
+        var after = new List<Func<Task>>();
+        await using (var connection = await db.OpenConnectionAsync())
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            if (await CallStore.LockAsync(connection, transaction, tenantId, callId) is { State: "accepted" or "connected" } call)
+            {
+                var rules = (await settings.GetAsync(tenantId)).Calls;
+                await ApplyLockedAsync(connection, transaction, call, rules, time.GetUtcNow().ToDatabasePrecision(), after);
+            }
+            await transaction.CommitAsync();
+        }
+        await CallEnding.RunAsync(after);
+    }
+
+    /// <summary>
+    /// Applies <see cref="MeteringRules.Next"/> to the locked call and writes what changed: the
+    /// parties' runs as this node knows them, the meter, the connection; then the deadlines and events
+    /// the change calls for. Returns the call as it now stands (ended: null).
+    /// </summary>
+    private async Task<CallRecord?> ApplyLockedAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, CallSettings rules, DateTimeOffset now, List<Func<Task>> after)
+    {
+        var student = confirmations.Merge(call, student: true);
+        var teacher = confirmations.Merge(call, student: false);
+        var (change, meter) = MeteringRules.Next(call.State == "connected", call.Meter, student, teacher, now,
+            TimeSpan.FromSeconds(rules.ReconnectGraceSeconds), DatabaseLag);
+        var updated = call with
+        {
+            State = change == MeterChange.Connected ? "connected" : call.State,
+            ConnectedAt = change == MeterChange.Connected ? now.UtcDateTime : call.ConnectedAt,
+            MeteredSeconds = meter.MeteredSeconds,
+            MeteringSince = meter.MeteringSince?.UtcDateTime,
+            PausedAt = meter.PausedAt?.UtcDateTime,
+            StudentFlowingSince = student.Live ? student.FlowingSince?.UtcDateTime : call.StudentFlowingSince,
+            StudentConfirmedAt = student.Live ? student.ConfirmedAt?.UtcDateTime : call.StudentConfirmedAt,
+            TeacherFlowingSince = teacher.Live ? teacher.FlowingSince?.UtcDateTime : call.TeacherFlowingSince,
+            TeacherConfirmedAt = teacher.Live ? teacher.ConfirmedAt?.UtcDateTime : call.TeacherConfirmedAt,
+        };
+        confirmations.SetBilling(call.Id, meter.MeteringSince is not null);
+        if (updated != call)
+        {
+            await connection.ExecuteAsync(
+                """
+                UPDATE calls SET state = @State, connected_at = @ConnectedAt, metered_seconds = @MeteredSeconds, metering_since = @MeteringSince,
+                       paused_at = @PausedAt, student_flowing_since = @StudentFlowingSince, student_confirmed_at = @StudentConfirmedAt,
+                       teacher_flowing_since = @TeacherFlowingSince, teacher_confirmed_at = @TeacherConfirmedAt
+                WHERE id = @Id AND state IN ('accepted', 'connected')
+                """,
+                updated, transaction);
+        }
+        var (tenantId, callId, participants) = (call.TenantId, call.Id, new[] { call.StudentId, call.TeacherId! });
+        switch (change)
+        {
+            case MeterChange.Connected:
+                await Deadlines.CancelAsync(connection, transaction, CallDeadlines.SetupTimeout, callId);
+                await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.Tick, callId, tenantId, now);
+                after.Add(() => notify.Users(tenantId, participants).CallConnected(new CallConnectedEvent(callId, now)));
+                break;
+            case MeterChange.Paused:
+                var graceEndsAt = meter.PausedAt!.Value.AddSeconds(rules.ReconnectGraceSeconds);
+                await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.ReconnectGrace, callId, tenantId, graceEndsAt);
+                after.Add(() => notify.Users(tenantId, participants).PeerConnection(new PeerConnectionEvent(callId, false, graceEndsAt)));
+                break;
+            case MeterChange.Resumed:
+                await Deadlines.CancelAsync(connection, transaction, CallDeadlines.ReconnectGrace, callId);
+                after.Add(() => notify.Users(tenantId, participants).PeerConnection(new PeerConnectionEvent(callId, true, null)));
+                break;
+            case MeterChange.ConnectionLost:
+                await ending.EndLockedAsync(connection, transaction, updated, EndReasons.ConnectionLost, "platform", now, after);
+                return null;
+        }
+        return updated;
+    }
+
+    /// <summary>The reconnect grace ran out: the call ends <c>connection_lost</c> unless media was confirmed again.</summary>
+    internal async Task GraceEndedAsync(Deadline deadline, DeadlineContext context)
+    {
+        if (await CallStore.LockAsync(context.Connection, context.Transaction, deadline.TenantId, deadline.SubjectId) is { State: "connected" } call)
+        {
+            var after = new List<Func<Task>>();
+            var rules = (await settings.GetAsync(call.TenantId)).Calls;
+            await ApplyLockedAsync(context.Connection, context.Transaction, call, rules, time.GetUtcNow().ToDatabasePrecision(), after);
+            after.ForEach(context.AfterCommit);
+        }
+    }
+
+    /// <summary>
+    /// Every few seconds of a connected call: brings billing up to date (a party whose confirmations
+    /// lapsed on a node that died), picks up top-ups, warns, ends at zero or at the maximum duration,
+    /// and sends both sides the timer. All calls due in one claim tick in one transaction: one round
+    /// trip reads them (locked, in id order) and their holds' room, and only a call where something
+    /// changes writes on its own.
+    /// </summary>
+    internal async Task TickAsync(IReadOnlyList<Deadline> deadlines, DeadlineContext context)
+    {
+        var (connection, transaction) = (context.Connection, context.Transaction);
+        Dictionary<Guid, CallRecord> calls;
+        Dictionary<Guid, (long Held, long Available)> room;
+        await using (var results = await connection.QueryResultsAsync(
+            $"""
+            SELECT {CallStore.Columns} FROM calls WHERE id = ANY(@callIds) ORDER BY id FOR UPDATE;
+            {CallHolds.RoomSql};
+            """,
+            new { callIds = deadlines.Select(d => d.SubjectId).ToArray() }, transaction))
+        {
+            calls = (await results.ReadAsync<CallRecord>()).ToDictionary(c => c.Id);
+            room = (await results.ReadAsync<(Guid CallId, long Held, long Available)>()).ToDictionary(r => r.CallId, r => (r.Held, r.Available));
+        }
+        foreach (var deadline in deadlines)
+        {
+            if (calls.GetValueOrDefault(deadline.SubjectId) is { State: "connected" } call && call.TenantId == deadline.TenantId)
+            {
+                await TickCallAsync(deadline, call, room.TryGetValue(call.Id, out var r) ? r : null, context);
+            }
+        }
+    }
+
+    private async Task TickCallAsync(Deadline deadline, CallRecord call, (long Held, long Available)? room, DeadlineContext context)
+    {
+        var (connection, transaction) = (context.Connection, context.Transaction);
+        var rules = (await settings.GetAsync(call.TenantId)).Calls;
+        var now = time.GetUtcNow().ToDatabasePrecision();
+        var after = new List<Func<Task>>();
+        if (await ApplyLockedAsync(connection, transaction, call, rules, now, after) is not { } current)
+        {
+            after.ForEach(context.AfterCommit);
+            return;
+        }
+        var cap = rules.MaxCallMinutes * 60L;
+        // A top-up during the call lets the hold grow; a hold at its cap or a spent wallet cannot.
+        var held = room is { } r && (r.Held >= cap || r.Available == 0) ? r.Held
+            : (await holds.ExtendAsync(current.TenantId, current.Id, cap, transaction))?.HeldSeconds ?? 0;
+        var elapsed = MeteringRules.BilledSeconds(current.Meter, confirmations.Merge(current, student: true), confirmations.Merge(current, student: false), now);
+        var remaining = Math.Max(0, held - elapsed);
+        if (remaining == 0)
+        {
+            await ending.EndLockedAsync(connection, transaction, current, EndReasons.BalanceDepleted, "platform", now, after);
+        }
+        else if (elapsed >= cap)
+        {
+            await ending.EndLockedAsync(connection, transaction, current, EndReasons.MaxDuration, "platform", now, after);
+        }
+        else
+        {
+            var threshold = rules.WarningMinutes.Where(m => remaining <= m * 60L && (current.WarnedMinutes is null || m < current.WarnedMinutes))
+                .DefaultIfEmpty(0).Min();
+            if (threshold > 0)
+            {
+                await connection.ExecuteAsync("UPDATE calls SET warned_minutes = @threshold WHERE id = @Id", new { threshold, current.Id }, transaction);
+                after.Add(() => notify.User(current.TenantId, current.StudentId).BalanceWarning(new BalanceWarningEvent(current.Id, remaining, threshold)));
+            }
+            var paused = current.MeteringSince is null;
+            context.Reschedule(deadline, NextTick(deadline.DueAt, now, paused ? null : remaining));
+            liveParticipants.Confirm(current.Id, current.TenantId, current.StudentId, current.TeacherId!);
+            after.Add(() => Task.WhenAll(
+                notify.User(current.TenantId, current.StudentId).CallTimer(new CallTimerEvent(current.Id, elapsed, remaining, paused)),
+                notify.User(current.TenantId, current.TeacherId!).CallTimer(
+                    new CallTimerEvent(current.Id, elapsed, rules.ShowBalanceToTeacher ? remaining : null, paused))));
+        }
+        after.ForEach(context.AfterCommit);
+    }
+
+    /// <summary>
+    /// A call's ticks keep their own phase (the last due time plus whole intervals), so calls spread
+    /// over the interval stay spread, however late one sweep ran; anchored to the sweep's time instead,
+    /// every call ticked in one late sweep would tick together from then on. The last tick before the
+    /// balance runs out comes when it does.
+    /// </summary>
+    internal static DateTimeOffset NextTick(DateTimeOffset due, DateTimeOffset now, long? remainingSeconds)
+    {
+        if (remainingSeconds is { } remaining && remaining < CallRules.TickInterval.TotalSeconds)
+        {
+            return now + TimeSpan.FromSeconds(Math.Max(1, remaining));
+        }
+        var next = due + CallRules.TickInterval;
+        return next > now ? next : now + CallRules.TickInterval - TimeSpan.FromTicks((now - due).Ticks % CallRules.TickInterval.Ticks);
+    }
+
+    /// <summary>
+    /// Ends the runs of confirmations that stopped arriving on this node and writes every start and
+    /// lapse the database has not heard of yet (it may have been away).
+    /// </summary>
+    public async Task CatchUpAsync()
+    {
+        confirmations.MarkLapses();
+        foreach (var (tenantId, callId) in confirmations.TakeTransitions())
+        {
+            await EvaluateOrRetryAsync(tenantId, callId);
+        }
+    }
+
+    /// <summary>
+    /// Writes this node's latest confirmations in one statement (the calls locked in id order, as the
+    /// tick locks them); a write that fails is taken again next time.
+    /// </summary>
+    public async Task FlushStampsAsync()
+    {
+        var stamps = confirmations.TakeStamps();
+        if (stamps.Count == 0)
+        {
+            return;
+        }
+        try
+        {
+            await using var connection = await db.OpenConnectionAsync();
+            await connection.ExecuteAsync(
+                """
+                WITH stamp AS (
+                    SELECT id, max(at) FILTER (WHERE is_student) AS student_at, max(at) FILTER (WHERE NOT is_student) AS teacher_at
+                    FROM unnest(@ids, @isStudent, @at) u(id, is_student, at) GROUP BY id),
+                locked AS (SELECT id FROM calls WHERE id IN (SELECT id FROM stamp) AND state IN ('accepted', 'connected') ORDER BY id FOR UPDATE)
+                UPDATE calls c SET student_confirmed_at = greatest(c.student_confirmed_at, s.student_at),
+                                   teacher_confirmed_at = greatest(c.teacher_confirmed_at, s.teacher_at)
+                FROM stamp s JOIN locked l ON l.id = s.id
+                WHERE c.id = s.id
+                """,
+                new { ids = stamps.Select(s => s.CallId).ToArray(), isStudent = stamps.Select(s => s.IsStudent).ToArray(), at = stamps.Select(s => s.ConfirmedAt).ToArray() });
+        }
+        catch (Exception exception)
+        {
+            logger.LogWarning(exception, "Media confirmations of {Count} participants not written; retrying", stamps.Count);
+            confirmations.RetryStamps(stamps.Select(s => s.CallId));
+        }
+    }
+}
+
+/// <summary>
+/// Every second, <see cref="CallMetering.CatchUpAsync"/>; once per heartbeat, writes this node's
+/// latest confirmations (<see cref="CallMetering.FlushStampsAsync"/>).
+/// Nothing here waits for a socket to close: a silent connection stops confirming, and that alone pauses billing.
+/// </summary>
+public sealed class MediaConfirmationWatchdog(
+    CallMetering metering, Microsoft.Extensions.Options.IOptions<Signaling.SignalingOptions> signaling, TimeProvider time)
+    : BackgroundService
+{
+    public static readonly TimeSpan Period = TimeSpan.FromSeconds(1);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Period, time);
+        var flushedAt = time.GetTimestamp();
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            await metering.CatchUpAsync();
+            if (time.GetElapsedTime(flushedAt) >= TimeSpan.FromSeconds(signaling.Value.HeartbeatSeconds))
+            {
+                flushedAt = time.GetTimestamp();
+                await metering.FlushStampsAsync();
+            }
+        }
+    }
+}
