@@ -6,7 +6,7 @@ namespace Callern.Platform.Tests.Calls.Faults;
 
 /// <summary>
 /// Issue 17: the platform process is killed (SIGKILL: no disconnect handler, no last write) and
-/// started again within 5 s on the same port; the apps reconnect as the SDK does, rejoin the live
+/// started again at once on the same port (within 5 s on an idle machine; the test logs how long it took); the apps reconnect as the SDK does, rejoin the live
 /// call and confirm media again. Media kept flowing between the browsers meanwhile, but nobody
 /// confirmed it to a platform: the outage must not be billed, and the lesson goes on.
 /// </summary>
@@ -15,7 +15,7 @@ public sealed class PlatformKillTests(ITestOutputHelper output) : IAsyncLifetime
     private readonly FaultLab _lab = new(output);
 
     [Fact]
-    public async Task Killed_and_restarted_within_5_s_the_call_goes_on_and_the_outage_is_not_billed()
+    public async Task Killed_and_restarted_at_once_the_call_goes_on_and_the_outage_is_not_billed()
     {
         await _lab.StartPlatformAsync("first");
         var call = await _lab.ConnectedCallAsync();
@@ -36,7 +36,7 @@ public sealed class PlatformKillTests(ITestOutputHelper output) : IAsyncLifetime
         var ended = await _lab.EndedAsync(call, TimeSpan.FromSeconds(10));
 
         Assert.Equal((CallState.Ended, "completed"), (ended.State, ended.EndReason));
-        await _lab.AssertHonestBillingAsync("SIGKILL, restart within 5 s, clients reconnect", call, ended, FaultLab.UnwrittenAtKill);
+        await _lab.AssertHonestBillingAsync("SIGKILL, restart at once, clients reconnect", call, ended, FaultLab.UnwrittenAtKill);
     }
 
     private static bool BillingAgainSince(FaultCall call, DateTimeOffset since) =>
