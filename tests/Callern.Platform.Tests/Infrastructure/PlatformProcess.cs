@@ -131,9 +131,9 @@ public sealed class PlatformProcess : ICallernHost, IDisposable
                     return;
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
-                // Not listening yet.
+                // Not listening yet, or too busy starting to answer within the probe's timeout (a loaded machine).
             }
             await Task.Delay(100);
         }
