@@ -51,6 +51,9 @@ var acceptLatency = Enumerable.Repeat(double.NaN, options.Calls).ToArray();
 const int WarmupSeconds = 5;
 var received = new (long SentAt, long ReceivedAt)[options.Calls * 2 * ((WarmupSeconds + options.RelaySeconds) * 1000 / options.SignalEveryMs + 2)];
 var receivedCount = 0L;
+// Every side's loop of media confirmations, from its accept to the end of the run.
+var confirmations = new System.Collections.Concurrent.ConcurrentBag<Task>();
+using var stopConfirming = new CancellationTokenSource();
 var callOf = new string?[options.Calls];
 var teacherOf = new ConcurrentDictionary<string, LeanHubConnection>();
 var accepted = 0;
@@ -200,7 +203,7 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
     relay, first {WarmupSeconds} s     {Summary(warmupLatency)}
     relay ({options.RelaySeconds} s, every {options.SignalEveryMs} ms) {sent} signals sent, {relayLatency.Count} received ({relayLatency.Count / options.RelaySeconds:F0}/s): {Summary(relayLatency)}
     load generator's own lag         {Summary(lag.Select(x => x.Ms))} (a 10 ms timer's lateness while relaying)
-    platform CPU without signals     {quietCpu:P0} of a core ({connectedCalls} calls metering: ticks, timer events, heartbeats)
+    platform CPU without signals     {quietCpu:P0} of a core ({connectedCalls} calls metering: media confirmations, ticks, timer events, heartbeats)
     platform CPU per relayed signal  {(sent == 0 ? 0 : cpu / sent * 1e6):F0} µs in all ({cpu:F1} s of CPU), {(sent == 0 ? 0 : Math.Max(0, cpu - quietCpu * (options.RelaySeconds + 1)) / sent * 1e6):F0} µs above the quiet load; load generator {(sent == 0 ? 0 : self / sent * 1e6):F0} µs ({self:F1} s)
     machine CPU busy while relaying  {machineBusy:P0} of {Environment.ProcessorCount} cores
     """));
@@ -215,6 +218,8 @@ if (Environment.GetEnvironmentVariable("BENCH_SAMPLES") is { } samplesPath)
     File.WriteAllLines(samplesPath + ".ring", Enumerable.Range(0, options.Calls).Select(i => string.Create(CultureInfo.InvariantCulture,
         $"{requestedAt[i] / (double)Stopwatch.Frequency:F4} {ringLatency[i]:F2} {acceptLatency[i]:F2} {nowUtc - Stopwatch.GetElapsedTime(requestedAt[i], nowAt):HH:mm:ss.fff}")));
 }
+await stopConfirming.CancelAsync();
+await Task.WhenAll(confirmations);
 await ForEachAsync(options.Calls, async i =>
 {
     if (callOf[i] is { } callId)
@@ -229,15 +234,33 @@ return connectedCalls == options.Calls ? 0 : 1;
 LeanHubConnection Connect(string user, string role) => new(new Uri(baseUri, "/hubs/calls"), Token(user, role));
 
 // As a browser does after the accept: its side of the negotiation (an offer or answer and two ICE
-// candidates, not timed), then it reports its media connected: metering starts, the setup timeout
-// no longer applies.
+// candidates, not timed), then, as the SDKs do, it confirms the media it receives at once and every
+// 2 s from then on: when both sides have, metering starts and the setup timeout no longer applies.
 async Task NegotiateAsync(LeanHubConnection side, Guid callId)
 {
     for (var i = 0; i < 3; i++)
     {
         await side.SendSignalAsync(callId, NotTimed, padding);
     }
-    await side.InvokeAsync("ReportMediaConnected", callId);
+    confirmations.Add(ConfirmMediaAsync(side, callId));
+}
+
+async Task ConfirmMediaAsync(LeanHubConnection side, Guid callId)
+{
+    var inboundBytes = 0L;
+    try
+    {
+        while (true)
+        {
+            inboundBytes += 50_000;
+            await side.InvokeAsync("ConfirmMedia", callId, new { sampledAt = DateTimeOffset.UtcNow, inboundBytes });
+            await Task.Delay(TimeSpan.FromSeconds(2), stopConfirming.Token);
+        }
+    }
+    catch (OperationCanceledException)
+    {
+        // The calls are ending.
+    }
 }
 
 void Received(long sentAt)

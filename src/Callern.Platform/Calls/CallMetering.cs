@@ -66,13 +66,15 @@ public sealed class CallMetering(
 
     private async Task EvaluateAsync(Guid tenantId, Guid callId)
     {
+        // Read before the call is locked: a settings read needs a pooled connection of its own, which
+        // must never be waited for while holding a lock others queue behind with theirs.
+        var rules = (await settings.GetAsync(tenantId)).Calls;
         var after = new List<Func<Task>>();
         await using (var connection = await db.OpenConnectionAsync())
         await using (var transaction = await connection.BeginTransactionAsync())
         {
             if (await CallStore.LockAsync(connection, transaction, tenantId, callId) is { State: "accepted" or "connected" } call)
             {
-                var rules = (await settings.GetAsync(tenantId)).Calls;
                 await ApplyLockedAsync(connection, transaction, call, rules, time.GetUtcNow().ToDatabasePrecision(), after);
             }
             await transaction.CommitAsync();
@@ -143,10 +145,10 @@ public sealed class CallMetering(
     /// <summary>The reconnect grace ran out: the call ends <c>connection_lost</c> unless media was confirmed again.</summary>
     internal async Task GraceEndedAsync(Deadline deadline, DeadlineContext context)
     {
+        var rules = (await settings.GetAsync(deadline.TenantId)).Calls;
         if (await CallStore.LockAsync(context.Connection, context.Transaction, deadline.TenantId, deadline.SubjectId) is { State: "connected" } call)
         {
             var after = new List<Func<Task>>();
-            var rules = (await settings.GetAsync(call.TenantId)).Calls;
             await ApplyLockedAsync(context.Connection, context.Transaction, call, rules, time.GetUtcNow().ToDatabasePrecision(), after);
             after.ForEach(context.AfterCommit);
         }
@@ -162,6 +164,11 @@ public sealed class CallMetering(
     internal async Task TickAsync(IReadOnlyList<Deadline> deadlines, DeadlineContext context)
     {
         var (connection, transaction) = (context.Connection, context.Transaction);
+        // The schools' settings before the calls are locked (see EvaluateAsync).
+        foreach (var tenantId in deadlines.Select(d => d.TenantId).Distinct())
+        {
+            await settings.GetAsync(tenantId);
+        }
         Dictionary<Guid, CallRecord> calls;
         Dictionary<Guid, (long Held, long Available)> room;
         await using (var results = await connection.QueryResultsAsync(

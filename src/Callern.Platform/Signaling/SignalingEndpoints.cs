@@ -54,6 +54,8 @@ public static class SignalingEndpoints
         var me = app.MapGroup("/v1/me/availability").WithTags("Presence").RequireAuthorization(Policies.Teacher);
         me.MapPut("/", SetAvailability).WithName("SetMyAvailability")
             .WithSummary("A teacher sets their status (available, away, offline), as the hub's SetAvailability does.");
+        me.MapGet("/", GetAvailability).WithName("GetMyAvailability")
+            .WithSummary("A teacher's own status as students' requests see it (offline if never set): what an app shows after a reload.");
 
         var presence = app.MapGroup("/v1/presence").WithTags("Presence").RequireAuthorization(Policies.Admin);
         presence.MapGet("/teachers", ListTeachers).WithName("ListTeacherPresence")
@@ -69,6 +71,13 @@ public static class SignalingEndpoints
             return new FieldErrors().Add("status", "available, away or offline.").ToProblem();
         }
         return TypedResults.Ok(await presence.SetAsync(http.User.RequiredCaller(), status));
+    }
+
+    private static async Task<Ok<TeacherPresence>> GetAvailability(HttpContext http, PresenceStore store)
+    {
+        var caller = http.User.RequiredCaller();
+        return TypedResults.Ok(await store.FindAsync(caller.TenantId, caller.UserId)
+            ?? new TeacherPresence(caller.UserId, PresenceStatus.Offline, false, DateTimeOffset.UnixEpoch, null));
     }
 
     private static async Task<Results<Ok<Page<TeacherPresence>>, ValidationProblem>> ListTeachers(

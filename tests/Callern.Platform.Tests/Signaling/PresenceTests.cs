@@ -104,7 +104,12 @@ public sealed class PresenceTests(CallernApp app) : IClassFixture<CallernApp>
         var available = await adminSdk.ListTeacherPresenceAsync(status: "available");
         var firstPage = await adminSdk.ListTeacherPresenceAsync(limit: 1);
         var secondPage = await adminSdk.ListTeacherPresenceAsync(cursor: firstPage.NextCursor, limit: 1);
+        // What a teacher's app reads back after a reload.
+        var readBack = await teacher1.GetMyAvailabilityAsync();
+        var neverSet = await app.SdkAs(tenant, "teacher-3", CallernRoles.Teacher).GetMyAvailabilityAsync();
 
+        Assert.Equal((PresenceStatus.Available, true), (readBack.Status, readBack.Connected));
+        Assert.Equal(("teacher-3", PresenceStatus.Offline), (neverSet.TeacherId, neverSet.Status));
         Assert.Equal(PresenceStatus.Available, set.Status);
         Assert.True(set.Connected);
         Assert.Equal(("teacher-1", PresenceStatus.Available), (heard.TeacherId, heard.Status));

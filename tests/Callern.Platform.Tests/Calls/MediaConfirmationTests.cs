@@ -1,0 +1,128 @@
+using Callern.Platform.Calls;
+using Callern.Platform.Signaling;
+using Callern.Platform.Tests.Infrastructure;
+using Callern.Sdk;
+using Microsoft.AspNetCore.SignalR;
+using Call = Callern.Platform.Calls.Call;
+using CallAcceptedEvent = Callern.Platform.Calls.CallAcceptedEvent;
+using CallEndedEvent = Callern.Platform.Calls.CallEndedEvent;
+using CallRequest = Callern.Platform.Calls.CallRequest;
+using CallTimerEvent = Callern.Platform.Calls.CallTimerEvent;
+using LiveCallEvent = Callern.Platform.Calls.LiveCallEvent;
+using MediaConfirmation = Callern.Platform.Calls.MediaConfirmation;
+using PeerConnectionEvent = Callern.Platform.Calls.PeerConnectionEvent;
+using PeerRejoinedEvent = Callern.Platform.Calls.PeerRejoinedEvent;
+
+namespace Callern.Platform.Tests.Calls;
+
+/// <summary>Media confirmations over the hub, what they bill, what they refuse, and rejoining a live call.</summary>
+public sealed class MediaConfirmationTests(CallernApp app) : IClassFixture<CallernApp>
+{
+    [Fact]
+    public async Task Media_that_stops_while_both_hubs_stay_connected_pauses_billing_at_the_last_confirmation_and_resumes_when_it_flows_again()
+    {
+        await using var pair = await app.PairAsync(600);
+        var (tenant, student, teacher) = pair;
+        var callId = await CallTestKit.ConnectedCallAsync(student, teacher);
+
+        await app.AdvanceAsync(TimeSpan.FromSeconds(20));
+        // The teacher's peer connection stops receiving (ICE failed, a frozen tab); both hubs stay up.
+        teacher.StopMedia();
+        await app.AdvanceAsync(TimeSpan.FromSeconds(20));
+        var paused = await student.NextAsync<PeerConnectionEvent>("PeerConnection");
+        var teacherTold = await teacher.NextAsync<PeerConnectionEvent>("PeerConnection");
+        teacher.StartMedia(callId);
+        await app.AdvanceAsync(TimeSpan.FromSeconds(10));
+        var resumed = await student.NextAsync<PeerConnectionEvent>("PeerConnection");
+        var ended = await student.InvokeAsync<Call>(nameof(CallsHub.EndCall), callId);
+
+        Assert.Equal((false, false, true), (paused.Connected, teacherTold.Connected, resumed.Connected));
+        // 20 s before media stopped, and from its return (the first step of the last 10 s) to the end.
+        Assert.Equal((EndReasons.Completed, 28L), (ended.EndReason, ended.BilledSeconds));
+        var wallet = await app.SdkAs(tenant, "s", CallernRoles.Student).GetMyWalletAsync();
+        var earnings = await app.SdkAs(tenant, "t", CallernRoles.Teacher).GetMyEarningsAsync();
+        Assert.Equal((600L - 28, 0L, 28L), (wallet.AvailableSeconds, wallet.HeldSeconds, earnings.Seconds));
+    }
+
+    [Fact]
+    public async Task Bad_confirmations_get_a_coded_hub_error_and_bill_nothing()
+    {
+        await using var pair = await app.PairAsync(600);
+        var (tenant, student, teacher) = pair;
+        await app.StudentWithSecondsAsync(tenant, "stranger", 600);
+        await using var stranger = await CallParty.JoinAsync(app, tenant, "stranger", CallernRoles.Student);
+        var callId = await CallTestKit.AcceptedCallAsync(student, teacher);
+        var now = app.Clock.GetUtcNow();
+
+        var notInCall = await ConfirmAsync(stranger, callId, new MediaConfirmation(now, 1000));
+        var unknown = await ConfirmAsync(student, Guid.NewGuid(), new MediaConfirmation(now, 1000));
+        var future = await ConfirmAsync(student, callId, new MediaConfirmation(now.AddSeconds(10), 1000));
+        var stale = await ConfirmAsync(student, callId, new MediaConfirmation(now.AddSeconds(-30), 1000));
+        var negative = await ConfirmAsync(student, callId, new MediaConfirmation(now, -1));
+        await student.InvokeAsync<Platform.Calls.MediaConfirmationResult>(nameof(CallsHub.ConfirmMedia), callId, new MediaConfirmation(now, 1000));
+        var tooFast = await ConfirmAsync(student, callId, new MediaConfirmation(now, 2000));
+        // The teacher's own confirmation at the same moment is the first of theirs: it counts, and the call connects.
+        await teacher.InvokeAsync<Platform.Calls.MediaConfirmationResult>(nameof(CallsHub.ConfirmMedia), callId, new MediaConfirmation(now, 1000));
+        await student.InvokeAsync<Call>(nameof(CallsHub.EndCall), callId);
+        var afterEnd = await ConfirmAsync(teacher, callId, new MediaConfirmation(app.Clock.GetUtcNow(), 9000));
+
+        Assert.Contains("call_not_found", notInCall);
+        Assert.Contains("call_not_found", unknown);
+        Assert.Contains("confirmation_in_future", future);
+        Assert.Contains("confirmation_stale", stale);
+        Assert.Contains("invalid_argument", negative);
+        Assert.Contains("confirmation_too_fast", tooFast);
+        Assert.Contains("call_ended", afterEnd);
+        var summary = await app.SdkAs(tenant, "admin-1", CallernRoles.Admin).GetCallAsync(callId);
+        Assert.Equal(0, summary.BilledSeconds);
+        Assert.Equal(600, (await app.SdkAs(tenant, "s", CallernRoles.Student).GetMyWalletAsync()).AvailableSeconds);
+    }
+
+    [Fact]
+    public async Task A_call_that_is_still_ringing_cannot_be_confirmed()
+    {
+        await using var pair = await app.PairAsync(600);
+        var call = await pair.Student.InvokeAsync<Call>(nameof(CallsHub.RequestCall), new CallRequest("en", "B1", null, null, null));
+
+        var ringing = await ConfirmAsync(pair.Student, call.Id, new MediaConfirmation(app.Clock.GetUtcNow(), 1000));
+
+        Assert.Contains("invalid_state", ringing);
+    }
+
+    [Fact]
+    public async Task A_participant_who_reloads_finds_the_live_call_and_rejoins_it_and_the_peer_is_told()
+    {
+        await using var pair = await app.PairAsync(600);
+        var (tenant, student, teacher) = pair;
+        var callId = await CallTestKit.ConnectedCallAsync(student, teacher);
+        await app.AdvanceAsync(TimeSpan.FromSeconds(10));
+
+        // A reload: a new hub connection, nothing remembered.
+        await teacher.ReturnAsync();
+        var announced = await teacher.NextAsync<LiveCallEvent>("LiveCall");
+        var live = await app.SdkAs(tenant, "t", CallernRoles.Teacher).GetMyLiveCallAsync();
+        var rejoined = await teacher.InvokeAsync<CallAcceptedEvent>(nameof(CallsHub.RejoinCall), callId);
+        var told = await student.NextAsync<PeerRejoinedEvent>("PeerRejoined");
+
+        Assert.Equal((callId, Platform.Calls.CallState.Connected), (announced.CallId, announced.State));
+        Assert.Equal(callId, live.Call!.Id);
+        Assert.Equal((callId, "s", true, Platform.Calls.CallState.Connected), (rejoined.CallId, rejoined.Peer.Id, rejoined.Polite, rejoined.State));
+        Assert.True(rejoined.IceServers.Ttl > 0);
+        Assert.Equal((callId, "t"), (told.CallId, told.UserId));
+        Assert.Null((await app.SdkAs(tenant, "stranger", CallernRoles.Student).GetMyLiveCallAsync()).Call);
+
+        // Media flows again on the new peer connection: billing never stopped for longer than a confirmation gap.
+        await app.AdvanceAsync(TimeSpan.FromSeconds(10));
+        var timer = await student.NextAsync<CallTimerEvent>("CallTimer");
+        await student.InvokeAsync<Call>(nameof(CallsHub.EndCall), callId);
+        await teacher.NextAsync<CallEndedEvent>("CallEnded");
+        var afterEnd = await Assert.ThrowsAsync<HubException>(() => teacher.InvokeAsync<CallAcceptedEvent>(nameof(CallsHub.RejoinCall), callId));
+        Assert.Contains("call_ended", afterEnd.Message);
+        Assert.Null((await app.SdkAs(tenant, "t", CallernRoles.Teacher).GetMyLiveCallAsync()).Call);
+        Assert.False(timer.Paused);
+    }
+
+    private static async Task<string> ConfirmAsync(CallParty party, Guid callId, MediaConfirmation confirmation) =>
+        (await Assert.ThrowsAsync<HubException>(() =>
+            party.InvokeAsync<Platform.Calls.MediaConfirmationResult>(nameof(CallsHub.ConfirmMedia), callId, confirmation))).Message;
+}
