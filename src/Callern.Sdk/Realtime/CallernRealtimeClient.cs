@@ -10,9 +10,10 @@ namespace Callern.Sdk.Realtime;
 /// <summary>
 /// The realtime client: one connection to the platform's hub (<c>/hubs/calls</c>) for one signed-in
 /// user. Commands are async methods; events are C# events named as the TypeScript SDK's. The
-/// connection uses SignalR's stateful reconnect, so a short network blip loses no message in either
-/// direction; a connection that cannot be resumed (the platform restarted, another node) is
-/// re-established with backoff (<see cref="CallernRealtimeOptions.ReconnectDelays"/>), asking
+/// connection uses SignalR's stateful reconnect, so a dropped socket whose network is back at once
+/// loses no message in either direction; a connection that cannot be resumed (the network stayed
+/// away, the platform restarted, another node) is replaced, and messages sent to the old one are
+/// lost (<see cref="Reconnected"/>: restart ICE and catch up). It is re-established with backoff (<see cref="CallernRealtimeOptions.ReconnectDelays"/>), asking
 /// <see cref="CallernRealtimeOptions.AccessTokenProvider"/> for a fresh token, and the platform then
 /// announces a live call with <see cref="LiveCall"/>. Commands issued meanwhile wait for it.
 /// </summary>

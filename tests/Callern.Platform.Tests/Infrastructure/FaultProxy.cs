@@ -13,6 +13,7 @@ namespace Callern.Platform.Tests.Infrastructure;
 /// <see cref="Forward"/>, as TCP's retransmission would deliver them after a short outage.</item>
 /// <item><see cref="Cut"/>: every connection is reset and new ones are refused (nothing listens),
 /// as when the target stops.</item>
+/// <item><see cref="Drop"/>: every connection is reset, new ones are forwarded (a blip).</item>
 /// <item><see cref="Forward"/>: forwards again (listening again after a cut, on the same port).</item>
 /// </list>
 /// It listens on a port below 32768, outside the kernel's range for the local end of outgoing
@@ -90,6 +91,18 @@ public sealed class FaultProxy : IAsyncDisposable
             }
             Mode = FaultProxyMode.Silent;
         }
+    }
+
+    /// <summary>Resets every connection (RST) but keeps forwarding new ones: a blip that drops sockets, the network back at once.</summary>
+    public void Drop()
+    {
+        List<Link> links;
+        lock (_gate)
+        {
+            links = [.. _links];
+            _links.Clear();
+        }
+        links.ForEach(l => l.Reset());
     }
 
     /// <summary>Resets every connection (RST) and refuses new ones until <see cref="Forward"/>.</summary>

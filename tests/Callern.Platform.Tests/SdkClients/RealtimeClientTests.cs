@@ -234,6 +234,49 @@ public sealed class RealtimeClientTests(KestrelCallernApp app) : IClassFixture<K
     }
 
     [Fact]
+    public async Task A_signal_sent_while_the_peers_socket_drops_arrives_once_through_the_resumed_connection()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await app.StudentWithSecondsAsync(tenant, "noa", 600);
+        await app.TeacherAsync(tenant, "ray");
+        await using var path = FaultProxy.Start(app.BaseUrl.Port);
+        await using var teacher = Client(tenant, "ray", CallernRoles.Teacher);
+        await using var student = new CallernRealtimeClient(new CallernRealtimeOptions
+        {
+            BaseUrl = new Uri($"http://127.0.0.1:{path.Port}/"),
+            AccessTokenProvider = _ => ValueTask.FromResult(app.Token(tenant, "noa", CallernRoles.Student)),
+        });
+        var incoming = new Recorder<IncomingCallEvent>();
+        var signals = new Recorder<SignalEvent>();
+        var reconnected = new Recorder<ReconnectedEvent>();
+        var teacherSignals = new Recorder<SignalEvent>();
+        teacher.IncomingCall += incoming.Record;
+        teacher.SignalReceived += teacherSignals.Record;
+        student.SignalReceived += signals.Record;
+        student.Reconnected += reconnected.Record;
+        await teacher.StartAsync();
+        await student.StartAsync();
+        await teacher.SetAvailabilityAsync(PresenceStatus.Available);
+        var call = await student.RequestCallAsync(new CallRequest { Language = "en", Level = "B1" });
+        await teacher.AcceptOfferAsync((await incoming.NextAsync()).OfferId);
+
+        // The student's socket is reset (a Wi-Fi hand-over); the network is back at once.
+        path.Drop();
+        await teacher.SendSignalAsync(call.Id, new SignalMessage { Type = "offer", Payload = "during the drop" });
+        await student.SendSignalAsync(call.Id, new SignalMessage { Type = "answer", Payload = "from the resumed connection" });
+        await teacher.SendSignalAsync(call.Id, new SignalMessage { Type = "candidate", Payload = "after the drop" });
+
+        Assert.Equal("during the drop", (await signals.NextAsync()).Signal.Payload);
+        Assert.Equal("after the drop", (await signals.NextAsync()).Signal.Payload);
+        Assert.Equal("from the resumed connection", (await teacherSignals.NextAsync()).Signal.Payload);
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        // Resumed by stateful reconnect: the same connection, so no Reconnected, and nothing twice.
+        Assert.Equal((0, 0, 0), (signals.Pending, teacherSignals.Pending, reconnected.Pending));
+        Assert.True(path.Accepted > 1, "the student's app opened a new socket");
+        await teacher.EndCallAsync(call.Id);
+    }
+
+    [Fact]
     public async Task Refusals_carry_the_platform_code()
     {
         var tenant = await app.CreateTenantAsync();
