@@ -32,6 +32,11 @@ public sealed class DatabaseOutageTests(ITestOutputHelper output) : IAsyncLifeti
         var lastTwoWay = call.LastTwoWay!.Value;
         _lab.Log($"last two-way confirmation {lastTwoWay:HH:mm:ss.fff}, ended {ended.EndedAt:HH:mm:ss.fff} ({(ended.EndedAt!.Value - lastTwoWay).TotalSeconds:F1} s later)");
         Assert.InRange(ended.EndedAt.Value, lastTwoWay + FaultLab.Grace - FaultLab.Bound, lastTwoWay + FaultLab.Grace + FaultLab.Bound);
+        if (call.Teacher.PeerConnectionLog.FirstOrDefault(e => !e.Event.Connected) is { Event: not null } heard)
+        {
+            // Not asserted (billing is what this test guards): when the teacher's "reconnecting" banner showed.
+            _lab.Log($"the teacher heard 'reconnecting' {(heard.ReceivedAt - lastTwoWay).TotalSeconds:F1} s after the student's last confirmation");
+        }
         await _lab.AssertHonestBillingAsync("PostgreSQL unavailable for 10 s while the student drops", call, ended);
     }
 

@@ -24,7 +24,7 @@ public sealed class MediaParty : IAsyncDisposable
     private readonly TaskCompletionSource<CallEndedEvent> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<CallConnectedEvent> _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<IncomingCallEvent> _incoming = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly List<PeerConnectionEvent> _peerConnections = [];
+    private readonly List<(DateTimeOffset ReceivedAt, PeerConnectionEvent Event)> _peerConnections = [];
     private MediaConfirmer? _confirmer;
     private long _bytesBefore;
     private DateTimeOffset? _flowingSince;
@@ -61,7 +61,11 @@ public sealed class MediaParty : IAsyncDisposable
         }
     }
 
-    public IReadOnlyList<PeerConnectionEvent> PeerConnections
+    /// <summary>The PeerConnection events ("reconnecting" / "back") in order.</summary>
+    public IReadOnlyList<PeerConnectionEvent> PeerConnections => PeerConnectionLog.Select(e => e.Event).ToList();
+
+    /// <summary>The PeerConnection events with when this app received them.</summary>
+    public IReadOnlyList<(DateTimeOffset ReceivedAt, PeerConnectionEvent Event)> PeerConnectionLog
     {
         get
         {
@@ -152,7 +156,7 @@ public sealed class MediaParty : IAsyncDisposable
         {
             lock (_gate)
             {
-                _peerConnections.Add(e);
+                _peerConnections.Add((DateTimeOffset.UtcNow, e));
             }
             Log(e.Connected ? "PeerConnection: back" : $"PeerConnection: reconnecting, grace ends {e.GraceEndsAt:HH:mm:ss.fff}");
             return Task.CompletedTask;
