@@ -37,7 +37,8 @@ public sealed class MediaConfirmations(TimeProvider time)
 
     /// <summary>
     /// Records a confirmation received now. Media counts as flowing when the inbound bytes grew since
-    /// the party's previous confirmation (a smaller count is a new peer connection, counted from zero).
+    /// the party's previous confirmation (a smaller count is a new peer connection, counted from zero,
+    /// and starts a new run: the moments between the two connections are not billed).
     /// </summary>
     public Outcome Record(Guid tenantId, Guid callId, string userId, bool isStudent, long inboundBytes, DateTimeOffset now)
     {
@@ -50,13 +51,16 @@ public sealed class MediaConfirmations(TimeProvider time)
                     $"Media is confirmed every {MediaConfirmationRules.Interval.TotalSeconds:0} s; this one came too soon after the last.",
                     StatusCodes.Status429TooManyRequests);
             }
-            var grew = inboundBytes > (inboundBytes < stream.LastBytes ? 0 : stream.LastBytes);
+            // Fewer bytes than before: a new peer connection (a reload, a rejoin), whose media began
+            // after the old one's stopped, so its run is a new one even if it came back quickly.
+            var newConnection = inboundBytes < stream.LastBytes;
+            var grew = inboundBytes > (newConnection ? 0 : stream.LastBytes);
             stream.LastBytes = inboundBytes;
             stream.LastReceivedAt = now;
             var transition = false;
             if (grew)
             {
-                if (!IsRunning(stream, now))
+                if (!IsRunning(stream, now) || newConnection)
                 {
                     stream.ConfirmedBeforeRun = stream.ConfirmedAt;
                     stream.FlowingSince = now;

@@ -19,15 +19,9 @@ public sealed class SignalingOptions
     public int HeartbeatChunk { get; set; } = 500;
 
     /// <summary>
-    /// A call takes a participant whose connection missed three heartbeats as gone (its node died) and
-    /// bills only up to the last one. The validation keeps <see cref="StaleConnectionSeconds"/> at least
-    /// this long, so a call sees the stale row before the sweeper deletes it.
-    /// </summary>
-    public TimeSpan ConnectionGoneAfter => TimeSpan.FromSeconds(3 * HeartbeatSeconds);
-
-    /// <summary>
     /// A connection row not refreshed for this long belongs to a node that died; the sweeper deletes it.
-    /// At least the longest presence grace, so such a teacher may go offline at once.
+    /// At least three heartbeats (one late beat is no death) and the longest presence grace, so such
+    /// a teacher may go offline at once.
     /// </summary>
     public int StaleConnectionSeconds { get; set; } = 75;
 

@@ -69,6 +69,13 @@ public sealed class CallParty : IAsyncDisposable
     /// <summary>The party's media stops arriving (ICE failed, the peer's tab froze): confirmations go on, the bytes stop growing.</summary>
     public void StopMedia() => _mediaFlowing = false;
 
+    /// <summary>A new peer connection (after a reload or a rejoin): its byte counters start again from zero.</summary>
+    public void RestartMedia(Guid callId)
+    {
+        _inboundBytes = 0;
+        StartMedia(callId);
+    }
+
     /// <summary>
     /// Confirms the media received since the last confirmation, as the SDKs do every 2 s; nothing
     /// when the party has no media, is not connected, or confirmed less than a second ago.

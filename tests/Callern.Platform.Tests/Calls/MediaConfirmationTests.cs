@@ -45,6 +45,28 @@ public sealed class MediaConfirmationTests(CallernApp app) : IClassFixture<Calle
     }
 
     [Fact]
+    public async Task A_reload_quicker_than_a_lapse_still_leaves_the_moments_without_media_unbilled()
+    {
+        await using var pair = await app.PairAsync(600);
+        var (tenant, student, teacher) = pair;
+        var callId = await CallTestKit.ConnectedCallAsync(student, teacher);
+
+        await app.AdvanceAsync(TimeSpan.FromSeconds(10));
+        // The teacher's page reloads: 4 s without a confirmation (less than a lapse), then a new
+        // peer connection whose byte counters start from zero.
+        await teacher.LeaveAsync();
+        await app.AdvanceAsync(TimeSpan.FromSeconds(4));
+        await teacher.ReturnAsync();
+        teacher.RestartMedia(callId);
+        await app.AdvanceAsync(TimeSpan.FromSeconds(6));
+        var ended = await student.InvokeAsync<Call>(nameof(CallsHub.EndCall), callId);
+
+        // 10 s before the reload and 4 s from the new connection's first confirmation (at 16 s) to the end.
+        Assert.Equal(14, ended.BilledSeconds);
+        Assert.Equal(600 - 14, (await app.SdkAs(tenant, "s", CallernRoles.Student).GetMyWalletAsync()).AvailableSeconds);
+    }
+
+    [Fact]
     public async Task Bad_confirmations_get_a_coded_hub_error_and_bill_nothing()
     {
         await using var pair = await app.PairAsync(600);
