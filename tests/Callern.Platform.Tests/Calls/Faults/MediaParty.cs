@@ -10,7 +10,7 @@ namespace Callern.Platform.Tests.Calls.Faults;
 /// while media "flows" (<see cref="StopMedia"/> freezes it, as when ICE fails or the peer's tab
 /// freezes), and the SDK's <see cref="MediaConfirmer"/> confirming it every 2 s from the moment
 /// the call is accepted. A new connection that the platform tells about a live call rejoins it, as
-/// an app does. Every confirmation and its answer is kept: the record from which a test measures
+/// an app does, and a rejoin on either side starts a new peer connection (the counter from zero). Every confirmation and its answer is kept: the record from which a test measures
 /// the two-way media both clients confirmed.
 /// </summary>
 public sealed class MediaParty : IAsyncDisposable
@@ -120,6 +120,23 @@ public sealed class MediaParty : IAsyncDisposable
         Log("media arrives again");
     }
 
+    /// <summary>
+    /// The app starts a new peer connection (after its own rejoin, or its peer's): the counter starts
+    /// again from zero, as a new RTCPeerConnection's inbound-rtp stats do, and grows if media flows.
+    /// </summary>
+    public void NewPeerConnection()
+    {
+        lock (_gate)
+        {
+            _bytesBefore = 0;
+            if (_flowingSince is not null)
+            {
+                _flowingSince = DateTimeOffset.UtcNow;
+            }
+        }
+        Log("new peer connection: the counter starts from zero");
+    }
+
     /// <summary>The app goes away: its connection closes and it confirms nothing more.</summary>
     public async Task LeaveAsync()
     {
@@ -164,6 +181,7 @@ public sealed class MediaParty : IAsyncDisposable
         Client.PeerRejoined += e =>
         {
             Log($"PeerRejoined: {e.UserId}");
+            NewPeerConnection();
             return Task.CompletedTask;
         };
         Client.CallEnded += e =>
@@ -179,6 +197,7 @@ public sealed class MediaParty : IAsyncDisposable
             {
                 var rejoined = await Client.RejoinCallAsync(e.CallId);
                 Log($"rejoined ({rejoined.State})");
+                NewPeerConnection();
                 StartConfirming(e.CallId);
             }
             catch (CallernRealtimeException refused)
