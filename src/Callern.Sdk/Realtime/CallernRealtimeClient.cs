@@ -13,7 +13,8 @@ namespace Callern.Sdk.Realtime;
 /// connection uses SignalR's stateful reconnect, so a dropped socket whose network is back at once
 /// loses no message in either direction; a connection that cannot be resumed (the network stayed
 /// away, the platform restarted, another node) is replaced, and messages sent to the old one are
-/// lost (<see cref="Reconnected"/>: restart ICE and catch up). It is re-established with backoff (<see cref="CallernRealtimeOptions.ReconnectDelays"/>), asking
+/// lost (<see cref="Reconnected"/>: restart ICE and catch up). It is re-established with backoff
+/// (<see cref="CallernRealtimeOptions.ReconnectDelays"/>), asking
 /// <see cref="CallernRealtimeOptions.AccessTokenProvider"/> for a fresh token, and the platform then
 /// announces a live call with <see cref="LiveCall"/>. Commands issued meanwhile wait for it.
 /// </summary>
@@ -200,7 +201,10 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
     public Task<Call> EndCallAsync(Guid callId, CancellationToken cancellationToken = default) =>
         InvokeAsync<Call>("EndCall", [callId], cancellationToken);
 
-    /// <summary>A teacher accepts an offer from <see cref="IncomingCall"/>; returns the peer, ICE servers and negotiation role.</summary>
+    /// <summary>
+    /// A teacher accepts an offer from <see cref="IncomingCall"/>; returns the peer, ICE servers and
+    /// negotiation role, and raises <see cref="CallAccepted"/> unless the platform's event came first (once either way).
+    /// </summary>
     /// <param name="offerId">The offer.</param>
     /// <param name="cancellationToken">Cancels waiting for the answer.</param>
     public async Task<CallAcceptedEvent> AcceptOfferAsync(Guid offerId, CancellationToken cancellationToken = default)
