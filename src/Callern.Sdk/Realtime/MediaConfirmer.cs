@@ -111,9 +111,9 @@ public sealed class MediaConfirmer : IAsyncDisposable
                 await _stop.CancelAsync();
             }
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
         {
-            return;
+            return; // Stopped, or the client was disposed under it.
         }
         finally
         {
