@@ -49,6 +49,10 @@ SERVER_DB="Host=127.0.0.1;Port=$PG_PORT;Username=postgres"
 callern_create_database "$SERVER_DB" callern_sdk_tests
 callern_run_platform "$RUN_DIR/platform" "$(callern_free_port)" "$SERVER_DB;Database=callern_sdk_tests"
 (cd src/Callern.Sdk.TypeScript && npm ci --no-audit --no-fund && CALLERN_DEMO="$RUN_DIR/platform/demo.json" npm test)
+# CallSession in two real browsers: against a stand-in hub through a throwaway coturn, then whole
+# calls through this platform and its coturn, relay only (installs Debian's chromium and
+# firefox-esr if missing).
+(cd src/Callern.Sdk.TypeScript && CALLERN_DEMO="$RUN_DIR/platform/demo.json" npm run test:browser)
 kill -TERM "$PLATFORM_PID" && wait "$PLATFORM_PID" || true
 PLATFORM_PID=""
 
@@ -56,9 +60,6 @@ CALLERN_DB="$SERVER_DB" tests/scripts/run-twice.sh
 
 # Both SDKs packed; a strict TypeScript consumer and a C# consumer (with the docs' C# snippets) compile against the packages.
 tests/scripts/sdk-packages.sh
-
-# CallSession in two real Chromium processes through a throwaway coturn (installs Debian's chromium if missing).
-(cd src/Callern.Sdk.TypeScript && npm run test:browser)
 
 # The sample school (./run.sh with its samples) through two real Chromium processes: a whole
 # lesson from purchase to rating, media relayed by the throwaway coturn (samples/e2e).

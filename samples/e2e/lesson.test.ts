@@ -122,3 +122,66 @@ it("runs a whole lesson: buy, call, ring, accept, media, chat, file, whiteboard,
   await expect.poll(() => seconds(teacher, "#taught")).toBe(taughtBefore + charged);
   await shot(teacher, "07-teacher-earnings");
 });
+
+/** Both pages show the partner's video decoding frames again. */
+async function mediaFlowsBothWays(): Promise<void> {
+  for (const page of [student, teacher]) {
+    await expect
+      .poll(() => page.locator("video.remote").evaluate((v: HTMLVideoElement) => v.videoWidth > 0 && !v.paused && v.currentTime > 0), { timeout: 20_000 })
+      .toBe(true);
+  }
+}
+
+/**
+ * Reloads `reloading` mid-lesson: the other page shows "reconnecting", the reloaded page comes
+ * back into the lesson by itself, and both show "back" once video flows again. Returns how long
+ * the lesson had no media: from the reload until the reloaded page shows "back".
+ */
+async function reloadMidLesson(reloading: Page, other: Page): Promise<number> {
+  const reloadedAt = Date.now();
+  await reloading.reload();
+  await other.locator("#connection-banner[data-state=reconnecting]").waitFor({ timeout: 15_000 });
+  await reloading.locator("#connection-banner").waitFor({ timeout: 20_000 });
+  await reloading.locator("#connection-banner[data-state=back]").waitFor({ timeout: 25_000 });
+  const gap = Date.now() - reloadedAt;
+  await other.locator("#connection-banner[data-state=back]").waitFor({ timeout: 15_000 });
+  await mediaFlowsBothWays();
+  return gap;
+}
+
+it("rejoins the lesson after the teacher and then the student reload, and bills only the time media flowed", async () => {
+  await student.locator("#call-button").waitFor();
+  const balanceBefore = await seconds(student, "#balance");
+  const taughtBefore = await seconds(teacher, "#taught");
+  await student.locator("#call-button").click();
+  await teacher.locator("#accept-call").click({ timeout: 20_000 });
+  await mediaFlowsBothWays();
+  const mediaFrom = Date.now();
+  await expect.poll(() => student.locator("#call-timer").textContent(), { timeout: 15_000 }).not.toBe("0:00");
+
+  const teacherGap = await reloadMidLesson(teacher, student);
+  await shot(student, "08-student-after-teacher-reload");
+  // The chat of the lesson is still there on the reloaded page, and the lesson goes on.
+  await teacher.locator("#chat-input").fill("Sorry, my page reloaded.");
+  await teacher.locator("#chat-input").press("Enter");
+  await expect.poll(() => student.locator("#chat-log").textContent()).toContain("my page reloaded");
+  const studentGap = await reloadMidLesson(student, teacher);
+  await expect.poll(() => student.locator("#chat-log").textContent()).toContain("my page reloaded");
+  // A teacher in a lesson is shown in a lesson, not "away", after the reload.
+  await expect.poll(() => teacher.locator("#availability-note").textContent()).toContain("in a lesson");
+  await new Promise((wait) => setTimeout(wait, 5000));
+
+  const endedAt = Date.now();
+  await student.locator("#end-call").click();
+  await student.locator("#rating-form").waitFor();
+  // Settled: nothing held any more.
+  await expect.poll(() => seconds(student, "#balance[data-held-seconds='0']")).toBeLessThan(balanceBefore);
+  const charged = balanceBefore - (await seconds(student, "#balance"));
+  await expect.poll(() => seconds(teacher, "#taught")).toBe(taughtBefore + charged);
+  // Media flowed from mediaFrom to the end except while each reloaded page was away; a second is
+  // billed only when both sides confirmed it (docs/calls.md: at most 5 s over, per fault).
+  const mediaSeconds = (endedAt - mediaFrom - teacherGap - studentGap) / 1000;
+  console.log(`reload test: charged ${charged} s for ${mediaSeconds.toFixed(1)} s of media (gaps ${teacherGap} and ${studentGap} ms)`);
+  expect(charged).toBeGreaterThan(0);
+  expect(charged).toBeLessThanOrEqual(mediaSeconds + 5);
+});

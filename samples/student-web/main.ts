@@ -1,6 +1,6 @@
 // The student's app: wallet and shop, preferences, pre-call check, the call itself, rating and history.
 import { PreCallCheck, RealtimeError, type Call, type CallAcceptedEvent, type CallEndedEvent, type Package, type Student } from "@callern/sdk";
-import { Classroom, endedNotice } from "../web-shared/classroom.js";
+import { Classroom, endedNotice, rejoinLiveCall } from "../web-shared/classroom.js";
 import { busy, clock, describe, h, minutes, show, when } from "../web-shared/dom.js";
 import { historyTable } from "../web-shared/history.js";
 import { header, schoolPost, signIn } from "../web-shared/school.js";
@@ -27,7 +27,7 @@ async function renderWallet(): Promise<void> {
   show(
     wallet,
     h("h2", { id: "wallet-title" }, "My minutes"),
-    h("p", { class: "big", id: "balance", "data-seconds": balance.availableSeconds }, minutes(balance.availableSeconds)),
+    h("p", { class: "big", id: "balance", "data-seconds": balance.availableSeconds, "data-held-seconds": balance.heldSeconds }, minutes(balance.availableSeconds)),
     balance.heldSeconds > 0 && h("p", { class: "muted" }, `${minutes(balance.heldSeconds)} reserved by a call in progress`),
     balance.expiringWithin7DaysSeconds > 0 && h("p", { class: "warning" }, `${minutes(balance.expiringWithin7DaysSeconds)} expire within 7 days`),
     h(
@@ -191,30 +191,45 @@ realtime.on("callQueued", (e) => {
 realtime.on("callRinging", (e) => {
   callStatus.textContent = e.teachersRinging > 1 ? `Ringing ${e.teachersRinging} teachers…` : "Ringing a teacher…";
 });
-realtime.on("callAccepted", (e: CallAcceptedEvent) => {
+/** Opens the lesson view for an accepted call, or for a live call rejoined after a reload. */
+function join(e: CallAcceptedEvent): void {
   activeCallId = e.callId;
+  classroom?.close();
   classroom = new Classroom(signedIn, e, () => void realtime.endCall(e.callId).catch((err: unknown) => classroom?.alert(describe(err))));
+  classroom.onEnded(() => void endedWhileAway(e.callId));
   show(lesson, classroom.element);
   classroom.element.querySelector("h2")?.setAttribute("tabindex", "-1");
   (classroom.element.querySelector("h2") as HTMLElement | null)?.focus();
   classroom.start().catch(() => void realtime.endCall(e.callId).catch(() => undefined));
-});
-realtime.on("callTimer", (e) => classroom?.setTimer(e));
-realtime.on("balanceWarning", (e) => classroom?.alert(`Only ${e.thresholdMinutes} minute${e.thresholdMinutes === 1 ? "" : "s"} left. Buy more to keep talking.`));
-realtime.on("peerConnection", (e) => classroom?.peerConnection(e));
-realtime.on("callEnded", (e: CallEndedEvent) => {
-  if (e.callId !== activeCallId) return;
+}
+
+/** Closes the lesson view with what the platform settled: the notice, then the rating if a lesson took place. */
+function finish(summary: Call): void {
   activeCallId = null;
   classroom?.close();
   classroom = null;
-  const notice = endedNotice(e.reason, e.billedSeconds);
-  const taught = Boolean(e.summary.connectedAt && e.summary.teacherId);
-  if (taught) renderRating(e, notice);
+  const notice = endedNotice(summary.endReason ?? "completed", summary.billedSeconds ?? 0);
+  const taught = Boolean(summary.connectedAt && summary.teacherId);
+  if (taught) renderRating(summary, notice);
   // The balance decides whether the call button is enabled, so the idle view waits for it.
   void Promise.all([renderWallet(), renderHistory()]).finally(() => taught || renderIdle(notice));
+}
+
+/** The call ended while this page was reloading or its connection was down: its summary from the platform. */
+async function endedWhileAway(callId: string): Promise<void> {
+  if (activeCallId !== null && activeCallId !== callId) return;
+  activeCallId = callId;
+  finish(await api.getCall(callId));
+}
+
+realtime.on("callAccepted", join);
+realtime.on("callTimer", (e) => classroom?.setTimer(e));
+realtime.on("balanceWarning", (e) => classroom?.alert(`Only ${e.thresholdMinutes} minute${e.thresholdMinutes === 1 ? "" : "s"} left. Buy more to keep talking.`));
+realtime.on("callEnded", (e: CallEndedEvent) => {
+  if (e.callId === activeCallId) finish(e.summary);
 });
 
-function renderRating(e: CallEndedEvent, notice: HTMLElement): void {
+function renderRating(call: Call, notice: HTMLElement): void {
   const status = h("p", { class: "status", role: "status" });
   const stars = [5, 4, 3, 2, 1].map((n) =>
     h("label", { class: "star" }, h("input", { type: "radio", name: "stars", value: n, required: true }), ` ${"★".repeat(n)} `, h("span", { class: "visually-hidden" }, `${n} stars`)),
@@ -236,12 +251,12 @@ function renderRating(e: CallEndedEvent, notice: HTMLElement): void {
     event.preventDefault();
     const chosen = form.querySelector<HTMLInputElement>("input[name=stars]:checked");
     void busy(submit, status, async () => {
-      await api.rateCall(e.callId, { stars: Number(chosen?.value), comment: comment.value || null });
+      await api.rateCall(call.id, { stars: Number(chosen?.value), comment: comment.value || null });
       renderIdle(h("p", { class: "status", role: "status", id: "rated" }, "Thanks for your rating!"));
       await renderHistory();
     });
   });
-  show(lesson, h("h2", { id: "lesson-title" }, "Lesson finished"), notice, h("p", {}, `You talked for ${clock(e.summary.meteredSeconds)}.`), form);
+  show(lesson, h("h2", { id: "lesson-title" }, "Lesson finished"), notice, h("p", {}, `You talked for ${clock(call.meteredSeconds)}.`), form);
   form.querySelector("input")?.focus();
 }
 
@@ -250,3 +265,5 @@ await Promise.all([renderWallet(), renderShop(), renderPreferences(), renderHist
 });
 renderCheck();
 renderIdle();
+// After a reload the lesson in progress comes back by itself.
+await rejoinLiveCall(realtime, (callId) => callId === activeCallId, join, (callId) => void endedWhileAway(callId));

@@ -1,7 +1,7 @@
 // The teacher's app: availability, the incoming call (ring, student preview, countdown), the
 // call itself, earnings and history.
-import type { CallAcceptedEvent, IncomingCallEvent } from "@callern/sdk";
-import { Classroom, endedNotice } from "../web-shared/classroom.js";
+import type { Call, CallAcceptedEvent, IncomingCallEvent } from "@callern/sdk";
+import { Classroom, endedNotice, rejoinLiveCall } from "../web-shared/classroom.js";
 import { busy, clock, describe, h, show } from "../web-shared/dom.js";
 import { historyTable } from "../web-shared/history.js";
 import { header, signIn } from "../web-shared/school.js";
@@ -76,7 +76,7 @@ function renderAvailability(error = ""): void {
   show(
     availability,
     h("h2", { id: "availability-title" }, "My status"),
-    h("p", { class: "muted" }, available ? "Students can call you now. Keep this page open." : "Switch on to receive calls."),
+    h("p", { class: "muted", id: "availability-note" }, activeCallId ? "You are in a lesson; no other call rings meanwhile." : available ? "Students can call you now. Keep this page open." : "Switch on to receive calls."),
     toggle,
     status,
   );
@@ -150,23 +150,39 @@ realtime.on("offerClosed", (event) => {
   closeOffer(event.outcome === "timed_out" ? "You missed a call." : "The call was taken by another teacher or cancelled.");
 });
 
-realtime.on("callAccepted", (event: CallAcceptedEvent) => {
+/** Opens the lesson view for an accepted call, or for a live call rejoined after a reload. */
+function join(event: CallAcceptedEvent): void {
   if (activeCallId === event.callId) return;
   closeOffer();
   activeCallId = event.callId;
+  classroom?.close();
   classroom = new Classroom(signedIn, event, () => void realtime.endCall(event.callId).catch((err: unknown) => classroom?.alert(describe(err))));
+  classroom.onEnded(() => void endedWhileAway(event.callId));
   show(lesson, classroom.element);
+  renderAvailability();
   classroom.start().catch(() => void realtime.endCall(event.callId).catch(() => undefined));
-});
-realtime.on("callTimer", (e) => classroom?.setTimer(e));
-realtime.on("peerConnection", (e) => classroom?.peerConnection(e));
-realtime.on("callEnded", (e) => {
-  if (e.callId !== activeCallId) return;
+}
+
+function finish(summary: Call): void {
   activeCallId = null;
   classroom?.close();
   classroom = null;
-  renderIdle(endedNotice(e.reason, e.billedSeconds));
+  renderAvailability();
+  renderIdle(endedNotice(summary.endReason ?? "completed", summary.billedSeconds ?? 0));
   void Promise.all([renderEarnings(), renderHistory()]);
+}
+
+/** The call ended while this page was reloading or its connection was down: its summary from the platform. */
+async function endedWhileAway(callId: string): Promise<void> {
+  if (activeCallId !== null && activeCallId !== callId) return;
+  activeCallId = callId;
+  finish(await api.getCall(callId));
+}
+
+realtime.on("callAccepted", join);
+realtime.on("callTimer", (e) => classroom?.setTimer(e));
+realtime.on("callEnded", (e) => {
+  if (e.callId === activeCallId) finish(e.summary);
 });
 realtime.on("presenceChanged", (presence) => {
   available = presence.status === "available";
@@ -189,8 +205,12 @@ async function renderHistory(): Promise<void> {
   show(history, h("h2", { id: "history-title" }, "My calls"), historyTable(calls, (call) => call.studentId));
 }
 
+// The status as students' requests see it, not an assumption: a reload keeps "available".
+available = (await api.getMyAvailability().catch(() => null))?.status === "available";
 renderAvailability();
 renderIdle();
+// After a reload the lesson in progress comes back by itself.
+await rejoinLiveCall(realtime, (callId) => callId === activeCallId, join, (callId) => void endedWhileAway(callId));
 await Promise.all([renderEarnings(), renderHistory()]).catch((error: unknown) => {
   root.prepend(h("p", { class: "status error", role: "alert" }, `Could not load your account: ${describe(error)}`));
 });

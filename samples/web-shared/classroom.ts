@@ -1,7 +1,7 @@
 // The in-call view both apps share: videos, media controls, timer, chat, files and whiteboard.
 // The WebRTC side is the SDK's CallSession; the room (chat, files, whiteboard, media state and
 // signaling for this call) is the SDK's CallRoom.
-import { CallSession, type CallAcceptedEvent, type CallFile, type CallRoom, type CallTimerEvent, type ChatMessage, type PeerConnectionEvent } from "@callern/sdk";
+import { CallSession, RealtimeError, type CallAcceptedEvent, type CallernRealtime, type CallFile, type CallRoom, type CallTimerEvent, type ChatMessage } from "@callern/sdk";
 import { clock, describe, h, show } from "./dom.js";
 import type { SignedIn } from "./school.js";
 import { WhiteboardView } from "./whiteboard.js";
@@ -19,6 +19,11 @@ export class Classroom {
   private readonly media = h("p", { class: "status", role: "status", id: "media-state" }, "Connecting media…");
   private readonly timer = h("p", { class: "timer", id: "call-timer", "aria-live": "off" }, "0:00");
   private readonly alerts = h("p", { class: "status warning", role: "alert", id: "call-alert" });
+  /** "Reconnecting…" while billing is paused because media stopped on either side, then "back". */
+  private readonly banner = h("p", { class: "banner", role: "status", id: "connection-banner", hidden: true });
+  private bannerTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A reconnect is under way: the partner's video playing again means the lesson is back. */
+  private awaitingMedia = false;
   private readonly chatLog = h("ol", { class: "chat-log", id: "chat-log", "aria-live": "polite", "aria-label": "Chat messages" });
   private readonly files = h("ul", { class: "files", id: "shared-files", "aria-label": "Shared files" });
   private readonly controls: Record<"mic" | "camera" | "screen", HTMLButtonElement>;
@@ -44,6 +49,7 @@ export class Classroom {
       "section",
       { class: "classroom", "aria-label": `Call with ${accepted.peer.displayName}` },
       h("div", { class: "call-bar" }, h("h2", {}, `In call with ${accepted.peer.displayName}`), this.timer),
+      this.banner,
       this.alerts,
       h("div", { class: "videos" }, this.remoteVideo, this.screenVideo, this.localVideo),
       this.media,
@@ -62,6 +68,8 @@ export class Classroom {
       this.session.end("media");
       throw error;
     }
+    // After a reload the lesson's chat, files, media states and board come back too.
+    await this.room.catchUp().catch(() => undefined);
     await this.whiteboard.load().catch(() => undefined);
   }
 
@@ -75,14 +83,34 @@ export class Classroom {
     this.alerts.textContent = text;
   }
 
-  peerConnection(event: PeerConnectionEvent): void {
-    this.alert(event.connected ? "" : `${this.accepted.peer.displayName}'s connection dropped; waiting for them to come back${event.graceEndsAt ? ` until ${new Date(event.graceEndsAt).toLocaleTimeString()}` : ""}…`);
-  }
-
   /** Tears down media and the room; the platform's CallEnded has settled the call. */
   close(): void {
+    clearTimeout(this.bannerTimer);
     this.session.end("ended");
     this.room.close();
+  }
+
+  /** Called once when the session ends by itself (the platform ended the call while this page was away or reconnecting). */
+  onEnded(handler: () => void): void {
+    this.session.on("ended", handler);
+  }
+
+  private reconnecting(text: string): void {
+    this.awaitingMedia = true;
+    this.showBanner("reconnecting", text);
+  }
+
+  private back(): void {
+    this.awaitingMedia = false;
+    this.showBanner("back", "Back: the lesson goes on.");
+  }
+
+  private showBanner(state: "reconnecting" | "back", text: string): void {
+    clearTimeout(this.bannerTimer);
+    this.banner.textContent = text;
+    this.banner.dataset.state = state;
+    this.banner.hidden = false;
+    if (state === "back") this.bannerTimer = setTimeout(() => (this.banner.hidden = true), 5000);
   }
 
   private wire(): void {
@@ -110,6 +138,17 @@ export class Classroom {
       set(this.controls.mic, !state.microphone, "Mute", "Unmute");
       set(this.controls.camera, !state.camera, "Camera off", "Camera on");
       set(this.controls.screen, state.screenShare, "Share screen", "Stop sharing");
+    });
+    // A rejoin after a reload: the lesson is back once the partner's video plays again.
+    if (this.accepted.state === "connected") this.reconnecting("Reconnecting to your lesson…");
+    this.session.on("peerRejoined", () => this.reconnecting(`${this.accepted.peer.displayName} is reconnecting…`));
+    this.session.on("reconnecting", ({ graceEndsAt }) => {
+      const until = graceEndsAt ? ` The lesson is kept until ${new Date(graceEndsAt).toLocaleTimeString()}.` : "";
+      this.reconnecting(`Reconnecting… the lesson is paused and not billed.${until}`);
+    });
+    this.session.on("back", () => this.back());
+    this.remoteVideo.addEventListener("resize", () => {
+      if (this.awaitingMedia && this.remoteVideo.videoWidth > 0) this.back();
     });
     this.session.on("error", (error) => {
       if (error.code === "media") this.alert(`Camera or microphone problem: ${error.message}`);
@@ -184,6 +223,31 @@ export class Classroom {
     });
     this.files.append(h("li", { "data-file": file.id }, download, h("span", { class: "muted" }, ` ${Math.ceil(file.sizeBytes / 1024)} KB`)));
   }
+}
+
+/**
+ * Rejoins the user's live call after a reload (or in a second tab): asks the platform for it, and
+ * after any later reconnect listens for its announcement. `join` gets the fresh accepted call (new
+ * TURN credentials, the negotiation role); `ended` is told when the call ended while the user was away.
+ */
+export async function rejoinLiveCall(
+  realtime: CallernRealtime,
+  isOpen: (callId: string) => boolean,
+  join: (accepted: CallAcceptedEvent) => void,
+  ended: (callId: string) => void,
+): Promise<void> {
+  const rejoin = async (callId: string): Promise<void> => {
+    if (isOpen(callId)) return;
+    try {
+      join(await realtime.rejoinCall(callId));
+    } catch (error) {
+      if (error instanceof RealtimeError && error.code === "call_ended") ended(callId);
+      else throw error;
+    }
+  };
+  realtime.on("liveCall", (event) => void rejoin(event.callId).catch(() => undefined));
+  const live = await realtime.findLiveCall();
+  if (live) await rejoin(live.id);
 }
 
 /** What ended the call, in words, and what it cost. */

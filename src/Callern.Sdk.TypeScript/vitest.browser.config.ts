@@ -1,7 +1,8 @@
 import { defineConfig } from "vitest/config";
 
-// The real-browser suite (`npm run test:browser`): one scenario in order, two Chromium
-// processes and a coturn, so nothing runs in parallel on a 2-core machine.
+// The real-browser suite (`npm run test:browser`): scenarios in order, each file with two or three
+// browser processes, a coturn and (platform-calls) the platform, so nothing runs in parallel on a
+// 2-core machine.
 export default defineConfig({
   test: {
     include: ["test/browser/**/*.test.ts"],

@@ -11,7 +11,7 @@ import {
 import { CallError, type CallErrorCode } from "./errors.js";
 import { TypedEmitter } from "./events.js";
 import { PerfectNegotiation } from "./perfect-negotiation.js";
-import type { MediaState, SignalingChannel } from "./signaling.js";
+import type { CallChannelEvent, MediaState, SignalingChannel } from "./signaling.js";
 import { computeCallStats, readStatsSnapshot, type CallStats, type RawStats, type StatsSnapshot } from "./stats.js";
 
 /** Where a stream comes from: the participant's camera and microphone, or a shared screen. */
@@ -40,8 +40,26 @@ export interface CallSessionEvents {
   remoteMediaState: (state: MediaState) => void;
   /** The peer connection's state changed. */
   connectionState: (state: RTCPeerConnectionState) => void;
-  /** Media flows for the first time; fired once per session (also reported to the platform). */
+  /**
+   * Media flows both ways for the first time: this side receives media (its inbound bytes
+   * grow) and the peer does too (the platform says both sides confirmed media, or the peer's
+   * receiver reports about our streams arrived). Fired once per session. Not ICE "connected":
+   * that comes earlier, before any media.
+   */
   mediaConnected: () => void;
+  /**
+   * The platform paused billing because media stopped being confirmed on one side (a peer
+   * reloading, a network drop): show "reconnecting…". The call ends `connection_lost` at
+   * `graceEndsAt` unless media flows again, which `back` announces.
+   */
+  reconnecting: (info: { graceEndsAt: string | null }) => void;
+  /** Two-way media is confirmed again after `reconnecting`. */
+  back: () => void;
+  /**
+   * The peer rejoined the call (after a reload) with a new peer connection; this session
+   * replaced its own and negotiates again by itself. Remote streams are announced anew.
+   */
+  peerRejoined: () => void;
   /** An ICE restart with fresh ICE servers was started. */
   iceRestart: (reason: IceRestartReason) => void;
   /** A connection-quality sample (also sent to the platform). */
@@ -74,7 +92,7 @@ export interface CallSessionOptions {
   iceTransportPolicy?: RTCIceTransportPolicy;
   /** What to capture. Default: camera and microphone. */
   media?: CallMediaOptions;
-  /** Interval between stats samples, in ms. Default: 2000. */
+  /** Interval between stats samples, in ms. Default: 2000. Media confirmations go every 2 s whatever it is. */
   statsIntervalMs?: number;
   /** How long the connection may stay `disconnected` before an ICE restart, in ms. Default: 3000. */
   disconnectedTimeoutMs?: number;
@@ -96,6 +114,33 @@ export interface MediaDeviceList {
 
 type SessionPhase = "idle" | "starting" | "active" | "ended";
 
+/** How often media is confirmed to the platform for billing (the platform's MediaConfirmationRules.Interval). */
+const confirmationIntervalMs = 2000;
+/** A confirmation is due this much before the interval is up, so stats timer jitter never skips one. */
+const confirmationSlackMs = 250;
+/** Until media flows both ways, stats are read this often, so the first confirmation and `mediaConnected` are prompt. */
+const probeIntervalMs = 25;
+/** Fast probing stops after this long without two-way media; the regular samples keep checking. */
+const probeForMs = 15_000;
+
+/** One RTCPeerConnection with its negotiation and listeners; replaced whole when the peer rejoins. */
+interface Link {
+  pc: RTCPeerConnection;
+  negotiation: PerfectNegotiation;
+  /** Removes this connection's listeners. */
+  listeners: AbortController;
+  /** Inbound bytes at the previous sample of this connection. */
+  inboundBytes: number;
+  /** This side has received media on this connection. */
+  receiving: boolean;
+  /** The peer reported receiving our media on this connection, or the platform confirmed both sides. */
+  peerReceiving: boolean;
+  /** When this connection's first media confirmation may go (0: as soon as media arrives). */
+  nextConfirmationAt: number;
+  /** Local media is attached and negotiation runs. */
+  connected: boolean;
+}
+
 function mediaDevices(): MediaDevices {
   if (typeof navigator === "undefined" || !navigator.mediaDevices) {
     // Browsers hide mediaDevices outside secure contexts (https, localhost, 127.0.0.1).
@@ -114,6 +159,12 @@ function withDevice(constraints: boolean | MediaTrackConstraints, deviceId: stri
  * with perfect negotiation over a {@link SignalingChannel}, and keeps the call healthy (ICE
  * restart with fresh TURN credentials, stats, adaptive video quality).
  *
+ * Negotiation takes one SDP round: only the impolite side makes the first offer, once its
+ * camera and microphone are attached; the polite side answers with its own media attached.
+ * Every 2 s the session confirms to the platform the media bytes it received (billing follows
+ * confirmed two-way media), with no help from the app. When the peer rejoins after a reload,
+ * the session replaces its peer connection and negotiates again.
+ *
  * ```ts
  * const session = new CallSession({ iceServers, polite, channel });
  * session.on("remoteStream", (stream) => { remoteVideo.srcObject = stream; });
@@ -129,8 +180,10 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
   private readonly listeners = new AbortController();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private phase: SessionPhase = "idle";
-  private pc: RTCPeerConnection | null = null;
+  private link: Link | null = null;
+  private iceServers: RTCIceServer[];
   private unsubscribeSignals: (() => void) | null = null;
+  private unsubscribeCallEvents: (() => void) | null = null;
 
   private readonly camera = new MediaStream();
   private audioSender: RTCRtpSender | null = null;
@@ -143,6 +196,12 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
   private readonly remote = new Map<string, { stream: MediaStream; source: StreamSource }>();
 
   private mediaConnectedReported = false;
+  private showingReconnecting = false;
+  private probeTimer: ReturnType<typeof setTimeout> | null = null;
+  private probeUntil = 0;
+  private confirming = false;
+  private confirmationsStopped = false;
+  private confirmationFailed = false;
   private disconnectedTimer: ReturnType<typeof setTimeout> | null = null;
   private restartTimer: ReturnType<typeof setTimeout> | null = null;
   private restartsWithoutSuccess = 0;
@@ -159,6 +218,7 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
   constructor(options: CallSessionOptions) {
     super();
     this.options = options;
+    this.iceServers = options.iceServers;
     this.qualityPolicy = options.quality === false ? null : { ...defaultQualityPolicy, ...options.quality };
   }
 
@@ -175,6 +235,10 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
   /** The peer's streams received so far, with their source. */
   get remoteStreams(): { stream: MediaStream; source: StreamSource }[] {
     return [...this.remote.values()];
+  }
+
+  private get pc(): RTCPeerConnection | null {
+    return this.link?.pc ?? null;
   }
 
   /** The peer connection's state (`new` before start, `closed` after end). */
@@ -207,40 +271,18 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
   async start(): Promise<void> {
     if (this.phase !== "idle") throw new CallError("negotiation", "start() may be called once");
     this.phase = "starting";
-    const pc = new RTCPeerConnection({
-      iceServers: this.options.iceServers,
-      iceTransportPolicy: this.options.iceTransportPolicy ?? "all",
-    });
-    this.pc = pc;
-    const negotiation = new PerfectNegotiation(pc, {
-      polite: this.options.polite,
-      send: (signal) => this.options.channel.send(signal),
-      onError: (error) => this.fail("negotiation", "negotiation step failed", error),
-    });
-    const signal = this.listeners.signal;
-    pc.addEventListener("negotiationneeded", () => void negotiation.negotiate(), { signal });
-    pc.addEventListener(
-      "icecandidate",
-      (event) => {
-        if (event.candidate) void negotiation.sendCandidate(event.candidate.toJSON());
-      },
-      { signal },
-    );
-    pc.addEventListener("track", (event) => this.onRemoteTrack(event), { signal });
-    pc.addEventListener("connectionstatechange", () => this.onConnectionState(pc.connectionState), { signal });
-    // Subscribed before media is captured: an early offer from the peer is answered right away.
-    this.unsubscribeSignals = this.options.channel.onSignal((s) => void negotiation.receive(s));
+    this.link = this.createLink(this.iceServers);
+    // Subscribed before media is captured: an early offer waits in order for the media, then is answered with it.
+    this.unsubscribeSignals = this.options.channel.onSignal((s) => void this.link?.negotiation.receive(s));
+    this.unsubscribeCallEvents = this.options.channel.onCallEvent?.((e) => this.onCallEvent(e)) ?? null;
 
     await this.acquireInitialMedia();
     if (this.phase !== "starting") return; // ended while the user was answering the permission prompt
-    for (const track of this.camera.getTracks()) {
-      const sender = pc.addTrack(track, this.camera);
-      if (track.kind === "audio") this.audioSender = sender;
-      else this.videoSender = sender;
-    }
     this.phase = "active";
+    this.connectLink(this.link);
     if (this.camera.getTracks().length > 0) this.emit("localStream", this.camera, "camera");
     this.emit("mediaState", this.mediaState);
+    this.startStats();
     await this.reportMediaState();
   }
 
@@ -389,6 +431,7 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
       const iceServers = await this.options.channel.refreshIceServers();
       if (pc.signalingState === "closed") return; // ended while waiting for the servers
       // TURN credentials expire; a restart gathers new relay candidates, so it needs new ones.
+      this.iceServers = iceServers;
       pc.setConfiguration({ ...pc.getConfiguration(), iceServers });
       pc.restartIce(); // fires negotiationneeded: perfect negotiation sends the restart offer
     } catch (error) {
@@ -407,8 +450,12 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
     if (this.phase === "ended") return;
     this.phase = "ended";
     this.listeners.abort();
+    this.link?.negotiation.close();
+    this.link?.listeners.abort();
     this.unsubscribeSignals?.();
     this.unsubscribeSignals = null;
+    this.unsubscribeCallEvents?.();
+    this.unsubscribeCallEvents = null;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     if (this.statsTimer !== null) clearInterval(this.statsTimer);
@@ -421,6 +468,198 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
     this.remote.clear();
     this.emit("ended", reason);
     this.removeAllListeners();
+  }
+
+  /** A new peer connection with its negotiation; nothing runs until {@link CallSession.connectLink}. */
+  private createLink(iceServers: RTCIceServer[]): Link {
+    const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: this.options.iceTransportPolicy ?? "all" });
+    const listeners = new AbortController();
+    const negotiation = new PerfectNegotiation(pc, {
+      polite: this.options.polite,
+      send: (signal) => this.options.channel.send(signal),
+      onError: (error) => this.fail("negotiation", "negotiation step failed", error),
+    });
+    const signal = listeners.signal;
+    pc.addEventListener("negotiationneeded", () => void negotiation.negotiate(), { signal });
+    pc.addEventListener(
+      "icecandidate",
+      (event) => {
+        if (event.candidate) void negotiation.sendCandidate(event.candidate.toJSON());
+      },
+      { signal },
+    );
+    pc.addEventListener("track", (event) => this.onRemoteTrack(event), { signal });
+    pc.addEventListener("connectionstatechange", () => this.onConnectionState(pc.connectionState), { signal });
+    return { pc, negotiation, listeners, inboundBytes: 0, receiving: false, peerReceiving: false, nextConfirmationAt: 0, connected: false };
+  }
+
+  /**
+   * Attaches local media to the link's connection, then lets negotiation run: the signals that
+   * waited (an early offer) are answered with this media, and on the impolite side adding the
+   * tracks fires the one `negotiationneeded` that makes the first offer.
+   */
+  private connectLink(link: Link): void {
+    if (link.connected) return;
+    link.connected = true;
+    const pc = link.pc;
+    const sending = new Set(pc.getSenders().map((sender) => sender.track));
+    for (const track of this.camera.getTracks()) {
+      if (sending.has(track)) continue; // a camera turned on while this connection waited for its ICE servers
+      const sender = pc.addTrack(track, this.camera);
+      if (track.kind === "audio") this.audioSender = sender;
+      else this.videoSender = sender;
+    }
+    if (!this.options.polite) {
+      // The offer asks for the peer's audio and video even where this side sends none, so the
+      // peer's media needs no second round.
+      const kinds = new Set(this.camera.getTracks().map((t) => t.kind));
+      for (const kind of ["audio", "video"]) if (!kinds.has(kind)) pc.addTransceiver(kind, { direction: "recvonly" });
+    }
+    if (this.screen) {
+      const track = this.screen.stream.getVideoTracks()[0];
+      if (track && !sending.has(track)) this.screen = { stream: this.screen.stream, sender: pc.addTrack(track, this.screen.stream) };
+    }
+    link.negotiation.open();
+    this.startProbing();
+  }
+
+  private onCallEvent(event: CallChannelEvent): void {
+    if (this.phase === "ended" || this.phase === "idle") return;
+    switch (event.type) {
+      case "peerRejoined":
+        void this.replaceLink();
+        break;
+      case "peerConnection":
+        if (!event.connected) {
+          this.showingReconnecting = true;
+          this.emit("reconnecting", { graceEndsAt: event.graceEndsAt });
+        } else {
+          if (this.link) this.link.peerReceiving = true;
+          this.checkTwoWay();
+          if (this.showingReconnecting) {
+            this.showingReconnecting = false;
+            this.emit("back");
+          }
+        }
+        break;
+      case "callConnected":
+        if (this.link) this.link.peerReceiving = true;
+        this.checkTwoWay();
+        break;
+      case "callEnded":
+        this.end(event.reason);
+        break;
+    }
+  }
+
+  /**
+   * The peer rejoined with a new peer connection, so ours is dead: replace it with a new one on
+   * fresh TURN credentials, with the same local media. Signals from the peer's new connection
+   * queue on the new negotiation at once (they follow the rejoin in order), and run once the
+   * media is attached; the impolite side then offers.
+   */
+  private async replaceLink(): Promise<void> {
+    const old = this.link;
+    if (!old) return;
+    old.negotiation.close();
+    old.listeners.abort();
+    old.pc.close();
+    for (const { stream, source } of this.remote.values()) {
+      for (const track of stream.getTracks()) track.stop();
+      this.emit("remoteStreamRemoved", stream, source);
+    }
+    this.remote.clear();
+    this.clearTimer(this.disconnectedTimer);
+    this.clearTimer(this.restartTimer);
+    this.disconnectedTimer = this.restartTimer = null;
+    this.restartsWithoutSuccess = 0;
+    this.lastSnapshot = null;
+    this.audioSender = this.videoSender = null;
+    this.qualityApplied = { sender: null, level: 0 };
+    this.qualityState = initialQualityState;
+    const link = this.createLink(this.iceServers);
+    this.link = link;
+    this.emit("peerRejoined");
+    try {
+      const iceServers = await this.options.channel.refreshIceServers();
+      if (this.link !== link || this.phase === "ended") return;
+      this.iceServers = iceServers;
+      link.pc.setConfiguration({ ...link.pc.getConfiguration(), iceServers });
+    } catch (error) {
+      // The servers the call started with may still be valid: go on with them.
+      this.fail("ice", "could not fetch fresh ICE servers for the new peer connection", error);
+    }
+    if (this.link !== link) return;
+    if (this.phase === "active") this.connectLink(link);
+    // Still "starting": start() attaches the media to this link when it has it.
+  }
+
+  /** Reads stats often until media flows both ways, so the first confirmation and `mediaConnected` come promptly. */
+  private startProbing(): void {
+    if (this.phase !== "active") return;
+    this.probeUntil = Date.now() + probeForMs;
+    if (this.probeTimer !== null) return;
+    const probe = async (): Promise<void> => {
+      const link = this.link;
+      if (!link || this.phase !== "active" || (link.receiving && link.peerReceiving) || Date.now() > this.probeUntil) {
+        this.probeTimer = null;
+        return;
+      }
+      try {
+        const report = await link.pc.getStats();
+        if (this.link === link && this.phase === "active") this.observeMedia(link, readStatsSnapshot(report.values() as Iterable<RawStats>, Date.now()));
+      } catch {
+        // The regular samples report stats failures.
+      }
+      if (this.phase === "active") this.probeTimer = this.schedule(probeIntervalMs, () => void probe());
+    };
+    this.probeTimer = this.schedule(probeIntervalMs, () => void probe());
+  }
+
+  /** Follows a link's media from a stats snapshot: inbound bytes growing, the peer's receiver reports; confirms for billing. */
+  private observeMedia(link: Link, snapshot: StatsSnapshot): void {
+    const grew = snapshot.bytesReceived > link.inboundBytes;
+    link.inboundBytes = snapshot.bytesReceived;
+    if (grew) link.receiving = true;
+    if (snapshot.peerReceiving) link.peerReceiving = true;
+    // Confirmations start with the first media on this connection, then go every 2 s whether or
+    // not bytes grew (the platform reads a lapse from bytes that stopped growing).
+    if (link.receiving && snapshot.timestamp >= link.nextConfirmationAt) void this.confirmMedia(link, snapshot);
+    this.checkTwoWay();
+  }
+
+  private checkTwoWay(): void {
+    const link = this.link;
+    if (!link || !link.receiving || !link.peerReceiving || this.mediaConnectedReported || this.phase !== "active") return;
+    this.mediaConnectedReported = true;
+    this.emit("mediaConnected");
+  }
+
+  private async confirmMedia(link: Link, snapshot: StatsSnapshot): Promise<void> {
+    const channel = this.options.channel;
+    if (!channel.confirmMedia || this.confirming || this.confirmationsStopped) return;
+    this.confirming = true;
+    link.nextConfirmationAt = snapshot.timestamp + confirmationIntervalMs - confirmationSlackMs;
+    try {
+      const outcome = await channel.confirmMedia({ inboundBytes: snapshot.bytesReceived, sampledAt: snapshot.timestamp });
+      this.confirmationFailed = false;
+      if (this.phase === "ended") return;
+      if (outcome.status === "ended") {
+        // The call ended while this client missed the event (it was away): close as the platform would have.
+        this.confirmationsStopped = true;
+        this.end("call_ended");
+      } else if (outcome.status === "counted" && outcome.billing && this.link === link) {
+        // Both sides' confirmations count: the peer receives too.
+        link.peerReceiving = true;
+        this.checkTwoWay();
+      }
+    } catch (error) {
+      // Reported once per run of failures: a platform that is away fails every 2 s.
+      if (!this.confirmationFailed) this.fail("signaling", "could not confirm media to the platform", error);
+      this.confirmationFailed = true;
+    } finally {
+      this.confirming = false;
+    }
   }
 
   private async acquireInitialMedia(): Promise<void> {
@@ -532,12 +771,6 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
         this.restartsWithoutSuccess = 0;
         this.clearTimer(this.restartTimer);
         this.restartTimer = null;
-        if (!this.mediaConnectedReported) {
-          this.mediaConnectedReported = true;
-          this.emit("mediaConnected");
-          this.options.channel.reportMediaConnected().catch((error: unknown) => this.fail("signaling", "could not report media connected", error));
-          this.startStats();
-        }
         break;
       case "disconnected":
         // Often a brief network hiccup that ICE heals by itself; restart only if it lasts.
@@ -554,21 +787,25 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
   private startStats(): void {
     const interval = this.options.statsIntervalMs ?? 2000;
     this.statsTimer = setInterval(() => void this.sampleStats(), interval);
+    this.startProbing();
   }
 
   private async sampleStats(): Promise<void> {
-    const pc = this.pc;
+    const link = this.link;
     // A slow getStats() must not pile up samples behind it.
-    if (!pc || this.sampling || this.phase !== "active") return;
+    if (!link || this.sampling || this.phase !== "active") return;
     this.sampling = true;
     try {
-      const report = await pc.getStats();
-      if (this.phase !== "active") return;
+      const report = await link.pc.getStats();
+      if (this.phase !== "active" || this.link !== link) return;
       const snapshot = readStatsSnapshot(report.values() as Iterable<RawStats>, Date.now());
       const stats = computeCallStats(this.lastSnapshot, snapshot);
       this.lastSnapshot = snapshot;
+      this.observeMedia(link, snapshot);
       this.emit("stats", stats);
-      this.options.channel.reportStats(stats).catch((error: unknown) => this.fail("signaling", "could not report stats", error));
+      if (link.receiving) {
+        this.options.channel.reportStats(stats).catch((error: unknown) => this.fail("signaling", "could not report stats", error));
+      }
       await this.adaptQuality(stats);
     } catch (error) {
       this.fail("stats", "could not sample connection stats", error);

@@ -8,6 +8,40 @@ export type Signal =
   | { type: "description"; description: RTCSessionDescriptionInit }
   | { type: "candidate"; candidate: RTCIceCandidateInit };
 
+/** Media bytes received so far, as {@link CallSession} samples them for {@link SignalingChannel.confirmMedia}. */
+export interface MediaSample {
+  /** Sum of `bytesReceived` over the current peer connection's `inbound-rtp` streams (audio and video). */
+  inboundBytes: number;
+  /** When the stats were read, in this machine's clock (milliseconds since the Unix epoch). */
+  sampledAt: number;
+}
+
+/**
+ * What the platform answered to a media confirmation: `mediaFlowing` (this confirmation counted
+ * as media arriving) and `billing` (both sides confirmed: the call is metering); `skipped` when
+ * the platform did not count it (sent too soon after the previous one, or too late after a
+ * reconnect), which is harmless; `ended` when the call is over.
+ */
+export type MediaConfirmationOutcome =
+  | { status: "counted"; mediaFlowing: boolean; billing: boolean }
+  | { status: "skipped" }
+  | { status: "ended" };
+
+/** What the platform says about a call, as {@link SignalingChannel.onCallEvent} delivers it. */
+export type CallChannelEvent =
+  /** The peer reloaded or reconnected elsewhere and rejoined: its old peer connection is dead. */
+  | { type: "peerRejoined" }
+  /**
+   * Billing paused because a side's media confirmations lapsed (`connected: false`; the call
+   * ends `connection_lost` at `graceEndsAt` unless media is confirmed again), or two-way media is
+   * confirmed again (`connected: true`).
+   */
+  | { type: "peerConnection"; connected: boolean; graceEndsAt: string | null }
+  /** Both sides confirmed media for the first time. */
+  | { type: "callConnected"; connectedAt: string }
+  /** The call ended (`reason` is the platform's end reason, or `call_ended` when learned late). */
+  | { type: "callEnded"; reason: string };
+
 /** What a participant is sending, as shown to the other participant and to the platform. */
 export interface MediaState {
   /** The microphone is sending sound (not muted). */
@@ -42,8 +76,21 @@ export interface SignalingChannel {
   onSignal(handler: (signal: Signal) => void): () => void;
   /** Publishes this participant's media state (mirrored to the peer by the platform). */
   reportMediaState(state: MediaState): Promise<void>;
-  /** Tells the platform media flows; metering starts once both participants said so. */
-  reportMediaConnected(): Promise<void>;
+  /**
+   * Confirms to the platform, for billing, how many media bytes this participant has received
+   * so far on its current peer connection. {@link CallSession} calls it every 2 s by itself;
+   * the realtime client's room implements it (`ConfirmMedia`, in the platform's clock). Optional:
+   * a channel without a platform behind it leaves it out.
+   * @returns What the platform made of it, when there is a platform to ask.
+   */
+  confirmMedia?(sample: MediaSample): Promise<MediaConfirmationOutcome>;
+  /**
+   * Subscribes to what the platform says about this call (optional: a channel without a
+   * platform leaves it out): the peer rejoined with a new peer connection, media paused or came
+   * back, the call is connected or ended.
+   * @returns A function that removes the subscription.
+   */
+  onCallEvent?(handler: (event: CallChannelEvent) => void): () => void;
   /** Sends a connection-quality sample to the platform. */
   reportStats(stats: CallStats): Promise<void>;
   /** Asks the platform for fresh ICE servers (new TURN credentials) before an ICE restart. */

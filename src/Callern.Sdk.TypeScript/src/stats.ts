@@ -37,6 +37,12 @@ export interface StatsSnapshot {
   rttMs: number | null;
   /** Worst `fractionLost` the peer reported in its receiver reports about our streams. */
   remoteFractionLost: number | null;
+  /**
+   * The peer reports receiving our media: a `remote-inbound-rtp` exists (browsers create one
+   * from an RTCP receiver report block about a stream we send) and, where the browser counts
+   * them, with packets received.
+   */
+  peerReceiving: boolean;
   jitterMs: number | null;
   localCandidateType: CandidateType | null;
   remoteCandidateType: CandidateType | null;
@@ -77,6 +83,7 @@ export function readStatsSnapshot(report: Iterable<RawStats>, timestamp: number)
     packetsLost: 0,
     rttMs: null,
     remoteFractionLost: null,
+    peerReceiving: false,
     jitterMs: null,
     localCandidateType: null,
     remoteCandidateType: null,
@@ -99,6 +106,8 @@ export function readStatsSnapshot(report: Iterable<RawStats>, timestamp: number)
       case "remote-inbound-rtp": {
         const fraction = num(stats, "fractionLost");
         if (fraction !== null) snapshot.remoteFractionLost = Math.max(snapshot.remoteFractionLost ?? 0, fraction);
+        const received = num(stats, "packetsReceived");
+        if (received === null || received > 0) snapshot.peerReceiving = true;
         break;
       }
       case "transport": {

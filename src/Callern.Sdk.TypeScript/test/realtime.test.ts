@@ -69,6 +69,8 @@ describe("CallernRealtime against the running platform", () => {
     expect(offer).toMatchObject({ callId: call.id, student: { id: "student-ana", displayName: "Ana Souza" } });
 
     const studentAccepted = next(student, "callAccepted");
+    const teacherAccepted: string[] = [];
+    teacher.on("callAccepted", (e) => teacherAccepted.push(e.callId));
     const accepted = await teacher.acceptOffer(offer.offerId);
     expect(accepted).toMatchObject({ callId: call.id, polite: true, peer: { id: "student-ana" } });
     expect(await studentAccepted).toMatchObject({ callId: call.id, polite: false, peer: { id: "teacher-jack" } });
@@ -84,6 +86,8 @@ describe("CallernRealtime against the running platform", () => {
     ];
     for (const signal of sent) await studentRoom.send(signal);
     await teacher.refreshIceServers(call.id); // a round trip on the teacher's connection: the signals are there before its answer
+    // The teacher got the call as acceptOffer's result and as the hub event: one callAccepted.
+    expect(teacherAccepted).toEqual([call.id]);
 
     const teacherRoom = teacher.room(call.id);
     expect(teacher.room(call.id)).toBe(teacherRoom);
@@ -96,11 +100,39 @@ describe("CallernRealtime against the running platform", () => {
     expect(await answered).toEqual({ type: "description", description: { type: "answer", sdp: "v=0 answer" } });
     expect((await studentRoom.refreshIceServers())[0]?.username).toMatch(/^\d+:/);
 
+    // Each side confirms the media bytes it received; both confirmed: connected (and billing).
     const connected = Promise.all([next(student, "callConnected"), next(teacher, "callConnected")]);
-    await studentRoom.reportMediaConnected();
-    await teacherRoom.reportMediaConnected();
+    expect(await studentRoom.confirmMedia({ inboundBytes: 40_000, sampledAt: Date.now() })).toMatchObject({ status: "counted", mediaFlowing: true, billing: false });
+    expect(await teacherRoom.confirmMedia({ inboundBytes: 52_000, sampledAt: Date.now() })).toMatchObject({ status: "counted", mediaFlowing: true, billing: true });
     const [studentConnected, teacherConnected] = await connected;
+    // Sooner than a second after the previous one: not counted, and no error for the app.
+    expect(await studentRoom.confirmMedia({ inboundBytes: 41_000, sampledAt: Date.now() })).toEqual({ status: "skipped" });
     expect(studentConnected.connectedAt).toBe(teacherConnected.connectedAt);
+
+    // After a reload an app finds the call it is in (GET /v1/me/calls/live).
+    expect(await student.findLiveCall()).toMatchObject({ id: call.id, state: CallState.Connected });
+    expect(await teacher.findLiveCall()).toMatchObject({ id: call.id });
+    // The teacher opens the app again (a reload, a second tab): told about the live call, it rejoins;
+    // the student is told its peer rejoined. The first client, with the call's room open, is not told.
+    const { client: reloaded } = connect("teacher-jack", "teacher");
+    const firstClientLive: string[] = [];
+    teacher.on("liveCall", (e) => firstClientLive.push(e.callId));
+    const live = next(reloaded, "liveCall");
+    const peerRejoined = next(student, "peerRejoined");
+    await reloaded.start();
+    expect(await live).toEqual({ callId: call.id, state: CallState.Connected });
+    const rejoined = await reloaded.rejoinCall(call.id);
+    expect(rejoined).toMatchObject({ callId: call.id, polite: true, peer: { id: "student-ana" }, state: CallState.Connected });
+    expect(Date.parse(rejoined.serverTime)).toBeGreaterThan(0);
+    expect(await peerRejoined).toEqual({ callId: call.id, userId: "teacher-jack" });
+    await reloaded.stop();
+    // The first client loses its connection and connects anew: it still has the call's room open,
+    // it never left the call, so it is not asked to rejoin.
+    const back = next(teacher, "reconnected");
+    await teacher.requestCall({ language: "x".repeat(70_000) }).catch(() => undefined); // over the hub's size limit: the platform closes it
+    await back;
+    await teacher.refreshIceServers(call.id); // a round trip on the new connection: LiveCall would be here by now
+    expect(firstClientLive).toEqual([]);
 
     const ended = Promise.all([next(student, "callEnded"), next(teacher, "callEnded")]);
     const summary = await student.endCall(call.id);
@@ -109,6 +141,8 @@ describe("CallernRealtime against the running platform", () => {
 
     const api = createCallernApi({ baseUrl: demo().baseUrl, accessToken: () => mintToken("student-ana", "student") });
     expect((await api.getCall(call.id)).state).toBe(CallState.Ended);
+    expect(await student.findLiveCall()).toBeNull();
+    await expect(student.rejoinCall(call.id)).rejects.toMatchObject({ code: "call_ended" });
     studentRoom.close();
     teacherRoom.close();
     await teacher.setAvailability("offline");

@@ -1,7 +1,17 @@
-import type { CallFile, ChatMessage, FileLink, IceServersResponse, MediaStateChangedEvent, SignalMessage } from "../generated/api.js";
-import type { MediaState, Signal, SignalingChannel } from "../signaling.js";
+import type {
+  CallFile,
+  ChatMessage,
+  FileLink,
+  IceServersResponse,
+  MediaConfirmation,
+  MediaConfirmationResult,
+  MediaStateChangedEvent,
+  SignalMessage,
+} from "../generated/api.js";
+import type { CallChannelEvent, MediaConfirmationOutcome, MediaSample, MediaState, Signal, SignalingChannel } from "../signaling.js";
 import type { CallStats } from "../stats.js";
 import { Emitter } from "./emitter.js";
+import { RealtimeError } from "./types.js";
 import type {
   RoomState,
   Whiteboard,
@@ -36,6 +46,10 @@ export function decodeSignal(wire: SignalMessage): Signal | null {
 export interface RoomHost {
   /** Invokes a hub method, waiting for the connection while it is being re-established. */
   invoke<T>(method: string, ...args: unknown[]): Promise<T>;
+  /** The platform's clock at this machine's time `localMs`, as last estimated. */
+  serverTime(localMs: number): Date;
+  /** Corrects the estimate with a server time answered to a request sent at `sentAtMs`. */
+  observeServerTime(serverTime: string, sentAtMs: number): void;
   /** Calls the REST API with the current access token; `path` starts with `/v1/`. */
   rest<T>(path: string, init: RequestInit): Promise<T>;
   /** Routes the hub's events for `callId` to `sink` until {@link RoomHost.detach}. */
@@ -53,6 +67,8 @@ export interface RoomSink {
   file(file: CallFile): void;
   /** The connection came back: catch up on what was missed. */
   reconnected(): void;
+  /** The platform said something about the call (peer rejoined, media paused or back, connected, ended). */
+  callEvent(event: CallChannelEvent): void;
 }
 
 interface RoomEvents {
@@ -61,6 +77,7 @@ interface RoomEvents {
   mediaState: (event: MediaStateChangedEvent) => void;
   file: (file: CallFile) => void;
   signal: (signal: Signal) => void;
+  callEvent: (event: CallChannelEvent) => void;
 }
 
 /**
@@ -95,6 +112,7 @@ export class CallRoom implements SignalingChannel {
       mediaState: (event) => this.events.fire("mediaState", event),
       file: (file) => this.acceptFile(file),
       reconnected: () => void this.catchUp().catch(() => undefined),
+      callEvent: (event) => this.events.fire("callEvent", event),
     });
   }
 
@@ -125,9 +143,38 @@ export class CallRoom implements SignalingChannel {
     return this.host.invoke("UpdateMediaState", this.callId, { microphone, camera, screenShare, screenTrackId: state.screenTrackId ?? null });
   }
 
-  /** Tells the platform media flows; metering starts once both participants said so. */
-  async reportMediaConnected(): Promise<void> {
-    await this.host.invoke<void>("ReportMediaConnected", this.callId);
+  /**
+   * Confirms media for billing (hub `ConfirmMedia`): the bytes received so far on the current
+   * peer connection, stamped in the platform's clock. {@link CallSession} calls it every 2 s.
+   * A confirmation the platform did not count because it came too soon after the previous one
+   * or too late (buffered across a reconnect) resolves `skipped`; an ended call resolves `ended`.
+   * @throws RealtimeError for any other refusal.
+   */
+  async confirmMedia(sample: MediaSample): Promise<MediaConfirmationOutcome> {
+    const confirmation: MediaConfirmation = {
+      sampledAt: this.host.serverTime(sample.sampledAt).toISOString(),
+      inboundBytes: Math.max(0, Math.round(sample.inboundBytes)),
+    };
+    const sentAt = Date.now();
+    try {
+      const result = await this.host.invoke<MediaConfirmationResult>("ConfirmMedia", this.callId, confirmation);
+      this.host.observeServerTime(result.serverTime, sentAt);
+      return { status: "counted", mediaFlowing: result.mediaFlowing, billing: result.billing };
+    } catch (error) {
+      const code = error instanceof RealtimeError ? error.code : "";
+      if (code === "confirmation_stale" || code === "confirmation_too_fast") return { status: "skipped" };
+      if (code === "call_ended") return { status: "ended" };
+      throw error;
+    }
+  }
+
+  /**
+   * Subscribes to what the platform says about this call: the peer rejoined, media paused
+   * ("reconnecting…") or came back, the call connected or ended. {@link CallSession} follows it by itself.
+   * @returns A function that removes the subscription.
+   */
+  onCallEvent(handler: (event: CallChannelEvent) => void): () => void {
+    return this.events.on("callEvent", handler);
   }
 
   /** Sends a connection-quality sample (the platform stamps its own time). */

@@ -5,11 +5,14 @@ import {
   CallernApiError,
   type CallRequest,
   type IceServersResponse,
+  type LiveCallEvent,
+  type LiveCallResponse,
+  type PeerRejoinedEvent,
   type SignalEvent,
   type SignalMessage,
   type TeacherPresence,
 } from "../generated/api.js";
-import type { Signal } from "../signaling.js";
+import type { CallChannelEvent, Signal } from "../signaling.js";
 import { CallRoom, decodeSignal, type RoomHost, type RoomSink } from "./call-room.js";
 import { Emitter } from "./emitter.js";
 import {
@@ -39,6 +42,9 @@ export interface CallernRealtimeOptions {
 /** The default reconnect backoff: at once, then 1, 2, 5, 10, 20 s, then every 30 s. */
 export const defaultReconnectDelaysMs: readonly number[] = [0, 1000, 2000, 5000, 10000, 20000, 30000];
 
+/** Calls remembered as accepted, so each is announced once (a client lives through few calls). */
+const maxAcceptedCalls = 64;
+
 /** Signals kept for calls without a room yet (an offer can arrive before the app opens the room). */
 const maxPendingCalls = 16;
 const maxPendingSignalsPerCall = 500;
@@ -52,11 +58,8 @@ const relayedEvents = {
   CallRinging: "callRinging",
   IncomingCall: "incomingCall",
   OfferClosed: "offerClosed",
-  CallAccepted: "callAccepted",
-  CallConnected: "callConnected",
   CallTimer: "callTimer",
   BalanceWarning: "balanceWarning",
-  PeerConnection: "peerConnection",
 } as const satisfies Record<string, keyof RealtimeEvents>;
 
 /**
@@ -64,9 +67,15 @@ const relayedEvents = {
  * teacher or admin). Commands are promises; events are typed (`on(name, handler)`); each call's
  * signaling, chat, whiteboard, media state and files live in its {@link CallRoom}.
  *
- * A lost connection is re-established with backoff ({@link CallernRealtimeOptions.reconnectDelaysMs}),
- * fetching a fresh token each time; commands issued meanwhile wait for it. After a reconnect
- * every open room catches up on what it missed.
+ * The connection uses SignalR's stateful reconnect: a dropped WebSocket is reconnected at once to
+ * the same hub connection, and messages either way that were sent meanwhile are delivered once,
+ * in order (a signal from the peer is neither lost nor repeated). When that fails (the platform
+ * restarted, or too long a gap), the connection is re-established with backoff
+ * ({@link CallernRealtimeOptions.reconnectDelaysMs}), fetching a fresh token each time; commands
+ * issued meanwhile wait for it. After such a reconnect every open room catches up on what it missed.
+ *
+ * `callAccepted` is emitted once per call, whether it came as the hub event or as the return
+ * value of {@link CallernRealtime.acceptOffer}.
  */
 export class CallernRealtime {
   private readonly events = new Emitter<Handlers>();
@@ -76,6 +85,11 @@ export class CallernRealtime {
   private readonly rooms = new Map<string, RoomSink>();
   private readonly openRooms = new Map<string, CallRoom>();
   private readonly pendingSignals = new Map<string, Signal[]>();
+  private readonly acceptedCalls = new Set<string>();
+  /** Calls rejoined before their room was opened: the room catches up as it opens. */
+  private readonly rejoinedCalls = new Set<string>();
+  /** The platform's clock minus this machine's, in ms (from the latest server time seen). */
+  private serverClockOffsetMs = 0;
   private state: ConnectionState = "disconnected";
   /** Fetched once per (re)connect: negotiation and transport both ask for it. */
   private token = "";
@@ -94,14 +108,34 @@ export class CallernRealtime {
       .withUrl(`${this.baseUrl}/hubs/calls`, { accessTokenFactory: () => this.token })
       // Failures reach the app as rejected promises and connectionStateChanged events.
       .configureLogging(LogLevel.None)
+      // Signals sent while a WebSocket reconnects arrive once, in order, instead of being lost.
+      .withStatefulReconnect()
       .build();
     for (const [wire, name] of Object.entries(relayedEvents)) {
       this.connection.on(wire, (payload: RealtimeEvents[typeof name]) => this.events.fire(name, payload as never));
     }
     this.connection.on("Signal", (e: SignalEvent) => this.routeSignal(e.callId, e.signal));
+    this.connection.on("CallAccepted", (e: CallAcceptedEvent) => this.accepted(e));
+    this.connection.on("CallConnected", (e: RealtimeEvents["callConnected"]) => {
+      this.events.fire("callConnected", e);
+      this.rooms.get(e.callId)?.callEvent({ type: "callConnected", connectedAt: e.connectedAt });
+    });
+    this.connection.on("PeerConnection", (e: RealtimeEvents["peerConnection"]) => {
+      this.events.fire("peerConnection", e);
+      this.rooms.get(e.callId)?.callEvent({ type: "peerConnection", connected: e.connected, graceEndsAt: e.graceEndsAt ?? null });
+    });
+    this.connection.on("PeerRejoined", (e: PeerRejoinedEvent) => {
+      this.events.fire("peerRejoined", e);
+      this.rooms.get(e.callId)?.callEvent({ type: "peerRejoined" });
+    });
+    this.connection.on("LiveCall", (e: LiveCallEvent) => {
+      // A client that still has the call's room open never left the call: its media flows peer to peer.
+      if (!this.rooms.has(e.callId)) this.events.fire("liveCall", e);
+    });
     this.connection.on("CallEnded", (e: RealtimeEvents["callEnded"]) => {
       this.pendingSignals.delete(e.callId);
       this.events.fire("callEnded", e);
+      this.rooms.get(e.callId)?.callEvent({ type: "callEnded", reason: e.reason });
     });
     this.relayToRoom("MediaStateChanged", "mediaStateChanged", (room, e) => room.mediaState(e));
     this.relayToRoom("ChatMessageReceived", "chatMessageReceived", (room, m) => room.chat(m));
@@ -171,9 +205,52 @@ export class CallernRealtime {
     return this.invoke("EndCall", callId);
   }
 
-  /** A teacher accepts an offer from `incomingCall`; returns the call's peer, ICE servers and negotiation role. */
-  acceptOffer(offerId: string): Promise<CallAcceptedEvent> {
-    return this.invoke("AcceptOffer", offerId);
+  /**
+   * A teacher accepts an offer from `incomingCall`; returns the call's peer, ICE servers and
+   * negotiation role. The same event is emitted as `callAccepted`, once.
+   */
+  async acceptOffer(offerId: string): Promise<CallAcceptedEvent> {
+    const accepted = await this.invoke<CallAcceptedEvent>("AcceptOffer", offerId);
+    this.accepted(accepted);
+    return accepted;
+  }
+
+  /**
+   * Rejoins a live call after a reload, in a new tab, or after the connection landed on another
+   * node: returns fresh ICE servers, the peer, the negotiation role, the call's state and the
+   * server's time, as at accept. Start a new {@link CallSession} with them on
+   * `room(callId)`; the peer gets `peerRejoined` and replaces its peer connection, and the
+   * impolite side offers. The call's room catches up by itself (media states, chat, whiteboard,
+   * files), delivering to its `onMediaState`, `onChat`, `onWhiteboard` and `onFile` subscribers.
+   * Find the call with the `liveCall` event or {@link CallernRealtime.findLiveCall}.
+   * @throws RealtimeError `call_ended` when the call ended meanwhile (its open room, if any, is
+   *   told so and closed: a session on it ends), `call_not_found` when the user is not in it.
+   */
+  async rejoinCall(callId: string): Promise<CallAcceptedEvent> {
+    let rejoined: CallAcceptedEvent;
+    try {
+      rejoined = await this.invoke<CallAcceptedEvent>("RejoinCall", callId);
+    } catch (error) {
+      if (error instanceof RealtimeError && error.code === "call_ended") {
+        this.pendingSignals.delete(callId);
+        this.rooms.get(callId)?.callEvent({ type: "callEnded", reason: "call_ended" });
+        this.openRooms.get(callId)?.close();
+      }
+      throw error;
+    }
+    this.observeServerTime(rejoined.serverTime);
+    this.remember(callId);
+    // The room catches up on media states, chat, whiteboard and files (GetRoomState).
+    const open = this.openRooms.get(callId);
+    if (open) void open.catchUp().catch(() => undefined);
+    else this.rejoinedCalls.add(callId);
+    return rejoined;
+  }
+
+  /** The user's live (accepted or connected) call, or null: what to rejoin after a reload (`GET /v1/me/calls/live`). */
+  async findLiveCall(): Promise<Call | null> {
+    const response = await this.rest<LiveCallResponse>("/v1/me/calls/live", { method: "GET" });
+    return response.call ?? null;
   }
 
   /** A teacher declines an offer; the platform rings the next teacher. */
@@ -196,11 +273,14 @@ export class CallernRealtime {
     if (existing) return existing;
     const room = new CallRoom(this.roomHost, callId);
     this.openRooms.set(callId, room);
+    if (this.rejoinedCalls.delete(callId)) void room.catchUp().catch(() => undefined); // runs after the caller subscribed
     return room;
   }
 
   private readonly roomHost: RoomHost = {
     invoke: (method, ...args) => this.invoke(method, ...args),
+    serverTime: (localMs) => new Date(localMs + this.serverClockOffsetMs),
+    observeServerTime: (serverTime, sentAtMs) => this.observeServerTime(serverTime, sentAtMs),
     rest: (path, init) => this.rest(path, init),
     attach: (callId, sink) => {
       this.rooms.set(callId, sink);
@@ -224,6 +304,35 @@ export class CallernRealtime {
       const room = this.rooms.get(payload.callId);
       if (room) deliver(room, payload);
     });
+  }
+
+  /** Emits `callAccepted` the first time a call is seen accepted (hub event or acceptOffer's result). */
+  private accepted(event: CallAcceptedEvent): void {
+    this.observeServerTime(event.serverTime);
+    if (this.acceptedCalls.has(event.callId)) return;
+    this.remember(event.callId);
+    this.events.fire("callAccepted", event);
+  }
+
+  private remember(callId: string): void {
+    this.acceptedCalls.add(callId);
+    if (this.acceptedCalls.size > maxAcceptedCalls) {
+      const oldest = this.acceptedCalls.values().next().value;
+      if (oldest !== undefined) this.acceptedCalls.delete(oldest);
+    }
+  }
+
+  /**
+   * Takes the platform's clock from a message that carried its time: received now, or answered
+   * to a request sent at `sentAtMs` (then half the round trip is added, as the server read its
+   * clock about midway).
+   */
+  private observeServerTime(serverTime: string, sentAtMs?: number): void {
+    const server = Date.parse(serverTime);
+    if (!Number.isFinite(server)) return;
+    const now = Date.now();
+    const local = sentAtMs === undefined ? now : sentAtMs + (now - sentAtMs) / 2;
+    this.serverClockOffsetMs = server - local;
   }
 
   private routeSignal(callId: string, wire: SignalMessage): void {

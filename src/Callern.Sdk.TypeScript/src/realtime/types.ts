@@ -13,9 +13,11 @@ import type {
   CallTimerEvent,
   ChatMessage,
   IncomingCallEvent,
+  LiveCallEvent,
   MediaStateChangedEvent,
   OfferClosedEvent,
   PeerConnectionEvent,
+  PeerRejoinedEvent,
   TeacherPresence,
 } from "../generated/api.js";
 
@@ -91,11 +93,27 @@ export interface RealtimeEvents {
   callRinging: CallRingingEvent;
   incomingCall: IncomingCallEvent;
   offerClosed: OfferClosedEvent;
+  /**
+   * The call was accepted: once per call for each party (a teacher's `acceptOffer` resolves
+   * with the same event, and the hub also sends it; it is surfaced once).
+   */
   callAccepted: CallAcceptedEvent;
   callConnected: CallConnectedEvent;
   callTimer: CallTimerEvent;
   balanceWarning: BalanceWarningEvent;
+  /**
+   * Billing paused because a side's media confirmations lapsed (`connected: false`, "reconnecting…",
+   * the call ends `connection_lost` at `graceEndsAt`), or two-way media is confirmed again
+   * (`connected: true`, "back"). Sent to both parties.
+   */
   peerConnection: PeerConnectionEvent;
+  /**
+   * Right after the connection opened, this user has a live call this client has no room open
+   * for (the page was reloaded, or opened in a new tab): rejoin it with `rejoinCall(callId)`.
+   */
+  liveCall: LiveCallEvent;
+  /** The peer rejoined the call with a new peer connection (its open {@link CallSession} replaces its own by itself). */
+  peerRejoined: PeerRejoinedEvent;
   callEnded: CallEndedEvent;
   mediaStateChanged: MediaStateChangedEvent;
   chatMessageReceived: ChatMessage;
@@ -108,6 +126,7 @@ export interface RealtimeEvents {
 /** The hub's error codes (docs/realtime.md, docs/calls.md); other codes may be added. */
 export type RealtimeErrorCode =
   | "call_not_found"
+  | "call_ended"
   | "offer_not_found"
   | "offer_closed"
   | "no_minutes"

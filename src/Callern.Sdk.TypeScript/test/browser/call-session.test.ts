@@ -8,6 +8,8 @@ import type {
   CallErrorCode,
   CallSessionOptions,
   CallStats,
+  MediaConfirmationOutcome,
+  MediaSample,
   MediaState,
   PreCallCheckOptions,
   PreCallReport,
@@ -64,7 +66,8 @@ interface Participant {
   name: string;
   browser: Browser;
   page: Page;
-  mediaConnectedReports: number;
+  /** The media confirmations the session sent to the stand-in platform (bytes received, when). */
+  confirmations: MediaSample[];
   iceServerRefreshes: number;
 }
 
@@ -81,7 +84,7 @@ const relayErrors: unknown[] = [];
 /** Opens the test page in its own Chromium process, wired to the stand-in hub. */
 async function join(name: string, browser: Browser, peer: () => Participant): Promise<Participant> {
   const page = await browser.newPage();
-  const participant: Participant = { name, browser, page, mediaConnectedReports: 0, iceServerRefreshes: 0 };
+  const participant: Participant = { name, browser, page, confirmations: [], iceServerRefreshes: 0 };
   page.on("pageerror", (error) => relayErrors.push(`${name}: ${error.message}`));
   // A real hub delivers in order; so does this relay: one chain of deliveries per receiving page.
   let deliveries = Promise.resolve();
@@ -96,8 +99,12 @@ async function join(name: string, browser: Browser, peer: () => Participant): Pr
   await page.exposeFunction("relayMediaState", (state: MediaState) =>
     forward((to) => to.evaluate((s) => window.harness.deliverRemoteMediaState(s), state)),
   );
-  await page.exposeFunction("reportMediaConnected", () => {
-    participant.mediaConnectedReports += 1;
+  // As the platform: a confirmation counts when bytes grew; billing once both sides' media flows.
+  await page.exposeFunction("confirmMedia", (sample: MediaSample): MediaConfirmationOutcome => {
+    const previous = participant.confirmations.at(-1)?.inboundBytes ?? 0;
+    participant.confirmations.push(sample);
+    const flowing = (p: Participant) => (p.confirmations.at(-1)?.inboundBytes ?? 0) > 0;
+    return { status: "counted", mediaFlowing: sample.inboundBytes > previous, billing: flowing(participant) && flowing(peer()) };
   });
   await page.exposeFunction("refreshIceServers", () => {
     participant.iceServerRefreshes += 1;
@@ -203,7 +210,7 @@ describe("CallSession in two Chromium processes through TURN (relay only)", () =
 
   it("connects both sides through the relay and media flows both ways", async () => {
     const options = (polite: boolean) => ({ iceServers: [turnCredentials(turn)], polite, iceTransportPolicy: "relay" as const });
-    // Started together, so both offer at once: perfect negotiation has to sort out the glare.
+    // Started together: only the impolite side (the teacher here) offers, once its media is attached.
     const [studentStart, teacherStart] = await Promise.all([
       student.page.evaluate((o) => window.harness.start(o), options(true)),
       teacher.page.evaluate((o) => window.harness.start(o), options(false)),
@@ -221,8 +228,8 @@ describe("CallSession in two Chromium processes through TURN (relay only)", () =
           `(camera and microphone open after ${Math.round(media - startedAt)} ms, ICE connecting after ${Math.round(connecting - startedAt)} ms)`,
       );
     }
-    expect(student.mediaConnectedReports).toBe(1);
-    expect(teacher.mediaConnectedReports).toBe(1);
+    expect((await events(student, "mediaConnected")).length).toBe(1);
+    expect((await events(teacher, "mediaConnected")).length).toBe(1);
 
     for (const p of [student, teacher]) {
       const first = await waitForBytesBeyond(p, 0);
@@ -241,6 +248,20 @@ describe("CallSession in two Chromium processes through TURN (relay only)", () =
         },
       ]);
       expect(await errorsOf(p)).toEqual([]);
+    }
+  });
+
+  it("confirms the media it receives to the platform every 2 s, with no help from the app", async () => {
+    for (const p of [student, teacher]) {
+      const from = p.confirmations.length;
+      await expect.poll(() => p.confirmations.length, { timeout: 10_000, interval: 200 }).toBeGreaterThanOrEqual(from + 3);
+      const recent = p.confirmations.slice(-3);
+      const gaps = recent.slice(1).map((c, i) => c.sampledAt - (recent[i]?.sampledAt ?? 0));
+      console.info(`${p.name}: confirmations ${gaps.map((g) => `${g} ms`).join(", ")} apart, ${recent.map((c) => c.inboundBytes).join(" < ")} bytes`);
+      for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(1_700);
+      for (const gap of gaps) expect(gap).toBeLessThanOrEqual(3_000); // a stats sample late under load, never a skipped one
+      expect(recent.map((c) => c.inboundBytes)).toEqual([...recent.map((c) => c.inboundBytes)].sort((x, y) => x - y));
+      expect(recent.at(-1)?.inboundBytes).toBeGreaterThan(recent[0]?.inboundBytes ?? 0);
     }
   });
 
@@ -341,6 +362,18 @@ describe("CallSession in two Chromium processes through TURN (relay only)", () =
       expect(p.iceServerRefreshes).toBeGreaterThan(0);
     }
     console.info(`recovered on both sides ${Date.now() - lostAt} ms after the TURN server was stopped`);
+    // Both sides restarted ICE at once (glare, resolved by perfect negotiation): the remote
+    // camera's tracks are still live and unmuted, not left muted by the rolled-back offer.
+    for (const p of [student, teacher]) {
+      await p.page.waitForFunction(
+        () => window.harness.remoteStreams().every((s) => s.tracks.every((t) => t.readyState === "live" && !t.muted)),
+        undefined,
+        { timeout: 10_000 },
+      );
+      const streams = await p.page.evaluate(() => window.harness.remoteStreams());
+      expect(streams.map((s) => s.source)).toEqual(["camera"]);
+      expect(streams[0]?.tracks).toHaveLength(2);
+    }
     expect([...(await errorsOf(student)), ...(await errorsOf(teacher))]).toEqual([]);
   });
 

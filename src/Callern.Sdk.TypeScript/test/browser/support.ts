@@ -3,8 +3,8 @@
 import { execFile } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import { createServer as createTcpServer } from "node:net";
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
+import { connect as tcpConnect, createServer as createTcpServer } from "node:net";
 import { tmpdir } from "node:os";
 import { extname, join, normalize, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -96,7 +96,24 @@ const contentTypes: Record<string, string> = { ".html": "text/html", ".js": "tex
  * `/sdk/...` from dist/, `/signalr/...` the SignalR client's ESM build (the SDK imports it by
  * name: each page maps the name), `/readme/` runs the README's CallSession snippet.
  */
-export async function startPageServer(): Promise<{ url: string; close(): Promise<void> }> {
+export interface PageServer {
+  url: string;
+  /**
+   * Cuts the proxied hub WebSockets whose request URL contains `match` as a network drop would
+   * (the TCP connections reset, no close frame either way), and holds a new WebSocket matching
+   * it back for `holdMs` before passing it on. Returns how many were cut.
+   */
+  dropWebSockets(match: string, holdMs: number): number;
+  /** When each cut and each held-back WebSocket passed on happened (Date.now()). */
+  readonly webSocketLog: { event: "dropped" | "reopened"; at: number }[];
+  close(): Promise<void>;
+}
+
+export async function startPageServer(options: { platform?: string } = {}): Promise<PageServer> {
+  const platform = options.platform ? new URL(options.platform) : null;
+  const tunnels = new Set<{ url: string; cut(): void }>();
+  const holds: { match: string; until: number }[] = [];
+  const webSocketLog: PageServer["webSocketLog"] = [];
   const roots: [prefix: string, dir: string][] = [
     ["/sdk/", join(packageDir, "dist")],
     ["/signalr/", join(packageDir, "node_modules/@microsoft/signalr/dist/esm")],
@@ -113,6 +130,10 @@ export async function startPageServer(): Promise<{ url: string; close(): Promise
   }).outputText;
   const server: Server = createServer((request, response) => {
     const path = new URL(request.url ?? "/", "http://127.0.0.1").pathname;
+    if (platform && isPlatformPath(path)) {
+      proxyRequest(platform, request, response);
+      return;
+    }
     if (path === "/readme/" || path === "/readme/snippet.js") {
       const html = path === "/readme/";
       response.writeHead(200, { "content-type": html ? "text/html" : "text/javascript", "cache-control": "no-store" });
@@ -132,12 +153,98 @@ export async function startPageServer(): Promise<{ url: string; close(): Promise
       response.writeHead(404).end();
     }
   });
+  if (platform) {
+    server.on("upgrade", (request, socket, head) => {
+      const url = request.url ?? "";
+      const hold = holds.find((h) => url.includes(h.match) && h.until > Date.now());
+      const pass = () => {
+        if (hold) webSocketLog.push({ event: "reopened", at: Date.now() });
+        const tunnel = { url, cut: proxyUpgrade(platform, request, socket, head, () => tunnels.delete(tunnel)) };
+        tunnels.add(tunnel);
+      };
+      if (hold) setTimeout(pass, hold.until - Date.now());
+      else pass();
+    });
+  }
   await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
   const address = server.address();
   if (address === null || typeof address === "string") throw new Error("no server address");
   return {
     url: `http://127.0.0.1:${address.port}/`,
-    close: () => new Promise<void>((done) => server.close(() => done())),
+    dropWebSockets(match, holdMs) {
+      holds.push({ match, until: Date.now() + holdMs });
+      const cut = [...tunnels].filter((t) => t.url.includes(match));
+      for (const tunnel of cut) tunnel.cut();
+      webSocketLog.push({ event: "dropped", at: Date.now() });
+      return cut.length;
+    },
+    webSocketLog,
+    close: () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
+  };
+}
+
+/** The platform's REST API and hub, which the page server passes on so that pages call them on their own origin (no CORS). */
+function isPlatformPath(path: string): boolean {
+  return path.startsWith("/v1/") || path.startsWith("/hubs/");
+}
+
+/**
+ * The request's headers for the platform: its own Host, and no Origin (a server-side caller,
+ * as a school's backend would be; the test pages' random origins are not the school's).
+ */
+function forwardedHeaders(platform: URL, headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const { origin: _origin, referer: _referer, ...rest } = headers;
+  return { ...rest, host: platform.host };
+}
+
+function proxyRequest(platform: URL, request: import("node:http").IncomingMessage, response: import("node:http").ServerResponse): void {
+  const upstream = httpRequest(
+    { host: platform.hostname, port: platform.port, method: request.method, path: request.url, headers: forwardedHeaders(platform, request.headers) },
+    (answer) => {
+      response.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(response);
+    },
+  );
+  upstream.on("error", () => response.writeHead(502).end());
+  request.pipe(upstream);
+}
+
+/** Tunnels a WebSocket upgrade to the platform; returns what cuts the tunnel like a network drop (a reset, no close frame). */
+function proxyUpgrade(
+  platform: URL,
+  request: import("node:http").IncomingMessage,
+  socket: import("node:stream").Duplex,
+  head: Buffer,
+  closed: () => void,
+): () => void {
+  const upstream = tcpConnect(Number(platform.port), platform.hostname, () => {
+    const headers = forwardedHeaders(platform, request.headers);
+    const lines = [`${request.method} ${request.url} HTTP/1.1`];
+    for (const [name, value] of Object.entries(headers)) {
+      for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) lines.push(`${name}: ${v}`);
+    }
+    upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
+    if (head.length > 0) upstream.write(head);
+    upstream.pipe(socket);
+    socket.pipe(upstream);
+  });
+  const close = () => {
+    upstream.destroy();
+    socket.destroy();
+    closed();
+  };
+  upstream.on("error", close);
+  upstream.on("close", close);
+  socket.on("error", close);
+  socket.on("close", close);
+  return () => {
+    upstream.resetAndDestroy();
+    (socket as import("node:net").Socket).resetAndDestroy?.();
+    close();
   };
 }
 
@@ -165,4 +272,72 @@ export function launchChromium(): Promise<Browser> {
       "--autoplay-policy=no-user-gesture-required",
     ],
   });
+}
+
+/**
+ * A page in a real browser, driven the same way whether it is Chromium (playwright-core) or
+ * Firefox (puppeteer-core over WebDriver BiDi).
+ */
+export interface BrowserPage {
+  readonly browserName: "chromium" | "firefox";
+  /** Runs `fn(arg)` in the page and returns its (JSON) result. */
+  evaluate<R, A>(fn: (arg: A) => R | Promise<R>, arg: A): Promise<R>;
+  goto(url: string): Promise<void>;
+  reload(): Promise<void>;
+  /** Errors thrown in the page that nothing caught. */
+  readonly pageErrors: string[];
+  close(): Promise<void>;
+}
+
+/** A Chromium process (Debian's) with one page. */
+export async function openChromiumPage(): Promise<BrowserPage> {
+  const browser = await launchChromium();
+  const page = await browser.newPage();
+  const pageErrors: string[] = [];
+  page.on("pageerror", (error) => pageErrors.push(error.message));
+  return {
+    browserName: "chromium",
+    // The page's types and the driver's serialized ones differ only nominally; the pages pass JSON.
+    evaluate: <R, A>(fn: (arg: A) => R | Promise<R>, arg: A) => page.evaluate(fn as (arg: unknown) => R | Promise<R>, arg as unknown),
+    goto: async (url) => {
+      await page.goto(url);
+    },
+    reload: async () => {
+      await page.reload();
+    },
+    pageErrors,
+    close: () => browser.close(),
+  };
+}
+
+/** A Firefox ESR process (Debian's) with one page, fake camera and microphone, no permission prompts. */
+export async function openFirefoxPage(): Promise<BrowserPage> {
+  const puppeteer = (await import("puppeteer-core")).default;
+  const browser = await puppeteer.launch({
+    browser: "firefox",
+    executablePath: "/usr/bin/firefox-esr",
+    headless: true,
+    extraPrefsFirefox: {
+      "media.navigator.streams.fake": true,
+      "media.navigator.permission.disabled": true,
+      "media.autoplay.default": 0,
+      // The test's coturn relays on 127.0.0.1; Firefox leaves loopback addresses out of ICE unless told.
+      "media.peerconnection.ice.loopback": true,
+    },
+  });
+  const page = await browser.newPage();
+  const pageErrors: string[] = [];
+  page.on("pageerror", (error) => pageErrors.push(error instanceof Error ? error.message : String(error)));
+  return {
+    browserName: "firefox",
+    evaluate: <R, A>(fn: (arg: A) => R | Promise<R>, arg: A) => page.evaluate(fn as (arg: unknown) => Promise<R>, arg as unknown) as Promise<R>,
+    goto: async (url) => {
+      await page.goto(url);
+    },
+    reload: async () => {
+      await page.reload();
+    },
+    pageErrors,
+    close: () => browser.close(),
+  };
 }

@@ -22,6 +22,16 @@ function report(counters: { audioIn: number; videoIn: number; out: number; recei
 }
 
 describe("stats snapshot", () => {
+  it("tells whether the peer reports receiving our media (remote-inbound-rtp)", () => {
+    const before = report({ audioIn: 0, videoIn: 0, out: 500, received: 0, lost: 0 }).filter((s) => s.type !== "remote-inbound-rtp");
+    const firefoxNothingYet = [...before, { id: "RIA", type: "remote-inbound-rtp", kind: "audio", packetsReceived: 0 }];
+    const firefoxReceiving = [...before, { id: "RIA", type: "remote-inbound-rtp", kind: "audio", packetsReceived: 12 }];
+
+    expect(readStatsSnapshot(before, 0).peerReceiving).toBe(false);
+    expect(readStatsSnapshot(firefoxNothingYet, 0).peerReceiving).toBe(false);
+    expect(readStatsSnapshot(firefoxReceiving, 0).peerReceiving).toBe(true);
+  });
+
   it("sums RTP counters, takes the selected pair's RTT and candidate types, and the worst jitter and remote loss", () => {
     const snapshot = readStatsSnapshot(report({ audioIn: 1000, videoIn: 9000, out: 500, received: 90, lost: 10 }), 1_000);
 
@@ -33,6 +43,7 @@ describe("stats snapshot", () => {
       packetsLost: 10, // the video stream's negative count (duplicates) does not offset real loss
       rttMs: 42,
       remoteFractionLost: 0.05,
+      peerReceiving: true, // the peer sent receiver reports about our streams
       jitterMs: 11,
       localCandidateType: "relay",
       remoteCandidateType: "relay",

@@ -1,7 +1,7 @@
 // The test page: one participant of a call, driven by the node test through window.harness.
 // The SignalingChannel below stands in for the platform's hub: it relays through functions the
-// test exposes on the page (relaySignal, relayMediaState, reportMediaConnected,
-// refreshIceServers) and receives through window.harness.deliver*.
+// test exposes on the page (relaySignal, relayMediaState, confirmMedia, refreshIceServers) and
+// receives through window.harness.deliver*.
 import { CallSession, PreCallCheck } from "/sdk/index.js";
 
 const events = [];
@@ -27,7 +27,7 @@ const channel = {
     return () => signalHandlers.delete(handler);
   },
   reportMediaState: (state) => window.relayMediaState(state),
-  reportMediaConnected: () => window.reportMediaConnected(),
+  confirmMedia: (sample) => window.confirmMedia(sample),
   reportStats: async (stats) => {
     lastStats = stats;
   },
