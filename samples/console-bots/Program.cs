@@ -4,7 +4,9 @@ using Callern.Sdk.Realtime;
 
 // Console bots on the C# SDK, for demos and load: a teacher who stays available and accepts
 // every call, and a student who places calls and hangs up after a while. Bots have no camera:
-// each reports "media connected" itself so that the platform meters and bills the call.
+// each confirms media with a counter that grows as if media arrived (MediaConfirmer, every 2 s),
+// so that the platform meters and bills the call. After a restart of the platform, a bot rejoins
+// its live call (LiveCall → RejoinCallAsync) and confirms again.
 //
 //   dotnet run --project samples/console-bots -- teacher teacher-emma [--demo .callern/demo.json]
 //   dotnet run --project samples/console-bots -- student student-ana --seconds 20 --calls 3
@@ -35,6 +37,45 @@ Console.CancelKeyPress += (_, e) =>
 };
 void Log(string message) => Console.WriteLine($"{DateTime.Now:HH:mm:ss} {userId}: {message}");
 
+// A bot's "media": a counter that grows by a video call's worth of bytes per second.
+var mediaStarted = DateTime.UtcNow;
+long InboundBytes() => (long)(DateTime.UtcNow - mediaStarted).TotalSeconds * 150_000;
+var confirmers = new Dictionary<Guid, MediaConfirmer>();
+void ConfirmMedia(Guid callId)
+{
+    lock (confirmers)
+    {
+        if (!confirmers.ContainsKey(callId))
+        {
+            confirmers[callId] = realtime.StartMediaConfirmations(callId, InboundBytes);
+        }
+    }
+}
+
+// Exactly once per call on each side, also for the teacher, who gets AcceptOfferAsync's answer too.
+realtime.CallAccepted += e =>
+{
+    ConfirmMedia(e.CallId);
+    return Task.CompletedTask;
+};
+realtime.LiveCall += async e =>
+{
+    try
+    {
+        var rejoined = await realtime.RejoinCallAsync(e.CallId);
+        Log($"rejoined call {e.CallId} ({rejoined.State}) with {rejoined.Peer.DisplayName}");
+        ConfirmMedia(e.CallId);
+    }
+    catch (CallernRealtimeException refused) when (refused.Code is "call_ended" or "call_not_found")
+    {
+        Log($"call {e.CallId} is over ({refused.Code})");
+    }
+};
+realtime.PeerConnection += e =>
+{
+    Log(e.Connected ? "peer back" : $"peer reconnecting… (the call ends at {e.GraceEndsAt:HH:mm:ss} unless media flows again)");
+    return Task.CompletedTask;
+};
 realtime.CallEnded += e =>
 {
     Log($"call {e.CallId} ended ({e.Reason}), billed {e.BilledSeconds} s");
@@ -49,8 +90,8 @@ if (role == "teacher")
         Log($"{offer.Student.DisplayName} is calling ({offer.Language} {offer.Level}); accepting");
         try
         {
-            var accepted = await realtime.AcceptOfferAsync(offer.OfferId);
-            await realtime.ReportMediaConnectedAsync(accepted.CallId);
+            // CallAccepted (above) starts the media confirmations.
+            await realtime.AcceptOfferAsync(offer.OfferId);
         }
         catch (CallernRealtimeException refused)
         {
@@ -86,7 +127,6 @@ for (var n = 1; n <= calls && !stop.IsCancellationRequested; n++)
         if (started == accepted.Task)
         {
             Log($"talking to {accepted.Task.Result.Peer.DisplayName} for {talkFor.TotalSeconds} s");
-            await realtime.ReportMediaConnectedAsync(call.Id, stop.Token);
             await Task.WhenAny(Task.Delay(talkFor, stop.Token), ended.Task).ContinueWith(_ => { }, TaskScheduler.Default);
             await realtime.EndCallAsync(call.Id, CancellationToken.None);
             await ended.Task;

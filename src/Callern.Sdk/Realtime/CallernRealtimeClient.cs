@@ -9,10 +9,14 @@ namespace Callern.Sdk.Realtime;
 
 /// <summary>
 /// The realtime client: one connection to the platform's hub (<c>/hubs/calls</c>) for one signed-in
-/// user. Commands are async methods; events are C# events named as the TypeScript SDK's. A lost
-/// connection is re-established with backoff (<see cref="CallernRealtimeOptions.ReconnectDelays"/>),
-/// asking <see cref="CallernRealtimeOptions.AccessTokenProvider"/> for a fresh token; commands
-/// issued meanwhile wait for it.
+/// user. Commands are async methods; events are C# events named as the TypeScript SDK's. The
+/// connection uses SignalR's stateful reconnect, so a dropped socket whose network is back at once
+/// loses no message in either direction; a connection that cannot be resumed (the network stayed
+/// away, the platform restarted, another node) is replaced, and messages sent to the old one are
+/// lost (<see cref="Reconnected"/>: restart ICE and catch up). It is re-established with backoff
+/// (<see cref="CallernRealtimeOptions.ReconnectDelays"/>), asking
+/// <see cref="CallernRealtimeOptions.AccessTokenProvider"/> for a fresh token, and the platform then
+/// announces a live call with <see cref="LiveCall"/>. Commands issued meanwhile wait for it.
 /// </summary>
 public sealed partial class CallernRealtimeClient : IAsyncDisposable
 {
@@ -23,6 +27,8 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
     private CancellationTokenSource _stopping = new();
     private RealtimeConnectionState _state = RealtimeConnectionState.Disconnected;
     private bool _stopped = true;
+    private readonly AcceptedCalls _accepted = new();
+    private long _serverClockOffsetTicks;
 
     /// <summary>Creates the client; nothing connects until <see cref="StartAsync"/>.</summary>
     /// <param name="options">Where the platform is and how to authenticate.</param>
@@ -37,6 +43,8 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
                 options.ConfigureConnection?.Invoke(o);
             })
             .WithAutomaticReconnect(_backoff)
+            // Messages sent while the socket is down are buffered and resent on both sides, once.
+            .WithStatefulReconnect()
             .AddJsonProtocol(o =>
             {
                 o.PayloadSerializerOptions = new JsonSerializerOptions(JsonSerializerDefaults.Web);
@@ -48,7 +56,7 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
         On("CallRinging", () => CallRinging);
         On("IncomingCall", () => IncomingCall);
         On("OfferClosed", () => OfferClosed);
-        On("CallAccepted", () => CallAccepted);
+        _connection.On<CallAcceptedEvent>("CallAccepted", OnCallAcceptedAsync);
         On("Signal", () => SignalReceived);
         On("CallConnected", () => CallConnected);
         On("CallTimer", () => CallTimer);
@@ -59,6 +67,8 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
         On("ChatMessageReceived", () => ChatMessageReceived);
         On("WhiteboardOperationReceived", () => WhiteboardOperationReceived);
         On("FileShared", () => FileShared);
+        On("LiveCall", () => LiveCall);
+        On("PeerRejoined", () => PeerRejoined);
         _connection.Reconnecting += error => SetStateAsync(RealtimeConnectionState.Reconnecting, error);
         _connection.Reconnected += _ => ReconnectedAsync(_backoff.Attempts);
         _connection.Closed += ClosedAsync;
@@ -74,17 +84,25 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
     public event Func<IncomingCallEvent, Task>? IncomingCall;
     /// <summary>To a teacher: an offer timed out or was revoked.</summary>
     public event Func<OfferClosedEvent, Task>? OfferClosed;
-    /// <summary>To both sides: a teacher accepted; negotiate media now.</summary>
+    /// <summary>
+    /// To both sides: a teacher accepted; negotiate media now. Raised once per call on each side: the
+    /// accepting teacher gets the platform's event and <see cref="AcceptOfferAsync"/>'s answer, and
+    /// whichever arrives first is raised (not the answer of <see cref="RejoinCallAsync"/>).
+    /// </summary>
     public event Func<CallAcceptedEvent, Task>? CallAccepted;
     /// <summary>A WebRTC signal from the other participant, in the order it was sent.</summary>
     public event Func<SignalEvent, Task>? SignalReceived;
-    /// <summary>To both: media connected on both sides; metering started.</summary>
+    /// <summary>To both: both sides confirmed media flowing both ways (<see cref="ConfirmMediaAsync"/>) for the first time; metering started.</summary>
     public event Func<CallConnectedEvent, Task>? CallConnected;
     /// <summary>To both, every 5 s while connected: elapsed and remaining time.</summary>
     public event Func<CallTimerEvent, Task>? CallTimer;
     /// <summary>To the student: few minutes left.</summary>
     public event Func<BalanceWarningEvent, Task>? BalanceWarning;
-    /// <summary>To the peer: the other side dropped or came back.</summary>
+    /// <summary>
+    /// To both: billing paused because a side's media confirmations lapsed (<c>Connected</c> false:
+    /// show "reconnecting…"; the call ends <c>connection_lost</c> at <c>GraceEndsAt</c> unless media is
+    /// confirmed again), or two-way media is confirmed again (<c>Connected</c> true: "back").
+    /// </summary>
     public event Func<PeerConnectionEvent, Task>? PeerConnection;
     /// <summary>To both: the call ended, with its summary.</summary>
     public event Func<CallEndedEvent, Task>? CallEnded;
@@ -96,6 +114,17 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
     public event Func<WhiteboardOperation, Task>? WhiteboardOperationReceived;
     /// <summary>A file was shared in a call.</summary>
     public event Func<CallFile, Task>? FileShared;
+    /// <summary>
+    /// Right after a connection opens (the first, or a new one after the platform restarted or a
+    /// reload), when this user has a live (accepted or connected) call: rejoin it with
+    /// <see cref="RejoinCallAsync"/>, start a new peer connection, and confirm media again.
+    /// </summary>
+    public event Func<LiveCallEvent, Task>? LiveCall;
+    /// <summary>
+    /// The other participant rejoined the call (a reload, a new tab, another node): its old peer
+    /// connection is dead; start a new one (the impolite side, the student, offers once its local media is attached).
+    /// </summary>
+    public event Func<PeerRejoinedEvent, Task>? PeerRejoined;
     /// <summary>The connection state changed.</summary>
     public event Func<ConnectionStateChangedEvent, Task>? ConnectionStateChanged;
     /// <summary>The connection is back after it was lost; catch up with <see cref="GetRoomStateAsync"/>.</summary>
@@ -103,6 +132,17 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
 
     /// <summary>The connection's state; changes raise <see cref="ConnectionStateChanged"/>.</summary>
     public RealtimeConnectionState ConnectionState => _state;
+
+    /// <summary>
+    /// The platform's clock as this client estimates it: the local clock plus the offset learned from
+    /// the latest <c>serverTime</c> the platform sent (<see cref="CallAcceptedEvent"/>,
+    /// <see cref="RejoinCallAsync"/>, <see cref="MediaConfirmationResult"/>), corrected by half the
+    /// round trip when it came as an answer. <see cref="MediaConfirmation.SampledAt"/> is stamped with it.
+    /// </summary>
+    public DateTimeOffset ServerNow => DateTimeOffset.UtcNow + ServerClockOffset;
+
+    /// <summary>How far the platform's clock is ahead of the local one (negative when behind); zero until the platform sent its time.</summary>
+    public TimeSpan ServerClockOffset => TimeSpan.FromTicks(Interlocked.Read(ref _serverClockOffsetTicks));
 
     /// <summary>Connects. Throws <see cref="CallernRealtimeException"/> (<c>not_connected</c>) when the first connection fails; later losses are retried.</summary>
     /// <param name="cancellationToken">Cancels the connection attempt.</param>
@@ -161,11 +201,39 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
     public Task<Call> EndCallAsync(Guid callId, CancellationToken cancellationToken = default) =>
         InvokeAsync<Call>("EndCall", [callId], cancellationToken);
 
-    /// <summary>A teacher accepts an offer from <see cref="IncomingCall"/>; returns the peer, ICE servers and negotiation role.</summary>
+    /// <summary>
+    /// A teacher accepts an offer from <see cref="IncomingCall"/>; returns the peer, ICE servers and
+    /// negotiation role, and raises <see cref="CallAccepted"/> unless the platform's event came first (once either way).
+    /// </summary>
     /// <param name="offerId">The offer.</param>
     /// <param name="cancellationToken">Cancels waiting for the answer.</param>
-    public Task<CallAcceptedEvent> AcceptOfferAsync(Guid offerId, CancellationToken cancellationToken = default) =>
-        InvokeAsync<CallAcceptedEvent>("AcceptOffer", [offerId], cancellationToken);
+    public async Task<CallAcceptedEvent> AcceptOfferAsync(Guid offerId, CancellationToken cancellationToken = default)
+    {
+        var (accepted, sentAt, answeredAt) = await TimedInvokeAsync<CallAcceptedEvent>("AcceptOffer", [offerId], cancellationToken);
+        LearnServerTime(accepted.ServerTime, sentAt, answeredAt);
+        if (_accepted.FirstTime(accepted.CallId))
+        {
+            await RaiseAsync(CallAccepted, accepted);
+        }
+        return accepted;
+    }
+
+    /// <summary>
+    /// Joins a live call again after a reload, a new tab, or a new connection (see <see cref="LiveCall"/>):
+    /// returns fresh ICE servers, the peer, this side's negotiation role, the call's state and the
+    /// platform's time; the peer gets <see cref="PeerRejoined"/>. Start a new peer connection, catch up
+    /// with <see cref="GetRoomStateAsync"/>, and confirm media again. Throws <c>call_ended</c> when
+    /// the call ended meanwhile (close the call view), <c>call_not_found</c> when there is no such call for this user.
+    /// </summary>
+    /// <param name="callId">The call, from <see cref="LiveCall"/> or <c>GET /v1/me/calls/live</c>.</param>
+    /// <param name="cancellationToken">Cancels waiting for the answer.</param>
+    public async Task<CallAcceptedEvent> RejoinCallAsync(Guid callId, CancellationToken cancellationToken = default)
+    {
+        var (rejoined, sentAt, answeredAt) = await TimedInvokeAsync<CallAcceptedEvent>("RejoinCall", [callId], cancellationToken);
+        LearnServerTime(rejoined.ServerTime, sentAt, answeredAt);
+        _accepted.FirstTime(callId);
+        return rejoined;
+    }
 
     /// <summary>A teacher declines an offer; the platform rings the next teacher.</summary>
     /// <param name="offerId">The offer.</param>
@@ -180,11 +248,37 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
     public Task SendSignalAsync(Guid callId, SignalMessage signal, CancellationToken cancellationToken = default) =>
         InvokeAsync<object?>("SendSignal", [callId, signal], cancellationToken);
 
-    /// <summary>Tells the platform media flows on this side; metering starts once both sides did.</summary>
+    /// <summary>
+    /// Confirms, for billing, the inbound media bytes this side has received in the call so far (the
+    /// sum of <c>bytesReceived</c> over the peer connection's inbound-rtp stats, audio and video;
+    /// a smaller value than before means a new peer connection). A second is billed only when both
+    /// sides' confirmations cover it, so send one every <see cref="MediaConfirmer.Interval"/>;
+    /// <see cref="StartMediaConfirmations"/> does that for you. Stamp <c>SampledAt</c> with
+    /// <see cref="ServerNow"/>; the answer's server time refines it. Refusals (<see cref="CallernRealtimeException.Code"/>):
+    /// <c>call_not_found</c>, <c>call_ended</c>, <c>invalid_state</c> (not accepted yet),
+    /// <c>confirmation_in_future</c>, <c>confirmation_stale</c> (more than 5 s old, for example
+    /// buffered during a reconnect: not counted, drop it), <c>confirmation_too_fast</c> (under 1 s
+    /// after the previous one), <c>invalid_argument</c>; none changes anything.
+    /// </summary>
     /// <param name="callId">The call.</param>
+    /// <param name="confirmation">When the counter was sampled (the platform's clock) and its value.</param>
     /// <param name="cancellationToken">Cancels waiting for the answer.</param>
-    public Task ReportMediaConnectedAsync(Guid callId, CancellationToken cancellationToken = default) =>
-        InvokeAsync<object?>("ReportMediaConnected", [callId], cancellationToken);
+    public async Task<MediaConfirmationResult> ConfirmMediaAsync(Guid callId, MediaConfirmation confirmation, CancellationToken cancellationToken = default)
+    {
+        var (result, sentAt, answeredAt) = await TimedInvokeAsync<MediaConfirmationResult>("ConfirmMedia", [callId, confirmation], cancellationToken);
+        LearnServerTime(result.ServerTime, sentAt, answeredAt);
+        return result;
+    }
+
+    /// <summary>
+    /// Confirms media for <paramref name="callId"/> every <see cref="MediaConfirmer.Interval"/> from
+    /// <paramref name="inboundBytes"/> until the call ends or the returned confirmer is disposed.
+    /// For an app with its own media stack (this SDK has no WebRTC): pass a function that reads its
+    /// inbound media byte counter.
+    /// </summary>
+    /// <param name="callId">The accepted call.</param>
+    /// <param name="inboundBytes">Returns the inbound media bytes received so far (audio and video); called on a timer thread.</param>
+    public MediaConfirmer StartMediaConfirmations(Guid callId, Func<long> inboundBytes) => MediaConfirmer.Start(this, callId, inboundBytes);
 
     /// <summary>Fresh ICE servers (TURN credentials) for an ICE restart.</summary>
     /// <param name="callId">The call.</param>
@@ -234,6 +328,36 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
         await StopAsync();
         await _connection.DisposeAsync();
         _stopping.Dispose();
+    }
+
+    /// <summary>An invocation with the local times it was sent and answered, to place the server's time in between.</summary>
+    private async Task<(T Answer, DateTimeOffset SentAt, DateTimeOffset AnsweredAt)> TimedInvokeAsync<T>(string method, object?[] args, CancellationToken cancellationToken)
+    {
+        await WhenConnectedAsync(cancellationToken);
+        var sentAt = DateTimeOffset.UtcNow;
+        var answer = await InvokeAsync<T>(method, args, cancellationToken);
+        return (answer, sentAt, DateTimeOffset.UtcNow);
+    }
+
+    /// <summary>The server stamped its time somewhere in the round trip: take the middle.</summary>
+    private void LearnServerTime(DateTimeOffset serverTime, DateTimeOffset sentAt, DateTimeOffset answeredAt)
+    {
+        if (serverTime == default)
+        {
+            return;
+        }
+        var localMiddle = sentAt + (answeredAt - sentAt) / 2;
+        Interlocked.Exchange(ref _serverClockOffsetTicks, (serverTime - localMiddle).Ticks);
+    }
+
+    private async Task OnCallAcceptedAsync(CallAcceptedEvent accepted)
+    {
+        // An event arrives a one-way trip after the server stamped it: the estimate errs late by that.
+        LearnServerTime(accepted.ServerTime, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
+        if (_accepted.FirstTime(accepted.CallId))
+        {
+            await RaiseAsync(CallAccepted, accepted);
+        }
     }
 
     private async Task<T> InvokeAsync<T>(string method, object?[] args, CancellationToken cancellationToken)
@@ -374,6 +498,31 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
 
     [GeneratedRegex(@"HubException: ([a-z_]+): (.*)$", RegexOptions.Singleline)]
     private static partial Regex HubErrorCode();
+
+    /// <summary>The calls whose CallAccepted was raised already: the last few, enough for one user's calls in flight.</summary>
+    private sealed class AcceptedCalls
+    {
+        private const int Capacity = 32;
+        private readonly Queue<Guid> _order = new();
+        private readonly HashSet<Guid> _seen = [];
+
+        public bool FirstTime(Guid callId)
+        {
+            lock (_seen)
+            {
+                if (!_seen.Add(callId))
+                {
+                    return false;
+                }
+                _order.Enqueue(callId);
+                if (_order.Count > Capacity)
+                {
+                    _seen.Remove(_order.Dequeue());
+                }
+                return true;
+            }
+        }
+    }
 
     /// <summary>The reconnect backoff: the configured delays, the last one forever.</summary>
     private sealed class Backoff(IReadOnlyList<TimeSpan> delays) : IRetryPolicy

@@ -5,9 +5,19 @@ namespace Callern.Sdk.Realtime;
 /// <summary>Where the platform is, how to authenticate, and how patiently to reconnect.</summary>
 public sealed class CallernRealtimeOptions
 {
-    /// <summary>The default backoff: at once, then 1, 2, 5, 10, 20 s, then every 30 s.</summary>
+    /// <summary>
+    /// The default backoff: at once, then 1, 2 and 3 s, then every 5 s for the first minute, then every
+    /// 30 s. A live call survives a lapse of the platform's reconnect grace (30 s by default, counted
+    /// from the last confirmed media): attempts stay 5 s apart through it, so a client finds a
+    /// restarted platform within 5 s of its return, in time to rejoin; after a minute the call is lost
+    /// anyway and attempts thin out.
+    /// </summary>
     public static IReadOnlyList<TimeSpan> DefaultReconnectDelays { get; } =
-        [TimeSpan.Zero, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(30)];
+        [
+            TimeSpan.Zero, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(3),
+            .. Enumerable.Repeat(TimeSpan.FromSeconds(5), 11),
+            TimeSpan.FromSeconds(30),
+        ];
 
     /// <summary>The platform's base URL, for example <c>https://callern.school.example</c>; the hub is <c>{BaseUrl}/hubs/calls</c>.</summary>
     public required Uri BaseUrl { get; init; }

@@ -1,111 +1,44 @@
-using Callern.Platform.Calls;
-using Callern.Platform.Tests.Infrastructure;
+using Callern.Platform.Tests.Calls.Faults;
 using Callern.Sdk;
-using Npgsql;
 using Xunit.Abstractions;
 
 namespace Callern.Platform.Tests.Calls;
 
 /// <summary>
 /// The platform as a real process, killed with SIGKILL in the middle of a call and started again on
-/// the same database: no shutdown hook runs, the dead process's connection rows stay behind with
-/// their last heartbeat, and only the durable deadlines carry the call on. Real clock, short cadences.
+/// the same database, with apps that do not come back: no shutdown hook runs, nothing was written at
+/// the kill, and only what the database knows carries the call on. Real clock, default settings:
+/// the next start ends the call <c>connection_lost</c> at the last confirmation plus the grace, and
+/// bills nothing past that confirmation.
 /// </summary>
-public sealed class HardKillTests(ITestOutputHelper output) : IDisposable
+public sealed class HardKillTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    // A beat every second, so a call takes the dead process's connections as gone after three
-    // missed beats (SignalingOptions.ConnectionGoneAfter) instead of 45 s.
-    private const int HeartbeatSeconds = 1;
-
-    private readonly TestDatabase _database = new();
-    private readonly string _keysPath = Path.Combine(Path.GetTempPath(), "callern-test-keys-" + Guid.NewGuid().ToString("N"));
-    private readonly string _filesPath = Path.Combine(Path.GetTempPath(), "callern-test-files-" + Guid.NewGuid().ToString("N"));
-    private readonly string _operatorKey = "op_" + Guid.NewGuid().ToString("N");
-    private readonly List<PlatformProcess> _processes = [];
+    private readonly FaultLab _lab = new(output);
 
     [Fact]
-    public async Task A_call_whose_platform_is_killed_is_ended_by_the_next_start_and_billed_once_up_to_the_last_heartbeat()
+    public async Task A_call_whose_platform_is_killed_is_ended_by_the_next_start_and_billed_once_up_to_the_last_confirmation()
     {
-        var first = await StartAsync("first");
-        var tenant = await first.CreateTenantAsync();
-        // The shortest grace, and a charge for every metered second, so a few seconds of call show.
-        await first.UseSettingsAsync(tenant, c => { c.ReconnectGraceSeconds = 5; c.NoChargeUnderSeconds = 0; });
-        await first.StudentWithSecondsAsync(tenant, "s", 600);
-        var teacher = await first.AvailableTeacherAsync(tenant, "t");
-        var student = await CallParty.JoinAsync(first, tenant, "s", CallernRoles.Student);
-        var callId = await CallTestKit.ConnectedCallAsync(student, teacher);
-        await Task.Delay(TimeSpan.FromSeconds(4));
+        await _lab.StartPlatformAsync("first");
+        var call = await _lab.ConnectedCallAsync();
+        // Longer than what a kill may forget plus the default no-charge threshold (10 s), so a charge remains.
+        await Task.Delay(TimeSpan.FromSeconds(28));
 
-        var killing = DateTimeOffset.UtcNow;
-        first.Kill();
-        var killed = DateTimeOffset.UtcNow;
-        // The clients see their sockets close; they were built without automatic reconnect.
-        await student.DisposeAsync();
-        await teacher.DisposeAsync();
-        var lastHeartbeat = await LastHeartbeatAsync(tenant.Id);
+        _lab.KillPlatform();
+        // The apps see their sockets close and are gone for good (closed tabs).
+        await call.Student.LeaveAsync();
+        await call.Teacher.LeaveAsync();
+        var lastTwoWay = call.LastTwoWay!.Value;
+        await _lab.StartPlatformAsync("next");
+        var ended = await _lab.EndedAsync(call, FaultLab.Grace + TimeSpan.FromSeconds(20));
 
-        var next = await StartAsync("next");
-        var admin = next.SdkAs(tenant, "admin-1", CallernRoles.Admin);
-        // Stale after 3 s, then the 5 s grace; 40 s more covers a tick the kill left claimed (retried after 30 s).
-        var summary = await Polling.EventuallyAsync(() => admin.GetCallAsync(callId), c => c.State == Sdk.CallState.Ended, TimeSpan.FromSeconds(45));
-
-        Assert.Equal((Sdk.CallState.Ended, EndReasons.ConnectionLost), (summary.State, summary.EndReason));
-        // The process beat until it died: its last committed beat is no later than the kill and at
-        // most one late beat earlier.
-        Assert.InRange(lastHeartbeat, killing - TimeSpan.FromSeconds(2 * HeartbeatSeconds), killed);
-        // Billed exactly from media connected to that beat, in whole seconds: nothing of the time
-        // the platform was dead or restarting, and nothing lost before the last beat.
-        var connectedAt = summary.ConnectedAt!.Value;
-        Assert.Equal((long)(lastHeartbeat - connectedAt).TotalSeconds, summary.BilledSeconds);
-        Assert.InRange(summary.BilledSeconds!.Value, 3, (long)(killed - connectedAt).TotalSeconds);
-        var wallet = await admin.GetStudentWalletAsync("s");
-        Assert.Equal((600 - summary.BilledSeconds.Value, 0L), (wallet.AvailableSeconds, wallet.HeldSeconds));
-        var transactions = await admin.ListStudentTransactionsAsync("s");
-        Assert.Single(transactions.Items, t => t.Kind == LedgerEntryKind.Charge);
+        Assert.Equal((CallState.Ended, "connection_lost"), (ended.State, ended.EndReason));
+        _lab.Log($"last two-way confirmation {lastTwoWay:HH:mm:ss.fff}, ended {ended.EndedAt:HH:mm:ss.fff}");
+        // The grace counts from the last confirmation the platform wrote down, at most a heartbeat before the clients' last.
+        Assert.InRange(ended.EndedAt!.Value, lastTwoWay + FaultLab.Grace - FaultLab.UnwrittenAtKill, lastTwoWay + FaultLab.Grace + FaultLab.Bound);
+        await _lab.AssertHonestBillingAsync("SIGKILL, restart at once, clients never back", call, ended, FaultLab.UnwrittenAtKill);
     }
 
-    private async Task<PlatformProcess> StartAsync(string name)
-    {
-        var environment = new Dictionary<string, string>
-        {
-            ["ConnectionStrings__Callern"] = _database.ConnectionString,
-            ["Callern__DataProtection__KeysPath"] = _keysPath,
-            ["Callern__Classroom__FilesPath"] = _filesPath,
-            ["Callern__Hub__HeartbeatSeconds"] = HeartbeatSeconds.ToString(),
-            ["Callern__Hub__SweepSeconds"] = "1",
-            // The least the validation allows; well after calls take a connection as gone.
-            ["Callern__Hub__StaleConnectionSeconds"] = "60",
-        };
-        var process = await PlatformProcess.StartAsync(name, environment, _operatorKey, output);
-        _processes.Add(process);
-        return process;
-    }
+    public Task InitializeAsync() => Task.CompletedTask;
 
-    /// <summary>The last beat both participants' connections got: the latest moment the dead process saw them both.</summary>
-    private async Task<DateTimeOffset> LastHeartbeatAsync(Guid tenantId)
-    {
-        await using var db = _database.CreateDataSource();
-        await using var command = db.CreateCommand(
-            """
-            SELECT min(seen) FROM (SELECT max(last_seen_at) AS seen FROM hub_connections
-                                   WHERE tenant_id = $1 AND user_id IN ('s', 't') GROUP BY user_id) AS participants
-            HAVING count(*) = 2
-            """);
-        command.Parameters.Add(new NpgsqlParameter { Value = tenantId });
-        var seen = await command.ExecuteScalarAsync() ?? throw new InvalidOperationException("A participant's connection row is missing.");
-        return new DateTimeOffset((DateTime)seen, TimeSpan.Zero);
-    }
-
-    public void Dispose()
-    {
-        foreach (var process in _processes)
-        {
-            process.Dispose();
-        }
-        _database.Dispose();
-        foreach (var path in new[] { _keysPath, _filesPath }.Where(Directory.Exists))
-        {
-            Directory.Delete(path, recursive: true);
-        }
-    }
+    public async Task DisposeAsync() => await _lab.DisposeAsync();
 }

@@ -42,10 +42,14 @@ public sealed class PlatformProcess : ICallernHost, IDisposable
     /// is the build under test) and returns once <c>/health/ready</c> answers.
     /// </summary>
     /// <param name="environment">Configuration as environment variables (<c>Callern__Hub__HeartbeatSeconds</c>, …).</param>
+    /// <param name="port">
+    /// The port to listen on, for a restart where the clients reconnect to the address they knew
+    /// (pick it with <see cref="FaultProxy.FreePortBelow32768"/>); a free port when null.
+    /// </param>
     public static async Task<PlatformProcess> StartAsync(
-        string name, IReadOnlyDictionary<string, string> environment, string operatorKey, ITestOutputHelper output)
+        string name, IReadOnlyDictionary<string, string> environment, string operatorKey, ITestOutputHelper output, int? port = null)
     {
-        var baseAddress = new Uri($"http://127.0.0.1:{FreePort()}/");
+        var baseAddress = new Uri($"http://127.0.0.1:{port ?? FreePort()}/");
         var start = new ProcessStartInfo("dotnet")
         {
             ArgumentList = { Path.Combine(AppContext.BaseDirectory, "Callern.Platform.dll") },
@@ -127,9 +131,9 @@ public sealed class PlatformProcess : ICallernHost, IDisposable
                     return;
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
-                // Not listening yet.
+                // Not listening yet, or too busy starting to answer within the probe's timeout (a loaded machine).
             }
             await Task.Delay(100);
         }

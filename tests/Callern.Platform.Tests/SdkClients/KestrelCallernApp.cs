@@ -9,7 +9,7 @@ namespace Callern.Platform.Tests.SdkClients;
 /// The platform on a real Kestrel socket at 127.0.0.1 (a free port), so the SDK's clients connect
 /// exactly as a school's app would: their own HTTP and WebSocket stack, no test handler.
 /// </summary>
-public sealed class KestrelCallernApp : CallernApp
+public class KestrelCallernApp : CallernApp
 {
     public KestrelCallernApp()
     {

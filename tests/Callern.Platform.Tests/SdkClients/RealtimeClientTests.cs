@@ -32,6 +32,7 @@ public sealed class RealtimeClientTests(KestrelCallernApp app) : IClassFixture<K
         var incoming = new Recorder<IncomingCallEvent>();
         var ringing = new Recorder<CallRingingEvent>();
         var studentAccepted = new Recorder<CallAcceptedEvent>();
+        var teacherAccepted = new Recorder<CallAcceptedEvent>();
         var teacherSignals = new Recorder<SignalEvent>();
         var studentSignals = new Recorder<SignalEvent>();
         var connected = new Recorder<CallConnectedEvent>();
@@ -39,6 +40,7 @@ public sealed class RealtimeClientTests(KestrelCallernApp app) : IClassFixture<K
         teacher.IncomingCall += incoming.Record;
         student.CallRinging += ringing.Record;
         student.CallAccepted += studentAccepted.Record;
+        teacher.CallAccepted += teacherAccepted.Record;
         teacher.SignalReceived += teacherSignals.Record;
         student.SignalReceived += studentSignals.Record;
         student.CallConnected += connected.Record;
@@ -74,10 +76,23 @@ public sealed class RealtimeClientTests(KestrelCallernApp app) : IClassFixture<K
         Assert.Equal((call.Id, "emma", "answer", "v=0 answer"), (answerSignal.CallId, answerSignal.From, answerSignal.Signal.Type, answerSignal.Signal.Payload));
         Assert.True((await teacher.RefreshIceServersAsync(call.Id)).ExpiresAt > DateTimeOffset.UtcNow);
 
-        await student.ReportMediaConnectedAsync(call.Id);
-        await teacher.ReportMediaConnectedAsync(call.Id);
+        // The teacher got the call as AcceptOffer's answer and as the platform's event: raised once.
+        Assert.Equal(call.Id, (await teacherAccepted.NextAsync()).CallId);
+        Assert.Equal(0, teacherAccepted.Pending);
+        Assert.Equal((call.Id, CallState.Accepted), (studentSide.CallId, studentSide.State));
+
+        // Each side confirms its inbound media twice, 2 s apart on the platform's (fake) clock, the bytes growing.
+        var first = app.Clock.GetUtcNow();
+        await student.ConfirmMediaAsync(call.Id, new MediaConfirmation { SampledAt = first, InboundBytes = 1_000 });
+        await teacher.ConfirmMediaAsync(call.Id, new MediaConfirmation { SampledAt = first, InboundBytes = 1_000 });
+        app.Clock.Advance(TimeSpan.FromSeconds(2));
+        var second = app.Clock.GetUtcNow();
+        await student.ConfirmMediaAsync(call.Id, new MediaConfirmation { SampledAt = second, InboundBytes = 300_000 });
+        var both = await teacher.ConfirmMediaAsync(call.Id, new MediaConfirmation { SampledAt = second, InboundBytes = 300_000 });
+        Assert.Equal((second, true, true), (both.ServerTime, both.MediaFlowing, both.Billing));
         Assert.Equal(call.Id, (await connected.NextAsync()).CallId);
         Assert.Equal(call.Id, (await connected.NextAsync()).CallId);
+        Assert.Equal(0, teacherAccepted.Pending);
 
         var summary = await teacher.EndCallAsync(call.Id);
         Assert.Equal((CallState.Ended, "completed"), (summary.State, summary.EndReason));
@@ -136,6 +151,129 @@ public sealed class RealtimeClientTests(KestrelCallernApp app) : IClassFixture<K
         Assert.Empty(after.Messages);
         Assert.Empty(after.WhiteboardOperations);
         await student.EndCallAsync(call.Id);
+    }
+
+    [Fact]
+    public async Task A_reloaded_app_hears_of_its_live_call_rejoins_it_and_the_peer_is_told()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await app.StudentWithSecondsAsync(tenant, "zoe", 600);
+        await app.TeacherAsync(tenant, "ian");
+        await using var teacher = Client(tenant, "ian", CallernRoles.Teacher);
+        await using var student = Client(tenant, "zoe", CallernRoles.Student);
+        var incoming = new Recorder<IncomingCallEvent>();
+        var peerRejoined = new Recorder<PeerRejoinedEvent>();
+        teacher.IncomingCall += incoming.Record;
+        teacher.PeerRejoined += peerRejoined.Record;
+        await teacher.StartAsync();
+        await student.StartAsync();
+        await teacher.SetAvailabilityAsync(PresenceStatus.Available);
+        var call = await student.RequestCallAsync(new CallRequest { Language = "en", Level = "B1" });
+        await teacher.AcceptOfferAsync((await incoming.NextAsync()).OfferId);
+
+        // The student's app reloads: a new client of the same user.
+        await using var reloaded = Client(tenant, "zoe", CallernRoles.Student);
+        var live = new Recorder<LiveCallEvent>();
+        var accepted = new Recorder<CallAcceptedEvent>();
+        reloaded.LiveCall += live.Record;
+        reloaded.CallAccepted += accepted.Record;
+        await reloaded.StartAsync();
+        var announced = await live.NextAsync();
+        var rejoined = await reloaded.RejoinCallAsync(announced.CallId);
+        var told = await peerRejoined.NextAsync();
+
+        Assert.Equal((call.Id, CallState.Accepted), (announced.CallId, announced.State));
+        Assert.Equal((call.Id, "ian", false, CallState.Accepted), (rejoined.CallId, rejoined.Peer.Id, rejoined.Polite, rejoined.State));
+        Assert.True(rejoined.IceServers.ExpiresAt > DateTimeOffset.UtcNow, "fresh TURN credentials");
+        Assert.Equal((call.Id, "zoe"), (told.CallId, told.UserId));
+        Assert.Equal(0, accepted.Pending); // a rejoin is not a second CallAccepted
+
+        await teacher.EndCallAsync(call.Id);
+        var late = await Assert.ThrowsAsync<CallernRealtimeException>(() => reloaded.RejoinCallAsync(call.Id));
+        var lateConfirmation = await Assert.ThrowsAsync<CallernRealtimeException>(() =>
+            reloaded.ConfirmMediaAsync(call.Id, new MediaConfirmation { SampledAt = app.Clock.GetUtcNow(), InboundBytes = 1 }));
+        Assert.Equal(("call_ended", "call_ended"), (late.Code, lateConfirmation.Code));
+    }
+
+    [Fact]
+    public async Task Media_confirmations_that_cannot_count_are_refused_with_their_code()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await app.StudentWithSecondsAsync(tenant, "lea", 600);
+        await app.StudentWithSecondsAsync(tenant, "other", 600);
+        await app.TeacherAsync(tenant, "max");
+        await using var teacher = Client(tenant, "max", CallernRoles.Teacher);
+        await using var student = Client(tenant, "lea", CallernRoles.Student);
+        await using var stranger = Client(tenant, "other", CallernRoles.Student);
+        var incoming = new Recorder<IncomingCallEvent>();
+        teacher.IncomingCall += incoming.Record;
+        await teacher.StartAsync();
+        await student.StartAsync();
+        await stranger.StartAsync();
+        await teacher.SetAvailabilityAsync(PresenceStatus.Available);
+        var call = await student.RequestCallAsync(new CallRequest { Language = "en", Level = "B1" });
+        MediaConfirmation At(TimeSpan offset, long bytes = 1_000) => new() { SampledAt = app.Clock.GetUtcNow() + offset, InboundBytes = bytes };
+        async Task<string> RefusedAsync(CallernRealtimeClient client, Guid callId, MediaConfirmation confirmation) =>
+            (await Assert.ThrowsAsync<CallernRealtimeException>(() => client.ConfirmMediaAsync(callId, confirmation))).Code;
+
+        var ringing = await RefusedAsync(student, call.Id, At(TimeSpan.Zero));
+        await teacher.AcceptOfferAsync((await incoming.NextAsync()).OfferId);
+        var unknown = await RefusedAsync(student, Guid.NewGuid(), At(TimeSpan.Zero));
+        var notInIt = await RefusedAsync(stranger, call.Id, At(TimeSpan.Zero));
+        var future = await RefusedAsync(student, call.Id, At(TimeSpan.FromSeconds(10)));
+        var stale = await RefusedAsync(student, call.Id, At(TimeSpan.FromSeconds(-10)));
+        var negative = await RefusedAsync(student, call.Id, At(TimeSpan.Zero, bytes: -1));
+        await student.ConfirmMediaAsync(call.Id, At(TimeSpan.Zero));
+        var tooFast = await RefusedAsync(student, call.Id, At(TimeSpan.Zero, bytes: 2_000));
+
+        Assert.Equal("invalid_state", ringing);
+        Assert.Equal(("call_not_found", "call_not_found"), (unknown, notInIt));
+        Assert.Equal(("confirmation_in_future", "confirmation_stale", "invalid_argument"), (future, stale, negative));
+        Assert.Equal("confirmation_too_fast", tooFast);
+        await student.EndCallAsync(call.Id);
+    }
+
+    [Fact]
+    public async Task A_signal_sent_while_the_peers_socket_drops_arrives_once_through_the_resumed_connection()
+    {
+        var tenant = await app.CreateTenantAsync();
+        await app.StudentWithSecondsAsync(tenant, "noa", 600);
+        await app.TeacherAsync(tenant, "ray");
+        await using var path = FaultProxy.Start(app.BaseUrl.Port);
+        await using var teacher = Client(tenant, "ray", CallernRoles.Teacher);
+        await using var student = new CallernRealtimeClient(new CallernRealtimeOptions
+        {
+            BaseUrl = new Uri($"http://127.0.0.1:{path.Port}/"),
+            AccessTokenProvider = _ => ValueTask.FromResult(app.Token(tenant, "noa", CallernRoles.Student)),
+        });
+        var incoming = new Recorder<IncomingCallEvent>();
+        var signals = new Recorder<SignalEvent>();
+        var reconnected = new Recorder<ReconnectedEvent>();
+        var teacherSignals = new Recorder<SignalEvent>();
+        teacher.IncomingCall += incoming.Record;
+        teacher.SignalReceived += teacherSignals.Record;
+        student.SignalReceived += signals.Record;
+        student.Reconnected += reconnected.Record;
+        await teacher.StartAsync();
+        await student.StartAsync();
+        await teacher.SetAvailabilityAsync(PresenceStatus.Available);
+        var call = await student.RequestCallAsync(new CallRequest { Language = "en", Level = "B1" });
+        await teacher.AcceptOfferAsync((await incoming.NextAsync()).OfferId);
+
+        // The student's socket is reset (a Wi-Fi hand-over); the network is back at once.
+        path.Drop();
+        await teacher.SendSignalAsync(call.Id, new SignalMessage { Type = "offer", Payload = "during the drop" });
+        await student.SendSignalAsync(call.Id, new SignalMessage { Type = "answer", Payload = "from the resumed connection" });
+        await teacher.SendSignalAsync(call.Id, new SignalMessage { Type = "candidate", Payload = "after the drop" });
+
+        Assert.Equal("during the drop", (await signals.NextAsync()).Signal.Payload);
+        Assert.Equal("after the drop", (await signals.NextAsync()).Signal.Payload);
+        Assert.Equal("from the resumed connection", (await teacherSignals.NextAsync()).Signal.Payload);
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        // Resumed by stateful reconnect: the same connection, so no Reconnected, and nothing twice.
+        Assert.Equal((0, 0, 0), (signals.Pending, teacherSignals.Pending, reconnected.Pending));
+        Assert.True(path.Accepted > 1, "the student's app opened a new socket");
+        await teacher.EndCallAsync(call.Id);
     }
 
     [Fact]

@@ -14,6 +14,9 @@ public sealed class Recorder<T>
         return Task.CompletedTask;
     }
 
+    /// <summary>How many payloads arrived and were not taken yet.</summary>
+    public int Pending => _received.Reader.Count;
+
     /// <summary>The next payload, failing after 10 s of real time.</summary>
     public async Task<T> NextAsync()
     {
