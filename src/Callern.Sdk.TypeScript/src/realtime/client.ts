@@ -39,8 +39,13 @@ export interface CallernRealtimeOptions {
   reconnectDelaysMs?: number[];
 }
 
-/** The default reconnect backoff: at once, then 1, 2, 5, 10, 20 s, then every 30 s. */
-export const defaultReconnectDelaysMs: readonly number[] = [0, 1000, 2000, 5000, 10000, 20000, 30000];
+/**
+ * The default reconnect backoff: at once, then 1, 2 and 3 s, then every 5 s for the first minute,
+ * then every 30 s. A live call survives the platform's reconnect grace (30 s by default, counted
+ * from the last confirmed media): attempts stay 5 s apart through it, so a restarted platform is
+ * found within 5 s of its return, in time to rejoin (as the C# SDK does).
+ */
+export const defaultReconnectDelaysMs: readonly number[] = [0, 1000, 2000, 3000, ...Array<number>(11).fill(5000), 30000];
 
 /** Calls remembered as accepted, so each is announced once (a client lives through few calls). */
 const maxAcceptedCalls = 64;
