@@ -198,6 +198,7 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
   private mediaConnectedReported = false;
   private showingReconnecting = false;
   private probeTimer: ReturnType<typeof setTimeout> | null = null;
+  private confirmationTimer: ReturnType<typeof setTimeout> | null = null;
   private probeUntil = 0;
   private confirming = false;
   private confirmationsStopped = false;
@@ -605,15 +606,35 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
         this.probeTimer = null;
         return;
       }
-      try {
-        const report = await link.pc.getStats();
-        if (this.link === link && this.phase === "active") this.observeMedia(link, readStatsSnapshot(report.values() as Iterable<RawStats>, Date.now()));
-      } catch {
-        // The regular samples report stats failures.
-      }
+      await this.observeOnce(link);
       if (this.phase === "active") this.probeTimer = this.schedule(probeIntervalMs, () => void probe());
     };
     this.probeTimer = this.schedule(probeIntervalMs, () => void probe());
+  }
+
+  /** Reads the link's stats once, now, and follows its media. */
+  private async observeOnce(link: Link): Promise<void> {
+    try {
+      const report = await link.pc.getStats();
+      if (this.link === link && this.phase === "active") this.observeMedia(link, readStatsSnapshot(report.values() as Iterable<RawStats>, Date.now()));
+    } catch {
+      // The regular samples report stats failures.
+    }
+  }
+
+  /**
+   * The next confirmation is due 2 s after this one, whatever the phase of the regular stats
+   * samples: waiting for the next of those could leave up to 4 s between confirmations, and
+   * billing follows the later of the two sides' confirmations.
+   */
+  private scheduleConfirmation(link: Link): void {
+    this.clearTimer(this.confirmationTimer);
+    this.confirmationTimer = null;
+    if (this.phase !== "active" || this.confirmationsStopped || this.link !== link) return;
+    this.confirmationTimer = this.schedule(Math.max(0, link.nextConfirmationAt - Date.now()), () => {
+      this.confirmationTimer = null;
+      void this.observeOnce(link);
+    });
   }
 
   /** Follows a link's media from a stats snapshot: inbound bytes growing, the peer's receiver reports; confirms for billing. */
@@ -659,6 +680,7 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
       this.confirmationFailed = true;
     } finally {
       this.confirming = false;
+      this.scheduleConfirmation(link);
     }
   }
 
