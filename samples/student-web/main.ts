@@ -1,6 +1,6 @@
 // The student's app: wallet and shop, preferences, pre-call check, the call itself, rating and history.
 import { PreCallCheck, RealtimeError, type Call, type CallAcceptedEvent, type CallEndedEvent, type Package, type Student } from "@callern/sdk";
-import { Classroom, endedNotice, rejoinLiveCall } from "../web-shared/classroom.js";
+import { Classroom, endedNotice, rejoinLiveCall, summaryOfEnded } from "../web-shared/classroom.js";
 import { busy, clock, describe, h, minutes, show, when } from "../web-shared/dom.js";
 import { historyTable } from "../web-shared/history.js";
 import { header, schoolPost, signIn } from "../web-shared/school.js";
@@ -196,7 +196,8 @@ function join(e: CallAcceptedEvent): void {
   activeCallId = e.callId;
   classroom?.close();
   classroom = new Classroom(signedIn, e, () => void realtime.endCall(e.callId).catch((err: unknown) => classroom?.alert(describe(err))));
-  classroom.onEnded(() => void endedWhileAway(e.callId));
+  // Ended by the platform while this page missed it (not by closing the view here).
+  classroom.onEnded(() => activeCallId === e.callId && endedWhileAway(e.callId));
   show(lesson, classroom.element);
   classroom.element.querySelector("h2")?.setAttribute("tabindex", "-1");
   (classroom.element.querySelector("h2") as HTMLElement | null)?.focus();
@@ -216,11 +217,8 @@ function finish(summary: Call): void {
 }
 
 /** The call ended while this page was reloading or its connection was down: its summary from the platform. */
-async function endedWhileAway(callId: string): Promise<void> {
-  if (activeCallId !== null && activeCallId !== callId) return;
-  activeCallId = callId;
-  finish(await api.getCall(callId));
-}
+const endedWhileAway = (callId: string): void =>
+  void summaryOfEnded(api, callId, activeCallId).then((summary) => summary && finish(summary));
 
 realtime.on("callAccepted", join);
 realtime.on("callTimer", (e) => classroom?.setTimer(e));
@@ -266,4 +264,4 @@ await Promise.all([renderWallet(), renderShop(), renderPreferences(), renderHist
 renderCheck();
 renderIdle();
 // After a reload the lesson in progress comes back by itself.
-await rejoinLiveCall(realtime, (callId) => callId === activeCallId, join, (callId) => void endedWhileAway(callId));
+await rejoinLiveCall(realtime, (callId) => callId === activeCallId, join, endedWhileAway);

@@ -1,7 +1,7 @@
 // The teacher's app: availability, the incoming call (ring, student preview, countdown), the
 // call itself, earnings and history.
 import type { Call, CallAcceptedEvent, IncomingCallEvent } from "@callern/sdk";
-import { Classroom, endedNotice, rejoinLiveCall } from "../web-shared/classroom.js";
+import { Classroom, endedNotice, rejoinLiveCall, summaryOfEnded } from "../web-shared/classroom.js";
 import { busy, clock, describe, h, show } from "../web-shared/dom.js";
 import { historyTable } from "../web-shared/history.js";
 import { header, signIn } from "../web-shared/school.js";
@@ -157,7 +157,8 @@ function join(event: CallAcceptedEvent): void {
   activeCallId = event.callId;
   classroom?.close();
   classroom = new Classroom(signedIn, event, () => void realtime.endCall(event.callId).catch((err: unknown) => classroom?.alert(describe(err))));
-  classroom.onEnded(() => void endedWhileAway(event.callId));
+  // Ended by the platform while this page missed it (not by closing the view here).
+  classroom.onEnded(() => activeCallId === event.callId && endedWhileAway(event.callId));
   show(lesson, classroom.element);
   renderAvailability();
   classroom.start().catch(() => void realtime.endCall(event.callId).catch(() => undefined));
@@ -173,11 +174,8 @@ function finish(summary: Call): void {
 }
 
 /** The call ended while this page was reloading or its connection was down: its summary from the platform. */
-async function endedWhileAway(callId: string): Promise<void> {
-  if (activeCallId !== null && activeCallId !== callId) return;
-  activeCallId = callId;
-  finish(await api.getCall(callId));
-}
+const endedWhileAway = (callId: string): void =>
+  void summaryOfEnded(api, callId, activeCallId).then((summary) => summary && finish(summary));
 
 realtime.on("callAccepted", join);
 realtime.on("callTimer", (e) => classroom?.setTimer(e));
@@ -210,7 +208,7 @@ available = (await api.getMyAvailability().catch(() => null))?.status === "avail
 renderAvailability();
 renderIdle();
 // After a reload the lesson in progress comes back by itself.
-await rejoinLiveCall(realtime, (callId) => callId === activeCallId, join, (callId) => void endedWhileAway(callId));
+await rejoinLiveCall(realtime, (callId) => callId === activeCallId, join, endedWhileAway);
 await Promise.all([renderEarnings(), renderHistory()]).catch((error: unknown) => {
   root.prepend(h("p", { class: "status error", role: "alert" }, `Could not load your account: ${describe(error)}`));
 });

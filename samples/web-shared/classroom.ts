@@ -1,7 +1,7 @@
 // The in-call view both apps share: videos, media controls, timer, chat, files and whiteboard.
 // The WebRTC side is the SDK's CallSession; the room (chat, files, whiteboard, media state and
 // signaling for this call) is the SDK's CallRoom.
-import { CallSession, RealtimeError, type CallAcceptedEvent, type CallernRealtime, type CallFile, type CallRoom, type CallTimerEvent, type ChatMessage } from "@callern/sdk";
+import { CallSession, RealtimeError, type Call, type CallAcceptedEvent, type CallernApi, type CallernRealtime, type CallFile, type CallRoom, type CallTimerEvent, type ChatMessage } from "@callern/sdk";
 import { clock, describe, h, show } from "./dom.js";
 import type { SignedIn } from "./school.js";
 import { WhiteboardView } from "./whiteboard.js";
@@ -90,7 +90,7 @@ export class Classroom {
     this.room.close();
   }
 
-  /** Called once when the session ends by itself (the platform ended the call while this page was away or reconnecting). */
+  /** Called once when the session ends: by itself (the platform ended the call while this page was away or reconnecting), or by {@link close}. */
   onEnded(handler: () => void): void {
     this.session.on("ended", handler);
   }
@@ -248,6 +248,14 @@ export async function rejoinLiveCall(
   realtime.on("liveCall", (event) => void rejoin(event.callId).catch(() => undefined));
   const live = await realtime.findLiveCall();
   if (live) await rejoin(live.id);
+}
+
+/**
+ * The platform's summary of a call that ended while the page was away (reloading, offline), for the
+ * app to close the lesson view with; null when the page has another call open.
+ */
+export async function summaryOfEnded(api: CallernApi, callId: string, openCallId: string | null): Promise<Call | null> {
+  return openCallId !== null && openCallId !== callId ? null : api.getCall(callId);
 }
 
 /** What ended the call, in words, and what it cost. */
