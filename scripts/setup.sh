@@ -33,8 +33,27 @@ callern_require_tools() {
 }
 
 # A TCP port nobody listens on now, from the kernel's ephemeral range.
+# callern_free_port [low=10000] [high=19999] [span=1]: a port in [low, high] that nothing listens
+# on (TCP and UDP), with its span of ports after it free too (coturn owns port..port+99). Below
+# 32768: the kernel hands ports above it to outgoing connections, which could take a server's.
 callern_free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+  python3 - "${1:-10000}" "${2:-19999}" "${3:-1}" <<'PY'
+import random, socket, sys
+low, high, span = (int(a) for a in sys.argv[1:4])
+def free(port):
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+candidates = (random.randrange(low, high - span + 2, max(span, 1)) for _ in range(200))
+port = next((p for p in candidates if all(free(q) for q in {p, p + 1, p + 2, p + span - 1})), None)
+if port is None:
+    raise SystemExit(f"no free port in {low}-{high}")
+print(port)
+PY
 }
 
 PG_BIN=""
@@ -90,7 +109,8 @@ callern_run_platform() {
   CALLERN_SAMPLES=${CALLERN_SAMPLES:-0} CALLERN_DB="$db" CALLERN_PORT=$port CALLERN_STATE_DIR="$state" ./run.sh >"$state/run.out" 2>&1 &
   PLATFORM_PID=$!
   local _
-  for _ in $(seq 1 240); do
+  # Up to 5 minutes: ./run.sh builds first, which on a fresh machine takes most of that.
+  for _ in $(seq 1 600); do
     grep -q "Callern is ready at http://127.0.0.1:$port" "$state/run.out" && return 0
     kill -0 "$PLATFORM_PID" 2>/dev/null || break
     sleep 0.5

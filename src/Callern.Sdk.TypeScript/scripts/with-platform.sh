@@ -7,51 +7,24 @@ set -euo pipefail
 if [[ -n ${CALLERN_DEMO:-} ]]; then exec "$@"; fi
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 
-# A port in [from, to] that nothing listens on (TCP and UDP), taking `span` ports from there.
-free_port() {
-  python3 - "$1" "$2" "${3:-1}" <<'PY'
-import random, socket, sys
-low, high, span = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-def free(port):
-    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-        s = socket.socket(socket.AF_INET, kind)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        finally:
-            s.close()
-    return True
-for _ in range(200):
-    port = random.randrange(low, high - span + 1, max(span, 1))
-    if all(free(p) for p in (port, port + 1, port + 2, port + span - 1)):
-        print(port)
-        sys.exit(0)
-sys.exit("no free port")
-PY
-}
+source "$ROOT/scripts/setup.sh"
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/callern-sdk-platform.XXXXXX")
 chmod 755 "$STATE" # the cluster runs as the postgres user
-PG_PORT=$(free_port 15000 17499)
-PORT=$(free_port 17500 19999)
-TURN_PORT=$(free_port 20000 31999 100) # coturn owns port..port+99 (its relay ports)
-(cd "$ROOT" && CALLERN_STATE_DIR="$STATE" CALLERN_PG_PORT=$PG_PORT CALLERN_PORT=$PORT CALLERN_TURN_PORT=$TURN_PORT \
-  CALLERN_SAMPLES=0 exec ./run.sh >"$STATE/run.out" 2>&1) &
-PLATFORM_PID=$!
+PG_PORT=$(callern_free_port)
+PORT=$(callern_free_port)
+TURN_PORT=$(callern_free_port 20000 31999 100) # coturn owns port..port+99 (its relay ports)
+PLATFORM_PID=""
 cleanup() {
-  kill -TERM "$PLATFORM_PID" 2>/dev/null || true
-  wait "$PLATFORM_PID" 2>/dev/null || true
+  if [[ -n $PLATFORM_PID ]]; then kill -TERM "$PLATFORM_PID" 2>/dev/null || true; wait "$PLATFORM_PID" 2>/dev/null || true; fi
   rm -rf "$STATE"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "with-platform: starting a throwaway platform on 127.0.0.1:$PORT (./run.sh builds it first)" >&2
-for _ in $(seq 1 600); do
-  grep -q "Callern is ready at" "$STATE/run.out" && break
-  kill -0 "$PLATFORM_PID" 2>/dev/null || { cat "$STATE/run.out" >&2; echo "with-platform: ./run.sh exited" >&2; exit 1; }
-  sleep 0.5
-done
-grep -q "Callern is ready at" "$STATE/run.out" || { cat "$STATE/run.out" >&2; echo "with-platform: ./run.sh did not get ready" >&2; exit 1; }
+# No database given: ./run.sh starts its own cluster under the state folder.
+cd "$ROOT"
+CALLERN_PG_PORT=$PG_PORT CALLERN_TURN_PORT=$TURN_PORT callern_run_platform "$STATE" "$PORT" ""
+cd - >/dev/null
 CALLERN_DEMO="$STATE/demo.json" "$@"
