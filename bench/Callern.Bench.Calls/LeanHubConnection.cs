@@ -22,7 +22,7 @@ internal sealed class LeanHubConnection : IAsyncDisposable
 
     private readonly ClientWebSocket _socket = new();
     private readonly SemaphoreSlim _sending = new(1, 1);
-    private readonly ConcurrentDictionary<long, TaskCompletionSource<JsonElement>> _pending = new();
+    private readonly ConcurrentDictionary<long, (TaskCompletionSource<JsonElement> Completion, bool KeepResult)> _pending = new();
     private readonly Dictionary<string, Action<JsonElement>> _handlers = [];
     private readonly CancellationTokenSource _stopPinging = new();
     private readonly Uri _hub;
@@ -58,6 +58,41 @@ internal sealed class LeanHubConnection : IAsyncDisposable
         return SendThenWaitAsync([.. json, Separator], completion);
     }
 
+    /// <summary>
+    /// ConfirmMedia(callId, { sampledAt: now, inboundBytes }), built in place as a browser's SDK sends
+    /// it every 2 s; the platform answers each, and the answer is read only for an error.
+    /// </summary>
+    public async Task ConfirmMediaAsync(Guid callId, long inboundBytes)
+    {
+        var (id, completion) = Register(keepResult: false);
+        await _sending.WaitAsync();
+        try
+        {
+            var length = 0;
+            Append("{\"type\":1,\"invocationId\":\"");
+            Utf8Formatter.TryFormat(id, _frame.AsSpan(length), out var written);
+            length += written;
+            Append("\",\"target\":\"ConfirmMedia\",\"arguments\":[\"");
+            Utf8Formatter.TryFormat(callId, _frame.AsSpan(length), out written);
+            length += written;
+            Append("\",{\"sampledAt\":\"");
+            Utf8Formatter.TryFormat(DateTimeOffset.UtcNow, _frame.AsSpan(length), out written, new System.Buffers.StandardFormat('O'));
+            length += written;
+            Append("\",\"inboundBytes\":");
+            Utf8Formatter.TryFormat(inboundBytes, _frame.AsSpan(length), out written);
+            length += written;
+            Append("}]}\u001e");
+            await _socket.SendAsync(_frame.AsMemory(0, length), WebSocketMessageType.Text, true, CancellationToken.None);
+
+            void Append(string ascii) => length += Encoding.ASCII.GetBytes(ascii, _frame.AsSpan(length));
+        }
+        finally
+        {
+            _sending.Release();
+        }
+        await completion.Task;
+    }
+
     /// <summary>SendSignal(callId, { type: "candidate", payload: "<sentAt>;<padding>" }), built in place.</summary>
     public async Task SendSignalAsync(Guid callId, long sentAt, string padding)
     {
@@ -89,11 +124,11 @@ internal sealed class LeanHubConnection : IAsyncDisposable
         await completion.Task;
     }
 
-    private (long Id, TaskCompletionSource<JsonElement> Completion) Register()
+    private (long Id, TaskCompletionSource<JsonElement> Completion) Register(bool keepResult = true)
     {
         var id = Interlocked.Increment(ref _lastId);
         var completion = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _pending[id] = completion;
+        _pending[id] = (completion, keepResult);
         return (id, completion);
     }
 
@@ -172,9 +207,9 @@ internal sealed class LeanHubConnection : IAsyncDisposable
         }
         finally
         {
-            foreach (var (_, completion) in _pending)
+            foreach (var (_, pending) in _pending)
             {
-                completion.TrySetException(new InvalidOperationException("The connection closed."));
+                pending.Completion.TrySetException(new InvalidOperationException("The connection closed."));
             }
         }
     }
@@ -189,13 +224,14 @@ internal sealed class LeanHubConnection : IAsyncDisposable
             return;
         }
         var (type, id, target, error, hasResult) = Header(record);
-        if (type == 3 && _pending.TryRemove(id, out var completion))
+        if (type == 3 && _pending.TryRemove(id, out var pending))
         {
+            var completion = pending.Completion;
             if (error is not null)
             {
                 completion.SetException(new InvalidOperationException(error));
             }
-            else if (hasResult)
+            else if (hasResult && pending.KeepResult)
             {
                 using var document = JsonDocument.Parse(record.ToArray());
                 completion.SetResult(document.RootElement.GetProperty("result").Clone());

@@ -253,7 +253,7 @@ async Task ConfirmMediaAsync(LeanHubConnection side, Guid callId)
         while (true)
         {
             inboundBytes += 50_000;
-            await side.InvokeAsync("ConfirmMedia", callId, new { sampledAt = DateTimeOffset.UtcNow, inboundBytes });
+            await side.ConfirmMediaAsync(callId, inboundBytes);
             await Task.Delay(TimeSpan.FromSeconds(2), stopConfirming.Token);
         }
     }
