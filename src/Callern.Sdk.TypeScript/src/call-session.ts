@@ -1,3 +1,4 @@
+import type { CallWarmup } from "./call-warmup.js";
 import {
   applyQualityToParameters,
   defaultQualityPolicy,
@@ -10,7 +11,7 @@ import {
 } from "./adaptive-quality.js";
 import { CallError, type CallErrorCode } from "./errors.js";
 import { TypedEmitter } from "./events.js";
-import { PerfectNegotiation } from "./perfect-negotiation.js";
+import { iceUfrags, PerfectNegotiation } from "./perfect-negotiation.js";
 import type { CallChannelEvent, MediaState, SignalingChannel } from "./signaling.js";
 import { computeCallStats, readStatsSnapshot, type CallStats, type RawStats, type StatsSnapshot } from "./stats.js";
 
@@ -92,6 +93,11 @@ export interface CallSessionOptions {
   iceTransportPolicy?: RTCIceTransportPolicy;
   /** What to capture. Default: camera and microphone. */
   media?: CallMediaOptions;
+  /**
+   * Camera, microphone and a peer connection opened while the call rang ({@link CallWarmup}):
+   * the session takes them over instead of opening its own, so media flows sooner after the accept.
+   */
+  warmup?: CallWarmup;
   /** Interval between stats samples, in ms. Default: 2000. Media confirmations go every 2 s whatever it is. */
   statsIntervalMs?: number;
   /** How long the connection may stay `disconnected` before an ICE restart, in ms. Default: 3000. */
@@ -133,7 +139,7 @@ interface Link {
   inboundBytes: number;
   /** This side has received media on this connection. */
   receiving: boolean;
-  /** The peer reported receiving our media on this connection, or the platform confirmed both sides. */
+  /** The peer said (its `receiving` signal, its RTCP receiver reports) that it receives our media on this connection, or the platform confirmed both sides. */
   peerReceiving: boolean;
   /** When this connection's first media confirmation may go (0: as soon as media arrives). */
   nextConfirmationAt: number;
@@ -272,12 +278,15 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
   async start(): Promise<void> {
     if (this.phase !== "idle") throw new CallError("negotiation", "start() may be called once");
     this.phase = "starting";
-    this.link = this.createLink(this.iceServers);
+    const warm = await this.options.warmup?.take(this.options.iceTransportPolicy ?? "all");
+    this.link = this.createLink(this.iceServers, warm?.pc);
     // Subscribed before media is captured: an early offer waits in order for the media, then is answered with it.
-    this.unsubscribeSignals = this.options.channel.onSignal((s) => void this.link?.negotiation.receive(s));
+    this.unsubscribeSignals = this.options.channel.onSignal((s) =>
+      s.type === "receiving" ? this.onPeerReceiving(s.usernameFragment) : void this.link?.negotiation.receive(s),
+    );
     this.unsubscribeCallEvents = this.options.channel.onCallEvent?.((e) => this.onCallEvent(e)) ?? null;
 
-    await this.acquireInitialMedia();
+    await this.acquireInitialMedia(warm?.stream ?? null);
     if (this.phase !== "starting") return; // ended while the user was answering the permission prompt
     this.phase = "active";
     this.connectLink(this.link);
@@ -471,9 +480,12 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
     this.removeAllListeners();
   }
 
-  /** A new peer connection with its negotiation; nothing runs until {@link CallSession.connectLink}. */
-  private createLink(iceServers: RTCIceServer[]): Link {
-    const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: this.options.iceTransportPolicy ?? "all" });
+  /**
+   * A new peer connection with its negotiation (or the warm-up's, which already gathered its
+   * relay candidates); nothing runs until {@link CallSession.connectLink}.
+   */
+  private createLink(iceServers: RTCIceServer[], warm?: RTCPeerConnection): Link {
+    const pc = warm ?? new RTCPeerConnection({ iceServers, iceTransportPolicy: this.options.iceTransportPolicy ?? "all" });
     const listeners = new AbortController();
     const negotiation = new PerfectNegotiation(pc, {
       polite: this.options.polite,
@@ -489,7 +501,15 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
       },
       { signal },
     );
-    pc.addEventListener("track", (event) => this.onRemoteTrack(event), { signal });
+    pc.addEventListener(
+      "track",
+      (event) => {
+        this.onRemoteTrack(event);
+        // The track's first packets arrived: read the stats now rather than at the next probe.
+        event.track.addEventListener("unmute", () => this.link?.pc === pc && void this.observeOnce(this.link), { signal });
+      },
+      { signal },
+    );
     pc.addEventListener("connectionstatechange", () => this.onConnectionState(pc.connectionState), { signal });
     return { pc, negotiation, listeners, inboundBytes: 0, receiving: false, peerReceiving: false, nextConfirmationAt: 0, connected: false };
   }
@@ -641,12 +661,34 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
   private observeMedia(link: Link, snapshot: StatsSnapshot): void {
     const grew = snapshot.bytesReceived > link.inboundBytes;
     link.inboundBytes = snapshot.bytesReceived;
-    if (grew) link.receiving = true;
+    if (grew && !link.receiving) {
+      link.receiving = true;
+      this.announceReceiving(link);
+    }
     if (snapshot.peerReceiving) link.peerReceiving = true;
     // Confirmations start with the first media on this connection, then go every 2 s whether or
     // not bytes grew (the platform reads a lapse from bytes that stopped growing).
     if (link.receiving && snapshot.timestamp >= link.nextConfirmationAt) void this.confirmMedia(link, snapshot);
     this.checkTwoWay();
+  }
+
+  /** The peer says its connection receives our media: if that connection is the one our link talks to, media flows our way. */
+  private onPeerReceiving(usernameFragment: string): void {
+    const link = this.link;
+    const remote = link?.pc.remoteDescription;
+    if (!link || !remote || !iceUfrags(remote.sdp).has(usernameFragment)) return; // from a connection since replaced
+    link.peerReceiving = true;
+    this.checkTwoWay();
+  }
+
+  /** Tells the peer, once per connection, that this side receives its media (see {@link CallSession.onPeerReceiving}). */
+  private announceReceiving(link: Link): void {
+    const [usernameFragment] = iceUfrags(link.pc.localDescription?.sdp ?? "");
+    if (usernameFragment === undefined) return;
+    this.options.channel.send({ type: "receiving", usernameFragment }).catch((error: unknown) => {
+      // The platform's CallConnected says the same a moment later.
+      this.fail("signaling", "could not tell the peer that its media arrives", error);
+    });
   }
 
   private checkTwoWay(): void {
@@ -684,31 +726,19 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
     }
   }
 
-  private async acquireInitialMedia(): Promise<void> {
-    const media = this.options.media ?? {};
-    const audio = media.audio === false ? false : withDevice(media.audio ?? true, this.microphoneDeviceId);
-    // Turned off before start(): the camera is not opened at all (no light, no prompt for it).
-    const video = media.video === false || !this.cameraOn ? false : withDevice(media.video ?? true, this.cameraDeviceId);
-    if (!audio && !video) return;
-    let stream: MediaStream | null = null;
-    try {
-      stream = await mediaDevices().getUserMedia({ audio, video });
-    } catch (error) {
-      this.fail("media", video && audio ? "could not open camera and microphone; trying the microphone alone" : "could not open the media devices", error);
-      if (video && audio) {
-        try {
-          stream = await mediaDevices().getUserMedia({ audio });
-        } catch (audioError) {
-          this.fail("media", "could not open the microphone either; joining receive-only", audioError);
-        }
-      }
-    }
+  /** The warm-up's media when it has some (a camera turned off before start() is stopped), else captured now. */
+  private async acquireInitialMedia(warm: MediaStream | null): Promise<void> {
+    const stream = warm ?? (await this.captureInitialMedia());
     if (!stream) return;
     if (this.phase !== "starting") {
       for (const track of stream.getTracks()) track.stop();
       return;
     }
     for (const track of stream.getTracks()) {
+      if (track.kind === "video" && !this.cameraOn) {
+        track.stop();
+        continue;
+      }
       this.camera.addTrack(track);
       const deviceId = track.getSettings().deviceId;
       if (track.kind === "audio") {
@@ -716,6 +746,27 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
         this.microphoneDeviceId = deviceId;
       } else {
         this.cameraDeviceId = deviceId;
+      }
+    }
+  }
+
+  /** Camera and microphone, else the microphone alone, else nothing (each failure reported as `media`). */
+  private async captureInitialMedia(): Promise<MediaStream | null> {
+    const media = this.options.media ?? {};
+    const audio = media.audio === false ? false : withDevice(media.audio ?? true, this.microphoneDeviceId);
+    // Turned off before start(): the camera is not opened at all (no light, no prompt for it).
+    const video = media.video === false || !this.cameraOn ? false : withDevice(media.video ?? true, this.cameraDeviceId);
+    if (!audio && !video) return null;
+    try {
+      return await mediaDevices().getUserMedia({ audio, video });
+    } catch (error) {
+      this.fail("media", video && audio ? "could not open camera and microphone; trying the microphone alone" : "could not open the media devices", error);
+      if (!video || !audio) return null;
+      try {
+        return await mediaDevices().getUserMedia({ audio });
+      } catch (audioError) {
+        this.fail("media", "could not open the microphone either; joining receive-only", audioError);
+        return null;
       }
     }
   }

@@ -10,6 +10,7 @@
 export * from "./generated/api.js";
 export * from "./adaptive-quality.js";
 export * from "./call-session.js";
+export * from "./call-warmup.js";
 export * from "./errors.js";
 export * from "./events.js";
 export * from "./perfect-negotiation.js";

@@ -1,4 +1,4 @@
-import type { Signal } from "./signaling.js";
+import type { NegotiationSignal } from "./signaling.js";
 
 /**
  * The parts of `RTCPeerConnection` that perfect negotiation drives. Like the real one, an
@@ -21,13 +21,13 @@ export interface PerfectNegotiationOptions {
    */
   polite: boolean;
   /** Sends a signal to the other participant. */
-  send: (signal: Signal) => Promise<void>;
+  send: (signal: NegotiationSignal) => Promise<void>;
   /** Receives failures of negotiation steps (they happen outside any caller's promise). */
   onError: (error: unknown) => void;
 }
 
 /** The ICE username fragments a session description announces (one per transport; bundled: one). */
-function iceUfrags(sdp: string): Set<string> {
+export function iceUfrags(sdp: string): Set<string> {
   return new Set([...sdp.matchAll(/^a=ice-ufrag:(\S+)/gm)].map((m) => m[1] ?? ""));
 }
 
@@ -121,7 +121,7 @@ export class PerfectNegotiation {
   }
 
   /** Handles a signal from the peer, after the ones received before it. Never rejects: failures go to `onError`. */
-  receive(signal: Signal): Promise<void> {
+  receive(signal: NegotiationSignal): Promise<void> {
     return this.enqueue(async () => {
       if (signal.type === "candidate") {
         await this.receiveCandidate(signal.candidate);

@@ -6,7 +6,16 @@ import type { CallStats } from "./stats.js";
  */
 export type Signal =
   | { type: "description"; description: RTCSessionDescriptionInit }
-  | { type: "candidate"; candidate: RTCIceCandidateInit };
+  | { type: "candidate"; candidate: RTCIceCandidateInit }
+  /**
+   * The sender's peer connection (named by its ICE username fragment) receives media: with its
+   * own inbound media, the receiver then knows media flows both ways, without waiting for the
+   * peer's RTCP receiver reports or the platform's `CallConnected`.
+   */
+  | { type: "receiving"; usernameFragment: string };
+
+/** The signals perfect negotiation handles: descriptions and candidates. */
+export type NegotiationSignal = Extract<Signal, { type: "description" | "candidate" }>;
 
 /** Media bytes received so far, as {@link CallSession} samples them for {@link SignalingChannel.confirmMedia}. */
 export interface MediaSample {

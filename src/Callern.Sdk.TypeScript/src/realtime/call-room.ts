@@ -22,17 +22,26 @@ import type {
 /** Signals kept for a room nobody listens to yet; a whole negotiation is far fewer. */
 const maxBufferedSignals = 500;
 
-/** Encodes a {@link Signal} for the hub's `SendSignal`: `type` is offer, answer, pranswer, rollback or candidate; `payload` is JSON. */
+/** Encodes a {@link Signal} for the hub's `SendSignal`: `type` is offer, answer, pranswer, rollback, candidate or receiving; `payload` is JSON. */
 export function encodeSignal(signal: Signal): SignalMessage {
-  return signal.type === "candidate"
-    ? { type: "candidate", payload: JSON.stringify(signal.candidate) }
-    : { type: signal.description.type, payload: JSON.stringify(signal.description) };
+  switch (signal.type) {
+    case "candidate":
+      return { type: "candidate", payload: JSON.stringify(signal.candidate) };
+    case "receiving":
+      return { type: "receiving", payload: JSON.stringify({ usernameFragment: signal.usernameFragment }) };
+    default:
+      return { type: signal.description.type, payload: JSON.stringify(signal.description) };
+  }
 }
 
 /** Decodes a hub signal; null for kinds a {@link Signal} does not carry or a payload that is not JSON. */
 export function decodeSignal(wire: SignalMessage): Signal | null {
   try {
     if (wire.type === "candidate") return { type: "candidate", candidate: JSON.parse(wire.payload) as RTCIceCandidateInit };
+    if (wire.type === "receiving") {
+      const { usernameFragment } = JSON.parse(wire.payload) as { usernameFragment?: unknown };
+      return typeof usernameFragment === "string" ? { type: "receiving", usernameFragment } : null;
+    }
     if (["offer", "answer", "pranswer", "rollback"].includes(wire.type)) {
       return { type: "description", description: JSON.parse(wire.payload) as RTCSessionDescriptionInit };
     }

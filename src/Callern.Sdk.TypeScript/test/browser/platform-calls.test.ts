@@ -15,9 +15,9 @@ interface Recorded {
 
 /** What test/browser/page/call.js puts on the page. */
 interface CallHarness {
-  connect(token: string, options?: { rejoinLiveCalls?: boolean }): Promise<void>;
+  connect(token: string, options?: { rejoinLiveCalls?: boolean; warmUp?: boolean }): Promise<void>;
   setAvailability(status: string): Promise<string>;
-  requestCall(request: { language: string; level: string; preferredTeachers: string[] }): Promise<string>;
+  requestCall(request: { language: string; level: string; preferredTeachers: string[] }, options?: { warmUp?: boolean }): Promise<string>;
   accept(offerId: string): Promise<string>;
   endCall(callId: string): Promise<string>;
   stop(): Promise<void>;
@@ -62,15 +62,17 @@ const measured: { call: number; teacherBrowser: string; ms: number; steps: Steps
 
 /**
  * accept → two-way media in steps: the platform tells the student (`callAccepted`), both peer
- * connections are ICE-connected (offer, answer, candidates, TURN, checks), both sides have sent
- * their first media confirmation (DTLS, first RTP, first stats read), both have two-way media
- * (the platform counted both confirmations and said `CallConnected`).
+ * connections are ICE-connected (offer, answer, candidates, TURN, checks), both sides receive
+ * media (DTLS, first RTP, first stats read; the first media confirmation goes then), both have
+ * two-way media (`mediaConnected`: the peer's `receiving` signal came). Billing starts when the
+ * platform has counted both confirmations (`CallConnected`), measured from the accept.
  */
 interface Steps {
   accepted: number;
   iceConnected: number;
-  confirmed: number;
+  receiving: number;
   twoWay: number;
+  billing: number;
 }
 
 function harness<R, A>(party: Party, fn: (arg: A) => R | Promise<R>, arg: A): Promise<R> {
@@ -92,7 +94,7 @@ async function waitForEvents(party: Party, name: string, callId: string | undefi
   }
 }
 
-async function openParty(role: Party["role"], userId: string, page: BrowserPage, options: { rejoinLiveCalls?: boolean } = {}): Promise<Party> {
+async function openParty(role: Party["role"], userId: string, page: BrowserPage, options: { rejoinLiveCalls?: boolean; warmUp?: boolean } = {}): Promise<Party> {
   const token = (await issueToken(userId, role, 3600)).accessToken;
   await page.goto(`${pages.url}call.html`);
   await waitForReady(page);
@@ -111,7 +113,9 @@ async function waitForReady(page: BrowserPage): Promise<void> {
 /** Rings the teacher, accepts, waits for two-way media on both sides; returns the call and accept → two-way media in ms. */
 async function connectCall(): Promise<{ callId: string; acceptToTwoWayMs: number; steps: Steps }> {
   expect(await harness(teacher, (s) => window.callHarness.setAvailability(s), "available")).toBe("available");
-  const callId = await harness(student, (r) => window.callHarness.requestCall(r), request);
+  // As the sample apps do: the student warms up (camera, microphone, relay candidates) as it
+  // requests, the teacher as the call rings (openParty's warmUp).
+  const callId = await harness(student, (r) => window.callHarness.requestCall(r, { warmUp: true }), request);
   liveCallId = callId;
   const [offer] = await waitForEvents(teacher, "incomingCall", callId);
   await harness(teacher, (id) => window.callHarness.accept(id), String(offer?.detail?.["offerId"]));
@@ -127,11 +131,18 @@ async function connectCall(): Promise<{ callId: string; acceptToTwoWayMs: number
   const both = async (name: string, match?: (e: Recorded) => boolean) => Math.max(await first(student, name, match), await first(teacher, name, match));
   const accepted = await first(student, "callAccepted");
   const iceConnected = await both("connectionState", (e) => e.detail?.["state"] === "connected");
-  const confirmed = await both("confirming");
+  const receiving = await both("confirming");
+  const [billingStarted] = await waitForEvents(student, "callConnected", callId, 1, 10_000);
   return {
     callId,
     acceptToTwoWayMs: twoWayAt - acceptAt,
-    steps: { accepted: accepted - acceptAt, iceConnected: iceConnected - accepted, confirmed: confirmed - iceConnected, twoWay: twoWayAt - confirmed },
+    steps: {
+      accepted: accepted - acceptAt,
+      iceConnected: iceConnected - accepted,
+      receiving: receiving - iceConnected,
+      twoWay: twoWayAt - receiving,
+      billing: (billingStarted?.at ?? NaN) - acceptAt,
+    },
   };
 }
 
@@ -150,7 +161,7 @@ beforeAll(async () => {
   pages = await startPageServer({ platform: demo().baseUrl });
   const [studentPage, teacherPage] = await Promise.all([openChromiumPage(), openChromiumPage()]);
   opened.push(studentPage, teacherPage);
-  [student, teacher] = await Promise.all([openParty("student", studentId, studentPage), openParty("teacher", teacherId, teacherPage)]);
+  [student, teacher] = await Promise.all([openParty("student", studentId, studentPage), openParty("teacher", teacherId, teacherPage, { warmUp: true })]);
 }, 60_000);
 
 afterEach(async () => {
@@ -175,7 +186,8 @@ afterAll(async () => {
     const step = (key: keyof Steps) => percentile(measured.map((m) => m.steps[key]), 50);
     console.info(
       `steps (p50, ms): accept → student's callAccepted (platform) ${step("accepted")}; → both ICE-connected ${step("iceConnected")}; ` +
-        `→ both first confirmations sent ${step("confirmed")}; → two-way media (platform's CallConnected) ${step("twoWay")}`,
+        `→ both receive media ${step("receiving")}; → both mediaConnected (the peer's receiving signal) ${step("twoWay")}; ` +
+        `accept → billing starts (CallConnected) p50 ${step("billing")} ms, max ${Math.max(...measured.map((m) => m.steps.billing))} ms`,
     );
   }
 });
@@ -191,7 +203,7 @@ describe("calls through the platform between real browsers (coturn, relay only)"
           await teacher.page.evaluate(() => window.callHarness.stop(), null);
           const firefox = await openFirefoxPage();
           opened.push(firefox);
-          teacher = await openParty("teacher", teacherId, firefox);
+          teacher = await openParty("teacher", teacherId, firefox, { warmUp: true });
         }
         const { callId, acceptToTwoWayMs, steps } = await connectCall();
         measured.push({ call, teacherBrowser: teacher.page.browserName, ms: acceptToTwoWayMs, steps });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PerfectNegotiation, type NegotiatingPeer } from "../../src/perfect-negotiation.js";
-import type { Signal } from "../../src/signaling.js";
+import type { NegotiationSignal } from "../../src/signaling.js";
 
 /**
  * The signaling state machine of RTCPeerConnection, reduced to offers, answers and candidates:
@@ -75,7 +75,7 @@ class FakePeer implements NegotiatingPeer {
 /** One side of a call: a fake peer, its negotiation (opened: media attached) and the signals it sent (held until delivered). */
 function side(name: string, polite: boolean, { open = true } = {}) {
   const peer = new FakePeer(name);
-  const outbox: Signal[] = [];
+  const outbox: NegotiationSignal[] = [];
   const errors: unknown[] = [];
   const negotiation = new PerfectNegotiation(peer, {
     polite,
@@ -103,7 +103,7 @@ async function settle(a: Side, b: Side): Promise<void> {
   }
 }
 
-function kinds(signals: Signal[]): string[] {
+function kinds(signals: NegotiationSignal[]): string[] {
   return signals.map((s) => (s.type === "description" ? (s.description.type ?? "?") : s.type));
 }
 

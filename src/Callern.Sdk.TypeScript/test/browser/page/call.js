@@ -2,13 +2,23 @@
 // the SDK, against the real platform (its REST API and hub are proxied on this page's origin).
 // The node test drives it through window.callHarness and reads what it recorded. Times are
 // Date.now(), comparable between the browser processes of one machine.
-import { CallernRealtime, CallSession } from "/sdk/index.js";
+import { CallernRealtime, CallSession, CallWarmup, createCallernApi } from "/sdk/index.js";
 
 const events = [];
 let realtime = null;
 /** callId -> { session, room, sent: { offer, answer, candidate } } */
 const calls = new Map();
 let sessionOptions = {};
+let api = null;
+/** What the README tells an app to do while a call rings: camera, microphone and relay candidates, ready for the accept. */
+let warmup = null;
+
+async function warmUp() {
+  warmup?.close();
+  const { iceServers } = await api.getIceServers();
+  warmup = new CallWarmup({ iceServers, iceTransportPolicy: "relay", media: sessionOptions.media });
+  record("warmingUp", null);
+}
 
 function record(name, detail) {
   events.push({ name, at: Date.now(), detail: detail === undefined ? null : JSON.parse(JSON.stringify(detail)) });
@@ -18,7 +28,7 @@ function record(name, detail) {
 function countingChannel(room, sent) {
   return {
     send(signal) {
-      const kind = signal.type === "candidate" ? "candidate" : signal.description.type;
+      const kind = signal.type === "description" ? signal.description.type : signal.type;
       sent[kind] = (sent[kind] ?? 0) + 1;
       record("sent", { callId: room.callId, kind });
       return room.send(signal);
@@ -46,8 +56,10 @@ async function startSession(accepted) {
     polite: accepted.polite,
     channel: countingChannel(room, sent),
     iceTransportPolicy: "relay",
+    warmup: warmup ?? undefined,
     ...sessionOptions,
   });
+  warmup = null;
   calls.set(accepted.callId, { session, room, sent });
   const callId = accepted.callId;
   room.onChat((message) => record("chat", { callId, text: message.text, seq: message.seq }));
@@ -73,6 +85,8 @@ window.callHarness = {
   async connect(token, options = {}) {
     sessionOptions = options.session ?? {};
     realtime = new CallernRealtime({ baseUrl: location.origin, accessToken: () => token, reconnectDelaysMs: [200, 500, 1000] });
+    api = createCallernApi({ baseUrl: location.origin, accessToken: () => token });
+    if (options.warmUp) realtime.on("incomingCall", () => void warmUp());
     for (const name of ["incomingCall", "callRinging", "callConnected", "peerConnection", "liveCall", "peerRejoined", "callEnded", "reconnected"]) {
       realtime.on(name, (e) => record(name, e));
     }
@@ -95,7 +109,10 @@ window.callHarness = {
     await realtime.start();
   },
   setAvailability: (status) => realtime.setAvailability(status).then((p) => p.status),
-  requestCall: (request) => realtime.requestCall(request).then((call) => call.id),
+  async requestCall(request, { warmUp: warm = false } = {}) {
+    const [call] = await Promise.all([realtime.requestCall(request), warm ? warmUp() : null]);
+    return call.id;
+  },
   async accept(offerId) {
     record("accepting", { offerId });
     // The result is the same call as the callAccepted event, which started the session.
