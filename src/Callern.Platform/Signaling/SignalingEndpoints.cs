@@ -20,6 +20,7 @@ public static class SignalingEndpoints
         services.AddSignalR(o =>
             {
                 o.AddFilter<HubRateLimitFilter>();
+                o.AddFilter<HubArgumentFilter>();
                 o.AddFilter<HubUnavailableFilter>();
             })
             // Enums as the REST API writes them (ApiConventions), so both SDKs share one contract.
@@ -31,6 +32,7 @@ public static class SignalingEndpoints
         services.AddSingleton<PresenceService>();
         services.AddSingleton<ConnectionTracker>();
         services.AddSingleton<HubRateLimitFilter>();
+        services.AddSingleton<HubArgumentFilter>();
         services.AddSingleton<HubUnavailableFilter>();
         services.AddHostedService<ConnectionHeartbeat>();
         services.AddHostedService<PresenceSweeper>();
