@@ -10,18 +10,30 @@ namespace Callern.Platform.Signaling;
 /// <summary>
 /// The hub's edge check of <see cref="StorableText"/>: every string in every argument of every hub
 /// method (nested in messages, lists and whiteboard JSON too) is storable, or the invocation is refused
-/// with <c>invalid_argument</c> naming the field, before any service or the database sees it.
+/// with <c>invalid_argument</c> naming the field, before any service or the database sees it. A null
+/// for a parameter that is not nullable (a message, a chat text) is refused the same way, and so are
+/// arguments SignalR could not bind (<see cref="UnboundArguments"/>).
 /// </summary>
 public sealed class HubArgumentFilter : IHubFilter
 {
     private static readonly ConcurrentDictionary<Type, PropertyInfo[]> Properties = new();
+    private static readonly ConcurrentDictionary<ParameterInfo, bool> Nullable = new();
 
     public ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
     {
+        if (invocationContext.HubMethodArguments is [UnboundArguments])
+        {
+            throw HubErrors.Create(HubErrors.InvalidArgument, UnboundArguments.Refusal);
+        }
         var parameters = invocationContext.HubMethod.GetParameters();
         for (var i = 0; i < invocationContext.HubMethodArguments.Count && i < parameters.Length; i++)
         {
-            if (Unstorable(invocationContext.HubMethodArguments[i], parameters[i].Name!) is { } field)
+            var argument = invocationContext.HubMethodArguments[i];
+            if (argument is null && !Nullable.GetOrAdd(parameters[i], p => new NullabilityInfoContext().Create(p).ReadState != NullabilityState.NotNull))
+            {
+                throw HubErrors.Create(HubErrors.InvalidArgument, $"{parameters[i].Name}: Required.");
+            }
+            if (Unstorable(argument, parameters[i].Name!) is { } field)
             {
                 throw HubErrors.Create(HubErrors.InvalidArgument, $"{field}: {StorableText.Refusal}");
             }
