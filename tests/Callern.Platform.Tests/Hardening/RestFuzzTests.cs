@@ -49,7 +49,7 @@ public sealed class RestFuzzTests(FuzzWorld world) : IClassFixture<FuzzWorld>
                 .SampleAsync(SendAsync, iter: CasesPerRole, threads: 1);
         }
         var after = await world.SnapshotAsync();
-        Assert.True(after.DifferencesFrom(before) is "" , $"{name} changed the database:\n{after.DifferencesFrom(before)}");
+        Assert.True(after.DifferencesFrom(before) is "", $"{name} changed the database:\n{after.DifferencesFrom(before)}");
     }
 
     private async Task SendAsync(FuzzRequest request)
