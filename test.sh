@@ -41,6 +41,8 @@ export CALLERN_TURN_SECRET="$TURN_SECRET"
 coturn/check-prod-template.sh
 
 dotnet build Callern.sln -c Release -nologo -clp:ErrorsOnly
+# No NuGet package (direct or transitive) with a high or critical advisory (docs/security.md, "Dependencies").
+scripts/audit-packages.sh
 dotnet test Callern.sln -c Release --no-build -nologo --logger "console;verbosity=normal"
 
 SERVER_DB="Host=127.0.0.1;Port=$PG_PORT;Username=postgres"

@@ -9,9 +9,10 @@ using Callern.Platform.Tenancy;
 using Callern.Platform.Turn;
 using Callern.Platform.Wallets;
 
-var builder = WebApplication.CreateBuilder(args);
+var builder = WebApplication.CreateBuilder(Hosting.Options(args));
 
 builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddRedactedLogging(builder.Configuration);
 builder.Services.AddDatabase(builder.Configuration);
 builder.Services.AddApiConventions(builder.Configuration);
 builder.Services.AddCallernCors(builder.Configuration);
@@ -31,6 +32,7 @@ builder.UseDocumentOnlyModeIfAsked(args);
 
 var app = builder.Build();
 
+app.UseSecurityHeaders();
 app.UseApiConventions();
 app.UseCors();
 app.UseAuthentication();

@@ -96,7 +96,7 @@ public static class ClassroomEndpoints
         var caller = http.User.RequiredCaller();
         return await classroom.VisibleCallAsync(caller, callId) is null
             ? TypedResults.NotFound()
-            : await SendAsync(http, classroom, caller.TenantId, callId, fileId);
+            : await SendAsync(classroom, caller.TenantId, callId, fileId);
     }
 
     private static async Task<Results<Ok<FileLink>, NotFound>> Link(Guid callId, Guid fileId, HttpContext http, ClassroomService classroom)
@@ -111,20 +111,18 @@ public static class ClassroomEndpoints
         return TypedResults.Ok(new FileLink($"{request.Scheme}://{request.Host}{request.PathBase}/v1/files/{token}", expiresAt));
     }
 
-    private static async Task<Results<FileStreamHttpResult, NotFound>> DownloadByLink(string token, HttpContext http, ClassroomService classroom) =>
+    private static async Task<Results<FileStreamHttpResult, NotFound>> DownloadByLink(string token, ClassroomService classroom) =>
         classroom.ReadLinkToken(token) is { } named
-            ? await SendAsync(http, classroom, named.TenantId, named.CallId, named.FileId)
+            ? await SendAsync(classroom, named.TenantId, named.CallId, named.FileId)
             : TypedResults.NotFound();
 
-    private static async Task<Results<FileStreamHttpResult, NotFound>> SendAsync(HttpContext http, ClassroomService classroom, Guid tenantId, Guid callId, Guid fileId)
+    private static async Task<Results<FileStreamHttpResult, NotFound>> SendAsync(ClassroomService classroom, Guid tenantId, Guid callId, Guid fileId)
     {
         if (await classroom.OpenFileAsync(tenantId, callId, fileId) is not { } opened)
         {
             return TypedResults.NotFound();
         }
-        // Never rendered inline, never re-typed by the browser: a shared file cannot act as a page of the platform.
-        http.Response.Headers.XContentTypeOptions = "nosniff";
-        http.Response.Headers.CacheControl = "private, no-store";
+        // An attachment, never re-typed by the browser (SecurityHeaders: nosniff, no-store): a shared file cannot act as a page of the platform.
         return TypedResults.File(opened.Content, opened.File.ContentType, opened.File.FileName);
     }
 
@@ -175,6 +173,11 @@ public static class ClassroomEndpoints
         catch (FileTooLargeException tooLarge)
         {
             return TooLarge(tooLarge.MaxBytes);
+        }
+        catch (IOException malformed) when (malformed is not BadHttpRequestException && !cancellationToken.IsCancellationRequested)
+        {
+            // A multipart body that ends early or breaks its own framing; nothing was stored (FileStorage writes aside, then moves).
+            return FileError("The multipart body is malformed or ended early.");
         }
     }
 

@@ -39,7 +39,12 @@ public static class ApiConventions
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.Configure<JsonOptions>(o =>
         {
-            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
+            // Strict, as docs/openapi.json describes the bodies (docs/api-conventions.md, "Strict JSON"):
+            // enums by name only, numbers as numbers, no property the schema does not list.
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false));
+            o.SerializerOptions.Converters.Add(new StorableText.Converter());
+            o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+            o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
             o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
         });
         services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
@@ -77,6 +82,7 @@ public static class ApiConventions
         app.UseExceptionHandler(new ExceptionHandlerOptions { StatusCodeSelector = StatusFor, ExceptionHandler = WriteProblem });
         app.UseStatusCodePages();
         app.Use(RejectOversizedBodies);
+        app.Use(StorableText.RejectInQueryAndPath);
         return app;
     }
 
@@ -111,7 +117,12 @@ public static class ApiConventions
             var field = exception.InnerException is JsonException json ? json.Path ?? "$" : "request";
             var problem = new HttpValidationProblemDetails(new Dictionary<string, string[]>
             {
-                [field] = [exception.InnerException is JsonException ? "Malformed JSON or wrong type." : bad.Message],
+                [field] = [exception.InnerException switch
+                {
+                    UnstorableTextException unstorable => unstorable.Message,
+                    JsonException => "Malformed JSON, a value of the wrong type, or a property the schema does not list.",
+                    _ => bad.Message,
+                }],
             })
             { Status = bad.StatusCode, Title = bad.StatusCode == 413 ? "Request body too large." : "The request is invalid." };
             await problems.WriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem });

@@ -5,11 +5,17 @@ namespace Callern.Platform.Infrastructure;
 /// <summary>A page of a list; pass <see cref="NextCursor"/> back as <c>cursor</c> for the next one.</summary>
 public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
 
-/// <summary>Opaque keyset cursors: the sort key of the last item, base64url-encoded.</summary>
+/// <summary>
+/// Opaque keyset cursors: the sort key of the last item, base64url-encoded. A cursor that does not
+/// decode to storable UTF-8 text is refused as a field error (a forged one decodes to garbage).
+/// </summary>
 public static class Cursor
 {
     public const int DefaultLimit = 50;
     public const int MaxLimit = 200;
+
+    /// <summary>Refuses bytes that are not UTF-8, rather than turning them into replacement characters.</summary>
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     public static string Encode(string key) => Base64Url(Encoding.UTF8.GetBytes(key));
 
@@ -24,10 +30,10 @@ public static class Cursor
         {
             var padded = cursor.Replace('-', '+').Replace('_', '/');
             padded += new string('=', (4 - padded.Length % 4) % 4);
-            key = Encoding.UTF8.GetString(Convert.FromBase64String(padded));
-            return true;
+            key = StrictUtf8.GetString(Convert.FromBase64String(padded));
+            return StorableText.IsStorable(key);
         }
-        catch (FormatException)
+        catch (Exception e) when (e is FormatException or DecoderFallbackException)
         {
             return false;
         }

@@ -4,6 +4,8 @@ using Callern.Platform.Infrastructure;
 using Callern.Platform.Tenancy;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Callern.Platform.Signaling;
@@ -20,10 +22,14 @@ public static class SignalingEndpoints
         services.AddSignalR(o =>
             {
                 o.AddFilter<HubRateLimitFilter>();
+                o.AddFilter<HubArgumentFilter>();
                 o.AddFilter<HubUnavailableFilter>();
             })
             // Enums as the REST API writes them (ApiConventions), so both SDKs share one contract.
             .AddJsonProtocol(o => o.PayloadSerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase)));
+        // Arguments that do not bind are answered invalid_argument like any other bad argument (UnboundArguments).
+        services.RemoveAll<IHubProtocol>();
+        services.AddSingleton<IHubProtocol>(sp => new UnboundArguments.Protocol(new JsonHubProtocol(sp.GetRequiredService<IOptions<JsonHubProtocolOptions>>())));
         // Read lazily, like the other limits, so hosts and tests can set them after this call.
         services.AddOptions<HubOptions>().Configure<IOptions<SignalingOptions>>((hub, signaling) =>
             hub.MaximumReceiveMessageSize = signaling.Value.MaxMessageBytes);
@@ -31,6 +37,7 @@ public static class SignalingEndpoints
         services.AddSingleton<PresenceService>();
         services.AddSingleton<ConnectionTracker>();
         services.AddSingleton<HubRateLimitFilter>();
+        services.AddSingleton<HubArgumentFilter>();
         services.AddSingleton<HubUnavailableFilter>();
         services.AddHostedService<ConnectionHeartbeat>();
         services.AddHostedService<PresenceSweeper>();

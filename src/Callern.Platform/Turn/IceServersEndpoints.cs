@@ -36,7 +36,6 @@ public static class IceServersEndpoints
             return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable,
                 title: "TURN is not configured on this platform.", detail: "Set Callern:Turn:Secrets and Callern:Turn:Urls.");
         }
-        http.Response.Headers.CacheControl = "no-store";
         return TypedResults.Ok(await issuer.IssueAsync(http.User.RequiredCaller()));
     }
 }

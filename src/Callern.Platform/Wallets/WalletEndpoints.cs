@@ -150,7 +150,7 @@ public static class WalletEndpoints
         }
         var errors = new FieldErrors()
             .IdempotencyKey(idempotencyKey)
-            .Check(request.Seconds is { } s && s != 0 && Math.Abs(s) <= MaxAdjustmentSeconds, "seconds",
+            .Check(request.Seconds is >= -MaxAdjustmentSeconds and <= MaxAdjustmentSeconds and not 0, "seconds",
                 $"A non-zero number of seconds between -{MaxAdjustmentSeconds} and {MaxAdjustmentSeconds}: positive grants, negative debits.")
             .Required(request.Reason, "reason", MaxReasonLength)
             .Check(request.ValidityDays is null or (>= 1 and <= PackageInput.MaxValidityDays), "validityDays",
