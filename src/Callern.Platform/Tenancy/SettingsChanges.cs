@@ -23,9 +23,16 @@ public sealed class SettingsChanges
     public void Changed() => Interlocked.Increment(ref _generation);
 }
 
-/// <summary>LISTENs for <see cref="SettingsChanges.Channel"/> on one dedicated connection, reconnecting when it drops.</summary>
-public sealed class SettingsChangeListener(NpgsqlDataSource db, SettingsChanges changes, ILogger<SettingsChangeListener> logger) : BackgroundService
+/// <summary>
+/// LISTENs for <see cref="SettingsChanges.Channel"/> on a connection of its own, outside the pool
+/// (it is held for the node's life; the requests' pool keeps its full size), reconnecting when it drops.
+/// </summary>
+public sealed class SettingsChangeListener(IConfiguration configuration, SettingsChanges changes, ILogger<SettingsChangeListener> logger) : BackgroundService
 {
+    private readonly string _connectionString = new NpgsqlConnectionStringBuilder(
+        configuration.GetConnectionString("Callern") ?? throw new InvalidOperationException("ConnectionStrings:Callern is not set."))
+    { Pooling = false }.ConnectionString;
+
     /// <summary>A listening connection that has heard nothing for this long proves it is alive with a query.</summary>
     private static readonly TimeSpan ProbeAfter = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(1);
@@ -50,7 +57,8 @@ public sealed class SettingsChangeListener(NpgsqlDataSource db, SettingsChanges 
 
     private async Task ListenAsync(CancellationToken stoppingToken)
     {
-        await using var connection = await db.OpenConnectionAsync(stoppingToken);
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync(stoppingToken);
         connection.Notification += (_, _) => changes.Changed();
         await using (var listen = new NpgsqlCommand($"LISTEN {SettingsChanges.Channel}", connection))
         {
