@@ -20,6 +20,8 @@ export class PlatformAccessError extends Error {
   }
 }
 
+const probeTimeoutMs = 5_000;
+
 /** The refusal's code in the platform's problem details, on every refused request from a page. */
 export const originNotAllowed = "origin_not_allowed";
 
@@ -32,7 +34,8 @@ export const originNotAllowed = "origin_not_allowed";
 export async function diagnose(baseUrl: string, cause: unknown, fetchImpl: typeof fetch = globalThis.fetch.bind(globalThis)): Promise<PlatformAccessError> {
   let known: boolean | undefined;
   try {
-    const probe = await fetchImpl(`${baseUrl}/v1/origin-check`, { credentials: "omit" });
+    // Bounded: a platform that hangs must not hold the app's error for long.
+    const probe = await fetchImpl(`${baseUrl}/v1/origin-check`, { credentials: "omit", signal: AbortSignal.timeout(probeTimeoutMs) });
     known = probe.ok ? ((await probe.json()) as { known?: boolean }).known : undefined;
   } catch {
     return new PlatformAccessError("unreachable", `the platform at ${baseUrl} could not be reached`, { cause });
