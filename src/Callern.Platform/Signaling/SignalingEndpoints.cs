@@ -52,10 +52,6 @@ public static class SignalingEndpoints
             o.CloseOnAuthenticationExpiration = true;
             // A WebSocket that drops briefly resumes the same connection, with no lost messages.
             o.AllowStatefulReconnects = true;
-        }).Add(endpoint =>
-        {
-            var next = endpoint.RequestDelegate!;
-            endpoint.RequestDelegate = http => OriginCheck.RunAsync(http, next);
         });
 
         var me = app.MapGroup("/v1/me/availability").WithTags("Presence").RequireAuthorization(Policies.Teacher);

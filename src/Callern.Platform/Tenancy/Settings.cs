@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Text.Json;
 using Callern.Platform.Infrastructure;
 using Dapper;
@@ -14,7 +13,11 @@ namespace Callern.Platform.Tenancy;
 /// </summary>
 public sealed record TenantSettings
 {
-    /// <summary>Browser origins allowed to open the realtime hub, e.g. https://school.example. Empty: any origin.</summary>
+    /// <summary>
+    /// The school's web apps' browser origins, e.g. https://school.example: pages there may call the
+    /// REST API and open the hub with this school's tokens (docs/security.md). Besides these, only
+    /// the operator's origins (<c>Callern:Cors:AllowedOrigins</c>) are accepted.
+    /// </summary>
     public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
 
     /// <summary>Lifetime of tokens from POST /v1/tokens when the request names none.</summary>
@@ -38,7 +41,7 @@ public sealed record TenantSettings
     public FieldErrors Validate()
     {
         var errors = new FieldErrors()
-            .Check(AllowedOrigins is not null && AllowedOrigins.Count <= 50, "allowedOrigins", "At most 50 origins.")
+            .Check(AllowedOrigins is not null && AllowedOrigins.Count <= OriginRules.MaxPerTenant, "allowedOrigins", $"At most {OriginRules.MaxPerTenant} origins.")
             .Check(DefaultTokenTtlSeconds is >= AccessTokens.MinTtlSeconds and <= AccessTokens.MaxTtlSeconds,
                 "defaultTokenTtlSeconds", $"Between {AccessTokens.MinTtlSeconds} and {AccessTokens.MaxTtlSeconds}.")
             .Check(TurnCredentialTtlSeconds is >= Turn.TurnCredentials.MinTtlSeconds and <= Turn.TurnCredentials.MaxTtlSeconds,
@@ -56,28 +59,30 @@ public sealed record TenantSettings
         Classroom!.Validate(errors, "classroom.");
         foreach (var (origin, i) in (AllowedOrigins ?? []).Select((o, i) => (o, i)))
         {
-            errors.Check(IsOrigin(origin), $"allowedOrigins[{i}]", "An origin such as https://school.example (scheme, host, optional port; no path).");
+            errors.Check(OriginRules.Normalize(origin) is not null, $"allowedOrigins[{i}]", OriginRules.Hint);
         }
         return errors;
     }
 
-    private static bool IsOrigin(string? origin) =>
-        Uri.TryCreate(origin, UriKind.Absolute, out var uri)
-        && uri.Scheme is "https" or "http"
-        && uri.AbsolutePath == "/" && !origin.EndsWith('/') && uri.Query.Length == 0 && uri.Fragment.Length == 0;
+    /// <summary>The settings with their origins as browsers send them, each once; call after <see cref="Validate"/> passed.</summary>
+    public TenantSettings Normalized() =>
+        this with { AllowedOrigins = AllowedOrigins.Select(o => OriginRules.Normalize(o)!).Distinct(StringComparer.Ordinal).ToList() };
 }
 
 /// <summary>
-/// Tenant settings, read on nearly every request and call step, so each node keeps them in memory
-/// for <see cref="CacheFor"/>: a change takes effect at once on the node that saved it and within
-/// that time on the others. Reading never needs a second pooled connection inside a transaction
-/// more than once per tenant per period.
+/// Tenant settings, read on nearly every request and call step, so each node keeps them in memory.
+/// A change reaches every node's cache at once (<see cref="SettingsChanges"/>: PostgreSQL
+/// LISTEN/NOTIFY); an entry also expires after <see cref="CacheFor"/>, which bounds how stale a node
+/// can be while its listening connection is down. Reading never needs a second pooled connection
+/// inside a transaction more than once per tenant per period.
 /// </summary>
-public sealed class SettingsStore(NpgsqlDataSource db)
+public sealed class SettingsStore(NpgsqlDataSource db, SettingsChanges changes, TimeProvider time)
 {
     public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(5);
 
-    private readonly ConcurrentDictionary<Guid, (TenantSettings Settings, long LoadedAt)> _cache = new();
+    private readonly ConcurrentDictionary<Guid, Cached> _cache = new();
+
+    private sealed record Cached(TenantSettings Settings, long Generation, long LoadedAt);
 
     // Enums by name, so stored settings survive reordered members.
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
@@ -87,15 +92,18 @@ public sealed class SettingsStore(NpgsqlDataSource db)
 
     public async Task<TenantSettings> GetAsync(Guid tenantId)
     {
-        if (_cache.TryGetValue(tenantId, out var cached) && Stopwatch.GetElapsedTime(cached.LoadedAt) < CacheFor)
+        if (_cache.TryGetValue(tenantId, out var cached) && cached.Generation == changes.Generation
+            && time.GetElapsedTime(cached.LoadedAt) < CacheFor)
         {
             return cached.Settings;
         }
-        var loadedAt = Stopwatch.GetTimestamp();
+        // Taken before reading: a change heard of during the read leaves this entry stale.
+        var generation = changes.Generation;
+        var loadedAt = time.GetTimestamp();
         await using var connection = await db.OpenConnectionAsync();
         var json = await connection.QuerySingleRowOrDefaultAsync<string>("SELECT settings::text FROM tenants WHERE id = @tenantId", new { tenantId });
-        var settings = json is null ? new TenantSettings() : JsonSerializer.Deserialize<TenantSettings>(json, Json) ?? new TenantSettings();
-        _cache[tenantId] = (settings, loadedAt);
+        var settings = Read(json);
+        _cache[tenantId] = new Cached(settings, generation, loadedAt);
         return settings;
     }
 
@@ -105,8 +113,35 @@ public sealed class SettingsStore(NpgsqlDataSource db)
         await connection.ExecuteAsync(
             "UPDATE tenants SET settings = @json::jsonb WHERE id = @tenantId",
             new { tenantId, json = JsonSerializer.Serialize(settings, Json) });
-        _cache.TryRemove(tenantId, out _);
+        changes.Changed();
     }
+
+    /// <summary>
+    /// Changes one part of the settings under the tenant row's lock, so two admins adding origins
+    /// at once both keep theirs. <paramref name="change"/> returns the new settings, or null to
+    /// change nothing; the settings that stand afterwards are returned.
+    /// </summary>
+    public async Task<(TenantSettings Settings, bool Changed)> ChangeAsync(Guid tenantId, Func<TenantSettings, TenantSettings?> change)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        var json = await connection.QuerySingleRowOrDefaultAsync<string>(
+            "SELECT settings::text FROM tenants WHERE id = @tenantId FOR UPDATE", new { tenantId }, transaction);
+        var current = Read(json);
+        if (change(current) is not { } changed)
+        {
+            return (current, false);
+        }
+        await connection.ExecuteAsync(
+            "UPDATE tenants SET settings = @json::jsonb WHERE id = @tenantId",
+            new { tenantId, json = JsonSerializer.Serialize(changed, Json) }, transaction);
+        await transaction.CommitAsync();
+        changes.Changed();
+        return (changed, true);
+    }
+
+    private static TenantSettings Read(string? json) =>
+        json is null ? new TenantSettings() : JsonSerializer.Deserialize<TenantSettings>(json, Json) ?? new TenantSettings();
 }
 
 public static class Settings
@@ -129,7 +164,8 @@ public static class Settings
         {
             return errors.ToProblem();
         }
-        await settings.SaveAsync(http.User.RequiredCaller().TenantId, request);
-        return TypedResults.Ok(request);
+        var normalized = request.Normalized();
+        await settings.SaveAsync(http.User.RequiredCaller().TenantId, normalized);
+        return TypedResults.Ok(normalized);
     }
 }

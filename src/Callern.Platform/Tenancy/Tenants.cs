@@ -105,5 +105,8 @@ public static class Tenants
 public static class TenancyServices
 {
     public static IServiceCollection AddTenancy(this IServiceCollection services) =>
-        services.AddSingleton<TenantStore>().AddSingleton<SettingsStore>();
+        services.AddSingleton<TenantStore>()
+            .AddSingleton<SettingsStore>()
+            .AddSingleton<SettingsChanges>()
+            .AddHostedService<SettingsChangeListener>();
 }

@@ -14,6 +14,7 @@ export * from "./call-warmup.js";
 export * from "./errors.js";
 export * from "./events.js";
 export * from "./perfect-negotiation.js";
+export { PlatformAccessError, type PlatformAccessErrorCode } from "./platform-access.js";
 export * from "./pre-call-check.js";
 export * from "./realtime/index.js";
 // These names are also generated; the SDK's own declarations shadow them: whiteboard data typed by
@@ -23,6 +24,7 @@ export type { MediaState } from "./signaling.js";
 export * from "./signaling.js";
 export * from "./stats.js";
 import { CallernApi } from "./generated/api.js";
+import { fetchPlatform } from "./platform-access.js";
 
 /** Where the platform is and how to authenticate to it. */
 export interface CallernApiOptions {
@@ -37,14 +39,19 @@ export interface CallernApiOptions {
   fetch?: typeof fetch;
 }
 
-/** Creates a REST client that sends `Authorization: Bearer <token>` on every request. */
+/**
+ * Creates a REST client that sends `Authorization: Bearer <token>` on every request. A request the
+ * platform refused for this page's origin rejects with {@link PlatformAccessError} code
+ * `origin_not_allowed`, and one that could not reach the platform with code `unreachable`.
+ */
 export function createCallernApi(options: CallernApiOptions): CallernApi {
   const baseFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-  return new CallernApi(options.baseUrl.replace(/\/+$/, ""), {
+  const baseUrl = options.baseUrl.replace(/\/+$/, "");
+  return new CallernApi(baseUrl, {
     async fetch(url: RequestInfo, init?: RequestInit): Promise<Response> {
       const headers = new Headers(init?.headers);
       headers.set("Authorization", `Bearer ${await options.accessToken()}`);
-      return baseFetch(url, { ...init, headers });
+      return fetchPlatform(baseUrl, baseFetch, url, { ...init, headers });
     },
   });
 }

@@ -6,6 +6,8 @@ export interface Demo {
   baseUrl: string;
   apiKeyId: string;
   apiKeySecret: string;
+  /** The platform's operator key, which creates schools. */
+  operatorKey: string;
 }
 
 export function demo(): Demo {
@@ -14,9 +16,15 @@ export function demo(): Demo {
   return JSON.parse(readFileSync(path, "utf8")) as Demo;
 }
 
-/** What a school's backend does: trade the API key (HTTP Basic) for a user's access token. */
-export async function issueToken(userId: string, role: string, ttlSeconds = 600): Promise<{ accessToken: string; expiresAt: string }> {
-  const { baseUrl, apiKeyId, apiKeySecret } = demo();
+/** What a school's backend does: trade the API key (HTTP Basic) for a user's access token; the demo school's key unless another is given. */
+export async function issueToken(
+  userId: string,
+  role: string,
+  ttlSeconds = 600,
+  key: { apiKeyId: string; apiKeySecret: string } = demo(),
+): Promise<{ accessToken: string; expiresAt: string }> {
+  const { baseUrl } = demo();
+  const { apiKeyId, apiKeySecret } = key;
   const basic = Buffer.from(`${apiKeyId}:${apiKeySecret}`).toString("base64");
   const tokens = new CallernApi(baseUrl, {
     fetch: (url: RequestInfo, init?: RequestInit) =>

@@ -144,7 +144,11 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
     /// <summary>How far the platform's clock is ahead of the local one (negative when behind); zero until the platform sent its time.</summary>
     public TimeSpan ServerClockOffset => TimeSpan.FromTicks(Interlocked.Read(ref _serverClockOffsetTicks));
 
-    /// <summary>Connects. Throws <see cref="CallernRealtimeException"/> (<c>not_connected</c>) when the first connection fails; later losses are retried.</summary>
+    /// <summary>
+    /// Connects. Throws <see cref="CallernRealtimeException"/> when the first connection fails: code
+    /// <c>origin_not_allowed</c> when the platform refused the connection's <c>Origin</c> (the school
+    /// does not list it), <c>not_connected</c> when the platform could not be reached. Later losses are retried.
+    /// </summary>
     /// <param name="cancellationToken">Cancels the connection attempt.</param>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
@@ -165,7 +169,9 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
         {
             _stopped = true;
             await SetStateAsync(RealtimeConnectionState.Disconnected, error);
-            throw new CallernRealtimeException("not_connected", $"Could not connect to the hub: {error.Message}", error);
+            throw OriginRefused(error)
+                ? new CallernRealtimeException(CallernApiException.OriginNotAllowed, $"The platform refused this origin: {error.Message}", error)
+                : new CallernRealtimeException("not_connected", $"Could not connect to the hub: {error.Message}", error);
         }
         await SetStateAsync(RealtimeConnectionState.Connected, null);
     }
@@ -380,6 +386,11 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
             throw new CallernRealtimeException("not_connected", $"{method} failed: the connection was lost.", error);
         }
     }
+
+    /// <summary>The hub answers 403 only to a browser origin the caller's school does not list.</summary>
+    private static bool OriginRefused(Exception error) =>
+        error is HttpRequestException { StatusCode: System.Net.HttpStatusCode.Forbidden }
+        || (error.InnerException is { } inner && OriginRefused(inner));
 
     /// <summary>
     /// Whether an invocation failed because the connection went away: the client fails pending

@@ -333,4 +333,33 @@ public sealed class RealtimeClientTests(KestrelCallernApp app) : IClassFixture<K
 
         Assert.Equal("not_connected", error.Code);
     }
+
+    [Fact]
+    public async Task Start_tells_a_refused_origin_from_an_unreachable_platform()
+    {
+        var tenant = await app.CreateTenantAsync();
+        CallernRealtimeClient FromOrigin(Uri baseUrl) => new(new CallernRealtimeOptions
+        {
+            BaseUrl = baseUrl,
+            AccessTokenProvider = _ => ValueTask.FromResult(app.Token(tenant, "ana", CallernRoles.Student)),
+            ConfigureConnection = o => o.Headers["Origin"] = "https://school.example",
+        });
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var nobody = new Uri($"http://127.0.0.1:{((System.Net.IPEndPoint)listener.LocalEndpoint).Port}");
+        listener.Stop(); // nothing listens there now
+        await using var refusedClient = FromOrigin(app.BaseUrl);
+        await using var unreachableClient = FromOrigin(nobody);
+
+        var refused = await Assert.ThrowsAsync<CallernRealtimeException>(() => refusedClient.StartAsync());
+        var unreachable = await Assert.ThrowsAsync<CallernRealtimeException>(() => unreachableClient.StartAsync());
+        using var http = new HttpClient { BaseAddress = app.BaseUrl };
+        http.DefaultRequestHeaders.Add("Origin", "https://school.example");
+        http.DefaultRequestHeaders.Authorization = new("Bearer", app.Token(tenant, "ana", CallernRoles.Student));
+        var rest = await Assert.ThrowsAnyAsync<CallernApiException>(() => new CallernClient(http).GetMyWalletAsync());
+
+        Assert.Equal(CallernApiException.OriginNotAllowed, refused.Code);
+        Assert.Equal("not_connected", unreachable.Code);
+        Assert.Equal(CallernApiException.OriginNotAllowed, rest.Code);
+    }
 }

@@ -60,7 +60,7 @@ public sealed class HubAuthenticationTests(CallernApp app) : IClassFixture<Calle
         var tenant = await app.CreateTenantAsync();
         var admin = app.SdkAs(tenant, "admin-1", CallernRoles.Admin);
         var token = app.Token(tenant, "student-1", CallernRoles.Student);
-        await using var beforeAnyList = await HubClient.ConnectAsync(app, token, origin: "https://anywhere.example");
+        var beforeAnyList = await RefusedAsync(HubClient.ConnectAsync(app, token, origin: "https://anywhere.example"));
         var settings = await admin.GetSettingsAsync();
         settings.AllowedOrigins = ["https://school.example"];
         await admin.UpdateSettingsAsync(settings);
@@ -69,6 +69,7 @@ public sealed class HubAuthenticationTests(CallernApp app) : IClassFixture<Calle
         await using var allowed = await HubClient.ConnectAsync(app, token, origin: "https://school.example");
         await using var noBrowser = await HubClient.ConnectAsync(app, token);
 
+        Assert.Contains("403", beforeAnyList.Message, StringComparison.Ordinal);
         Assert.Contains("403", refused.Message, StringComparison.Ordinal);
         Assert.Equal(HubConnectionState.Connected, allowed.Connection.State);
         Assert.Equal(HubConnectionState.Connected, noBrowser.Connection.State);

@@ -12,6 +12,7 @@ import {
   type SignalMessage,
   type TeacherPresence,
 } from "../generated/api.js";
+import { diagnose, fetchPlatform, originNotAllowed } from "../platform-access.js";
 import type { CallChannelEvent, Signal } from "../signaling.js";
 import { CallRoom, decodeSignal, type RoomHost, type RoomSink } from "./call-room.js";
 import { Emitter } from "./emitter.js";
@@ -163,7 +164,11 @@ export class CallernRealtime {
     return this.events.on(event, handler as Handlers[E]);
   }
 
-  /** Connects (calling `accessToken` for the token). Rejects when the first connection fails; later losses are retried. */
+  /**
+   * Connects (calling `accessToken` for the token). Rejects when the first connection fails, with
+   * {@link RealtimeError} code `origin_not_allowed` when the platform refused this page's origin,
+   * else `not_connected`; later losses are retried.
+   */
   start(): Promise<void> {
     if (this.state === "connected") return Promise.resolve();
     if (this.state === "reconnecting") return this.whenConnected(); // the retry loop owns the connection
@@ -175,14 +180,26 @@ export class CallernRealtime {
         this.starting = null;
         this.connected();
       },
-      (error: unknown) => {
+      async (error: unknown) => {
         this.starting = null;
         this.stopped = true;
         this.setState("disconnected", asError(error));
-        throw new RealtimeError("not_connected", `could not connect to ${this.baseUrl}/hubs/calls`, { cause: error });
+        throw (await this.originRefused(error))
+          ? new RealtimeError(originNotAllowed, `the platform refused this page's origin for ${this.baseUrl}/hubs/calls`, { cause: error })
+          : new RealtimeError("not_connected", `could not connect to ${this.baseUrl}/hubs/calls`, { cause: error });
       },
     );
     return this.starting;
+  }
+
+  /**
+   * A refused negotiation carries the platform's problem details in the SignalR client's error
+   * message when the browser could read it (some school lists the origin); a CORS refusal reads
+   * like a network failure, which the origin probe tells apart.
+   */
+  private async originRefused(error: unknown): Promise<boolean> {
+    if (asError(error).message.includes(`"${originNotAllowed}"`)) return true;
+    return typeof document !== "undefined" && (await diagnose(this.baseUrl, error)).code === originNotAllowed;
   }
 
   /** Disconnects and stops reconnecting; commands waiting for the connection reject. Rooms stay open for a later `start()`. */
@@ -375,7 +392,7 @@ export class CallernRealtime {
   private async rest<T>(path: string, init: RequestInit): Promise<T> {
     const headers = new Headers(init.headers);
     headers.set("Authorization", `Bearer ${await this.options.accessToken()}`);
-    const response = await fetch(`${this.baseUrl}${path}`, { ...init, headers });
+    const response = await fetchPlatform(this.baseUrl, globalThis.fetch.bind(globalThis), `${this.baseUrl}${path}`, { ...init, headers });
     const text = await response.text();
     if (!response.ok) {
       const responseHeaders = Object.fromEntries(response.headers.entries());

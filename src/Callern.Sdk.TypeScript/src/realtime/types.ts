@@ -137,7 +137,10 @@ export type RealtimeErrorCode =
   | "forbidden"
   | "rate_limited"
   | "unavailable"
+  /** `start()` could not reach the platform (down, wrong `baseUrl`, network), or the client is stopped. */
   | "not_connected"
+  /** `start()` was refused for this page's origin: the user's school does not list it (`POST /v1/settings/origins`). */
+  | "origin_not_allowed"
   | (string & {});
 
 /** A hub method refused or failed; branch on `code`, never on the message. */
