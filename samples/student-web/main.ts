@@ -1,6 +1,6 @@
 // The student's app: wallet and shop, preferences, pre-call check, the call itself, rating and history.
-import { PreCallCheck, RealtimeError, type Call, type CallAcceptedEvent, type CallEndedEvent, type Package, type Student } from "@callern/sdk";
-import { Classroom, endedNotice, rejoinLiveCall, summaryOfEnded } from "../web-shared/classroom.js";
+import { PreCallCheck, RealtimeError, type Call, type CallAcceptedEvent, type CallWarmup, type CallEndedEvent, type Package, type Student } from "@callern/sdk";
+import { Classroom, endedNotice, rejoinLiveCall, summaryOfEnded, warmUp } from "../web-shared/classroom.js";
 import { busy, clock, describe, h, minutes, show, when } from "../web-shared/dom.js";
 import { historyTable } from "../web-shared/history.js";
 import { header, schoolPost, signIn } from "../web-shared/school.js";
@@ -145,6 +145,8 @@ async function renderHistory(): Promise<void> {
 // The call: idle → requesting (queued/ringing) → in call → ended (rate) → idle.
 let activeCallId: string | null = null;
 let classroom: Classroom | null = null;
+/** Opened as the call is requested, taken by the lesson view; closed if no lesson starts. */
+let warmup: CallWarmup | null = null;
 const callStatus = h("p", { class: "status", role: "status", id: "call-status" });
 
 function renderIdle(notice?: HTMLElement): void {
@@ -176,6 +178,10 @@ async function startCall(button: HTMLButtonElement, error: HTMLElement): Promise
       specialization: profile?.preferences?.specialization ?? null,
     });
     activeCallId = call.id;
+    warmUp(signedIn).then(
+      (w) => (activeCallId === call.id && !classroom ? (warmup = w) : w.close()),
+      () => undefined, // the lesson view opens its own media then
+    );
     cancel.addEventListener("click", () => void realtime.endCall(call.id).catch((e: unknown) => (callStatus.textContent = describe(e))));
     show(lesson, h("h2", { id: "lesson-title" }, "Calling…"), h("div", { class: "spinner", "aria-hidden": "true" }), callStatus, cancel);
     cancel.focus();
@@ -195,7 +201,8 @@ realtime.on("callRinging", (e) => {
 function join(e: CallAcceptedEvent): void {
   activeCallId = e.callId;
   classroom?.close();
-  classroom = new Classroom(signedIn, e, () => void realtime.endCall(e.callId).catch((err: unknown) => classroom?.alert(describe(err))));
+  classroom = new Classroom(signedIn, e, () => void realtime.endCall(e.callId).catch((err: unknown) => classroom?.alert(describe(err))), warmup ?? undefined);
+  warmup = null;
   // Ended by the platform while this page missed it (not by closing the view here).
   classroom.onEnded(() => activeCallId === e.callId && endedWhileAway(e.callId));
   show(lesson, classroom.element);
@@ -207,6 +214,8 @@ function join(e: CallAcceptedEvent): void {
 /** Closes the lesson view with what the platform settled: the notice, then the rating if a lesson took place. */
 function finish(summary: Call): void {
   activeCallId = null;
+  warmup?.close();
+  warmup = null;
   classroom?.close();
   classroom = null;
   const notice = endedNotice(summary.endReason ?? "completed", summary.billedSeconds ?? 0);

@@ -1,7 +1,7 @@
 // The teacher's app: availability, the incoming call (ring, student preview, countdown), the
 // call itself, earnings and history.
-import type { Call, CallAcceptedEvent, IncomingCallEvent } from "@callern/sdk";
-import { Classroom, endedNotice, rejoinLiveCall, summaryOfEnded } from "../web-shared/classroom.js";
+import type { Call, CallAcceptedEvent, CallWarmup, IncomingCallEvent } from "@callern/sdk";
+import { Classroom, endedNotice, rejoinLiveCall, summaryOfEnded, warmUp } from "../web-shared/classroom.js";
 import { busy, clock, describe, h, show } from "../web-shared/dom.js";
 import { historyTable } from "../web-shared/history.js";
 import { header, signIn } from "../web-shared/school.js";
@@ -60,6 +60,8 @@ let available = false;
 let offer: { event: IncomingCallEvent; countdown: ReturnType<typeof setInterval> } | null = null;
 let activeCallId: string | null = null;
 let classroom: Classroom | null = null;
+/** Opened as a call rings, taken by the lesson view when accepted; closed with the offer otherwise. */
+let warmup: CallWarmup | null = null;
 
 function renderAvailability(error = ""): void {
   const toggle = h("button", { type: "button", class: available ? "primary" : "", id: "availability-toggle", "aria-pressed": String(available) }, available ? "Available for calls" : "Away");
@@ -87,6 +89,8 @@ function renderIdle(notice?: HTMLElement): void {
 }
 
 function closeOffer(message?: string): void {
+  warmup?.close();
+  warmup = null;
   if (!offer) return;
   clearInterval(offer.countdown);
   ringer.stop();
@@ -120,6 +124,10 @@ realtime.on("incomingCall", (event) => {
   };
   tick();
   offer = { event, countdown: setInterval(tick, 500) };
+  warmUp(signedIn).then(
+    (w) => (offer?.event.offerId === event.offerId ? (warmup = w) : w.close()),
+    () => undefined, // the lesson view opens its own media then
+  );
   const student = event.student;
   show(
     lesson,
@@ -153,10 +161,12 @@ realtime.on("offerClosed", (event) => {
 /** Opens the lesson view for an accepted call, or for a live call rejoined after a reload. */
 function join(event: CallAcceptedEvent): void {
   if (activeCallId === event.callId) return;
+  const warm = warmup;
+  warmup = null;
   closeOffer();
   activeCallId = event.callId;
   classroom?.close();
-  classroom = new Classroom(signedIn, event, () => void realtime.endCall(event.callId).catch((err: unknown) => classroom?.alert(describe(err))));
+  classroom = new Classroom(signedIn, event, () => void realtime.endCall(event.callId).catch((err: unknown) => classroom?.alert(describe(err))), warm ?? undefined);
   // Ended by the platform while this page missed it (not by closing the view here).
   classroom.onEnded(() => activeCallId === event.callId && endedWhileAway(event.callId));
   show(lesson, classroom.element);

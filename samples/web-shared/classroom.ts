@@ -1,13 +1,23 @@
 // The in-call view both apps share: videos, media controls, timer, chat, files and whiteboard.
 // The WebRTC side is the SDK's CallSession; the room (chat, files, whiteboard, media state and
 // signaling for this call) is the SDK's CallRoom.
-import { CallSession, RealtimeError, type Call, type CallAcceptedEvent, type CallernApi, type CallernRealtime, type CallFile, type CallRoom, type CallTimerEvent, type ChatMessage } from "@callern/sdk";
+import { CallSession, CallWarmup, RealtimeError, type Call, type CallAcceptedEvent, type CallernApi, type CallernRealtime, type CallFile, type CallRoom, type CallTimerEvent, type ChatMessage } from "@callern/sdk";
 import { clock, describe, h, show } from "./dom.js";
 import type { SignedIn } from "./school.js";
 import { WhiteboardView } from "./whiteboard.js";
 
 /** `?relay` in the page's URL forces media through TURN (the end-to-end test uses it; schools may, to hide IPs). */
 const iceTransportPolicy: RTCIceTransportPolicy = new URLSearchParams(location.search).has("relay") ? "relay" : "all";
+
+/**
+ * Camera, microphone and relay candidates opened while a call rings (the SDK's CallWarmup), so the
+ * lesson's media flows sooner after the accept: the student's app warms up when it requests, the
+ * teacher's when a call rings. The lesson view takes it over; close it if the call never starts.
+ */
+export async function warmUp(signedIn: SignedIn): Promise<CallWarmup> {
+  const { iceServers } = await signedIn.api.getIceServers();
+  return new CallWarmup({ iceServers: iceServers as RTCIceServer[], iceTransportPolicy });
+}
 
 export class Classroom {
   readonly element: HTMLElement;
@@ -29,9 +39,15 @@ export class Classroom {
   private readonly controls: Record<"mic" | "camera" | "screen", HTMLButtonElement>;
   private readonly whiteboard: WhiteboardView;
 
-  constructor(private readonly signedIn: SignedIn, private readonly accepted: CallAcceptedEvent, onHangUp: () => void) {
+  constructor(private readonly signedIn: SignedIn, private readonly accepted: CallAcceptedEvent, onHangUp: () => void, warmup?: CallWarmup) {
     this.room = signedIn.realtime.room(accepted.callId);
-    this.session = new CallSession({ iceServers: accepted.iceServers.iceServers as RTCIceServer[], polite: accepted.polite, channel: this.room, iceTransportPolicy });
+    this.session = new CallSession({
+      iceServers: accepted.iceServers.iceServers as RTCIceServer[],
+      polite: accepted.polite,
+      channel: this.room,
+      iceTransportPolicy,
+      warmup,
+    });
     const toggle = (label: string, onClick: () => Promise<void>): HTMLButtonElement => {
       const button = h("button", { type: "button", "aria-pressed": "false" }, label);
       button.addEventListener("click", () => void onClick().catch((error: unknown) => this.alert(describe(error))));

@@ -279,7 +279,13 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
     if (this.phase !== "idle") throw new CallError("negotiation", "start() may be called once");
     this.phase = "starting";
     const warm = await this.options.warmup?.take(this.options.iceTransportPolicy ?? "all");
-    this.link = this.createLink(this.iceServers, warm?.pc);
+    if (this.phase !== "starting") {
+      // Ended while the warm-up was still opening the camera.
+      warm?.stream?.getTracks().forEach((track) => track.stop());
+      warm?.pc?.close();
+      return;
+    }
+    this.link = this.createLink(this.iceServers, warm?.pc ?? undefined);
     // Subscribed before media is captured: an early offer waits in order for the media, then is answered with it.
     this.unsubscribeSignals = this.options.channel.onSignal((s) =>
       s.type === "receiving" ? this.onPeerReceiving(s.usernameFragment) : void this.link?.negotiation.receive(s),

@@ -10,10 +10,10 @@ export interface CallWarmupOptions {
   media?: CallMediaOptions;
 }
 
-/** What a session takes over from a warm-up: the captured media (null if capture failed) and the connection. */
+/** What a session takes over from a warm-up: the captured media (null if capture failed) and the connection (null if made for another transport policy). */
 export interface WarmedUp {
   stream: MediaStream | null;
-  pc: RTCPeerConnection;
+  pc: RTCPeerConnection | null;
 }
 
 /**
@@ -47,14 +47,16 @@ export class CallWarmup {
   }
 
   /**
-   * For the session: the media and the connection, once; null when closed or already taken, or
-   * when the connection was made for another transport policy than the session's.
+   * For the session: the media and the connection, once (null when closed or already taken). A
+   * connection made for another transport policy than the session's is closed, not handed over.
    */
   async take(iceTransportPolicy: RTCIceTransportPolicy): Promise<WarmedUp | null> {
     const stream = await this.localStream;
-    if (this.state !== "warm" || this.pc.getConfiguration().iceTransportPolicy !== iceTransportPolicy) return null;
+    if (this.state !== "warm") return null;
     this.state = "taken";
-    return { stream, pc: this.pc };
+    if (this.pc.getConfiguration().iceTransportPolicy === iceTransportPolicy) return { stream, pc: this.pc };
+    this.pc.close();
+    return { stream, pc: null };
   }
 
   /** Stops the media and closes the connection, unless a session took them over. */

@@ -212,6 +212,8 @@ describe("calls through the platform between real browsers (coturn, relay only)"
           // One callAccepted for the call (the teacher also had it as acceptOffer's result), one session.
           expect(await events(party, "callAccepted", callId), `${party.role} in call ${call}`).toHaveLength(1);
           expect(await events(party, "error", callId), `${party.role} in call ${call}`).toEqual([]);
+          // The session took over the media warmed up while the call rang.
+          expect((await events(party, "started", callId)).map((e) => e.detail?.["fromWarmup"]), `${party.role} in call ${call}`).toEqual([true]);
           // The platform saw both sides' confirmations: the call is connected (two-way media).
           await waitForEvents(party, "callConnected", callId, 1, 10_000);
           // Remote audio and video are live and unmuted (frames arrive), on both browsers.

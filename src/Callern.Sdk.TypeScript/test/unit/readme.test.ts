@@ -51,7 +51,8 @@ describe("README and guide snippets", () => {
     expect(readme.some((s) => s.includes("createCallernApi"))).toBe(true);
     expect(readme.some((s) => s.includes("new CallSession"))).toBe(true);
     expect(readme.some((s) => s.includes("new CallernRealtime"))).toBe(true);
-    expect(guide.filter((s) => s.includes("new CallernRealtime"))).toHaveLength(3); // student, teacher, a refused origin
+    expect(guide.filter((s) => s.includes("new CallernRealtime"))).toHaveLength(4); // warm-up, student, teacher, a refused origin
+    expect(guide.some((s) => s.includes("new CallWarmup") && s.includes("warmup"))).toBe(true);
     expect(guide.some((s) => s.includes("PlatformAccessError") && s.includes("origin_not_allowed"))).toBe(true);
     expect(guide.some((s) => s.includes("room.sendChat"))).toBe(true);
   });

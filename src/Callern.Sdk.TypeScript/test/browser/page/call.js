@@ -51,6 +51,7 @@ function countingChannel(room, sent) {
 async function startSession(accepted) {
   const room = realtime.room(accepted.callId);
   const sent = {};
+  const warmTracks = warmup ? ((await warmup.localStream)?.getTracks().map((t) => t.id) ?? []) : [];
   const session = new CallSession({
     iceServers: accepted.iceServers.iceServers,
     polite: accepted.polite,
@@ -79,6 +80,9 @@ async function startSession(accepted) {
     room.close();
   });
   await session.start();
+  const tracks = session.localStream.getTracks();
+  // Taken over from the warm-up: the camera and microphone opened while the call rang, not opened again.
+  record("started", { callId, fromWarmup: tracks.length > 0 && tracks.every((t) => warmTracks.includes(t.id)) });
 }
 
 window.callHarness = {
