@@ -58,9 +58,14 @@ internal sealed class LeanHubConnection : IAsyncDisposable
         return SendThenWaitAsync([.. json, Separator], completion);
     }
 
+    /// <summary>The stats sample a browser's SDK sends with each confirmation (the figures do not matter, their size does).</summary>
+    private const string StatsSample =
+        ",\"stats\":{\"rttMs\":42.5,\"packetLossIn\":0.001,\"packetLossOut\":0.002,\"jitterMs\":3.1,\"bitrateInBps\":1200000,\"bitrateOutBps\":1100000,"
+        + "\"bytesReceived\":150000000,\"bytesSent\":140000000,\"localCandidateType\":\"relay\",\"remoteCandidateType\":\"relay\"}";
+
     /// <summary>
-    /// ConfirmMedia(callId, { sampledAt: now, inboundBytes }), built in place as a browser's SDK sends
-    /// it every 2 s; the platform answers each, and the answer is read only for an error.
+    /// ConfirmMedia(callId, { sampledAt: now, inboundBytes, stats }), built in place as a browser's SDK
+    /// sends it every 2 s; the platform answers each, and the answer is read only for an error.
     /// </summary>
     public async Task ConfirmMediaAsync(Guid callId, long inboundBytes)
     {
@@ -81,6 +86,7 @@ internal sealed class LeanHubConnection : IAsyncDisposable
             Append("\",\"inboundBytes\":");
             Utf8Formatter.TryFormat(inboundBytes, _frame.AsSpan(length), out written);
             length += written;
+            Append(StatsSample);
             Append("}]}\u001e");
             await _socket.SendAsync(_frame.AsMemory(0, length), WebSocketMessageType.Text, true, CancellationToken.None);
 

@@ -96,9 +96,15 @@ public sealed record SignalEvent(Guid CallId, string From, SignalMessage Signal)
 /// the peer connection's inbound-rtp stats) as sampled at <paramref name="SampledAt"/> (the
 /// platform's clock as the client estimates it from <see cref="CallAcceptedEvent.ServerTime"/>).
 /// Sent every <see cref="MediaConfirmationRules.Interval"/>; a confirmation whose bytes grew since
-/// the caller's previous one says media reached the caller during that interval.
+/// the caller's previous one says media reached the caller during that interval. It carries the
+/// side's latest <paramref name="Stats"/> too, so a call costs one message per side every 2 s, not two.
 /// </summary>
-public sealed record MediaConfirmation(DateTimeOffset SampledAt, long InboundBytes);
+public sealed record MediaConfirmation(DateTimeOffset SampledAt, long InboundBytes, CallStatsSample? Stats = null);
+
+/// <summary>A client's WebRTC stats sample (the TS SDK's CallStats without its timestamp: the server stamps it).</summary>
+public sealed record CallStatsSample(
+    double? RttMs, double PacketLossIn, double? PacketLossOut, double? JitterMs, double BitrateInBps, double BitrateOutBps,
+    long BytesReceived, long BytesSent, string? LocalCandidateType, string? RemoteCandidateType);
 
 /// <summary>
 /// The answer to a confirmation: the platform's clock (to correct the client's estimate), whether

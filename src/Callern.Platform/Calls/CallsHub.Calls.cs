@@ -40,11 +40,22 @@ public sealed partial class CallsHub
     });
 
     /// <summary>
-    /// Each side confirms, every 2 s, the media it receives; a second is billed only when both sides'
-    /// confirmations cover it (docs/calls.md, "Metering").
+    /// Each side confirms, every 2 s, the media it receives, with its latest stats sample; a second is
+    /// billed only when both sides' confirmations cover it (docs/calls.md, "Metering").
     /// </summary>
-    public Task<MediaConfirmationResult> ConfirmMedia(Guid callId, MediaConfirmation confirmation) =>
-        Guard(null, caller => metering.ConfirmAsync(caller, callId, confirmation));
+    public Task<MediaConfirmationResult> ConfirmMedia(Guid callId, MediaConfirmation confirmation) => Guard(null, async caller =>
+    {
+        if (confirmation?.Stats is { } stats)
+        {
+            Classroom.ClassroomService.CheckStats(stats); // before anything is recorded: bad input changes nothing
+        }
+        var result = await metering.ConfirmAsync(caller, callId, confirmation!);
+        if (confirmation?.Stats is { } checkedStats)
+        {
+            classroom.KeepStats(caller, callId, checkedStats);
+        }
+        return result;
+    });
 
     /// <summary>After a reload or a reconnect elsewhere: the live call again, with fresh ICE servers; the peer is told to renegotiate.</summary>
     public Task<CallAcceptedEvent> RejoinCall(Guid callId) => Guard(null, caller => rejoining.RejoinAsync(caller, callId));

@@ -24,6 +24,7 @@ public static class ClassroomEndpoints
     {
         services.Configure<FileStorageOptions>(configuration.GetSection("Callern:Classroom"));
         return services.AddSingleton<IFileStorage, LocalDiskFileStorage>().AddSingleton<ClassroomService>()
+            .AddSingleton<StatsBuffer>().AddHostedService<StatsFlusher>()
             .AddSingleton<ICallSummaryParts>(sp => sp.GetRequiredService<ClassroomService>()).AddClassroomDeadlines();
     }
 

@@ -12,11 +12,6 @@ public sealed record MediaState(bool Microphone, bool Camera, bool ScreenShare, 
 /// <summary>To both participants: one side's media changed; also the entries of <see cref="RoomState.MediaStates"/>.</summary>
 public sealed record MediaStateChangedEvent(Guid CallId, string UserId, MediaState State);
 
-/// <summary>A client's WebRTC stats sample (the TS SDK's CallStats without its timestamp: the server stamps it).</summary>
-public sealed record CallStatsSample(
-    double? RttMs, double PacketLossIn, double? PacketLossOut, double? JitterMs, double BitrateInBps, double BitrateOutBps,
-    long BytesReceived, long BytesSent, string? LocalCandidateType, string? RemoteCandidateType);
-
 /// <summary>
 /// A whiteboard operation as a client sends it: <paramref name="Kind"/> is stroke, shape, text,
 /// erase, clear or undo; <paramref name="Data"/> the kind's JSON object (docs/classroom.md).

@@ -17,7 +17,7 @@ namespace Callern.Platform.Classroom;
 /// </summary>
 public sealed class ClassroomService(
     NpgsqlDataSource db, LiveCallParticipants participants, CallReads calls, SettingsStore settings, CallNotifier notify, IFileStorage storage,
-    IDataProtectionProvider protection, TimeProvider time) : ICallSummaryParts
+    IDataProtectionProvider protection, StatsBuffer latestStats, TimeProvider time) : ICallSummaryParts
 {
     public const int MaxChatChars = 2000;
     public const int MaxWhiteboardDataBytes = 16 * 1024;
@@ -45,16 +45,26 @@ public sealed class ClassroomService(
         return changed;
     }
 
+    /// <summary>A participant's stats sample on its own (apps with their own media stack); kept as <see cref="KeepStats"/> keeps it.</summary>
     public async Task ReportStatsAsync(Caller caller, Guid callId, CallStatsSample stats)
+    {
+        CheckStats(stats);
+        await participants.PeerAsync(caller, callId);
+        KeepStats(caller, callId, stats);
+    }
+
+    /// <summary>Refuses a sample with a negative or non-finite number, or an overlong candidate type.</summary>
+    public static void CheckStats(CallStatsSample? stats)
     {
         if (stats is null || !StatsAreValid(stats))
         {
             throw CallRuleException.Invalid("Stats are finite, non-negative numbers; candidate types at most 32 characters.");
         }
-        await participants.PeerAsync(caller, callId);
-        await using var connection = await db.OpenConnectionAsync();
-        await ClassroomStore.SaveStatsAsync(connection, caller.TenantId, callId, caller.UserId, stats, time.GetUtcNow());
     }
+
+    /// <summary>Keeps a checked sample of a participant of the call as its latest; the node writes it within a heartbeat.</summary>
+    public void KeepStats(Caller caller, Guid callId, CallStatsSample stats) =>
+        latestStats.Keep(caller.TenantId, callId, caller.UserId, stats, time.GetUtcNow());
 
     public async Task<ChatMessage> SendChatAsync(Caller caller, Guid callId, string? text)
     {

@@ -77,14 +77,27 @@ internal static class ClassroomStore
             """,
             new { callId, userId, tenantId, media = JsonSerializer.Serialize(state, Json), now });
 
-    public static Task SaveStatsAsync(NpgsqlConnection connection, Guid tenantId, Guid callId, string userId, CallStatsSample stats, DateTimeOffset now) =>
-        connection.ExecuteAsync(
+    /// <summary>Each participant's latest sample, all in one statement (rows in key order, so two writers never deadlock).</summary>
+    public static Task SaveStatsAsync(NpgsqlConnection connection, IReadOnlyList<StatsBuffer.PendingStats> samples)
+    {
+        var rows = samples.OrderBy(s => s.CallId).ThenBy(s => s.UserId, StringComparer.Ordinal).ToList();
+        return connection.ExecuteAsync(
             """
-            INSERT INTO call_participant_media (call_id, user_id, tenant_id, stats, stats_at, stats_count) VALUES (@callId, @userId, @tenantId, @stats::jsonb, @now, 1)
+            INSERT INTO call_participant_media (call_id, user_id, tenant_id, stats, stats_at, stats_count)
+            SELECT c, u, t, s::jsonb, a, n FROM unnest(@callIds, @userIds, @tenantIds, @stats, @ats, @counts) AS r(c, u, t, s, a, n)
             ON CONFLICT (call_id, user_id) DO UPDATE
-            SET stats = excluded.stats, stats_at = excluded.stats_at, stats_count = call_participant_media.stats_count + 1
+            SET stats = excluded.stats, stats_at = excluded.stats_at, stats_count = call_participant_media.stats_count + excluded.stats_count
             """,
-            new { callId, userId, tenantId, stats = JsonSerializer.Serialize(stats, Json), now });
+            new
+            {
+                callIds = rows.Select(r => r.CallId).ToArray(),
+                userIds = rows.Select(r => r.UserId).ToArray(),
+                tenantIds = rows.Select(r => r.TenantId).ToArray(),
+                stats = rows.Select(r => JsonSerializer.Serialize(r.Stats, Json)).ToArray(),
+                ats = rows.Select(r => r.At).ToArray(),
+                counts = rows.Select(r => r.Count).ToArray(),
+            });
+    }
 
     public static async Task<IReadOnlyList<MediaStateChangedEvent>> MediaStatesAsync(NpgsqlConnection connection, Guid tenantId, Guid callId) =>
         (await connection.QueryRowsAsync<(string UserId, string Media)>(

@@ -217,6 +217,8 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
   private statsTimer: ReturnType<typeof setInterval> | null = null;
   private sampling = false;
   private lastSnapshot: StatsSnapshot | null = null;
+  /** The latest stats sample, until a media confirmation takes it to the platform. */
+  private unsentStats: CallStats | null = null;
   private qualityState: QualityState = initialQualityState;
   /** What the camera sender was last set to (level 0 with no sender: the browser's defaults). */
   private qualityApplied: { sender: RTCRtpSender | null; level: number } = { sender: null, level: 0 };
@@ -710,7 +712,9 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
     this.confirming = true;
     link.nextConfirmationAt = snapshot.timestamp + confirmationIntervalMs - confirmationSlackMs;
     try {
-      const outcome = await channel.confirmMedia({ inboundBytes: snapshot.bytesReceived, sampledAt: snapshot.timestamp });
+      const stats = this.unsentStats ?? undefined;
+      this.unsentStats = null;
+      const outcome = await channel.confirmMedia({ inboundBytes: snapshot.bytesReceived, sampledAt: snapshot.timestamp, stats });
       this.confirmationFailed = false;
       if (this.phase === "ended") return;
       if (outcome.status === "ended") {
@@ -880,11 +884,15 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
       const snapshot = readStatsSnapshot(report.values() as Iterable<RawStats>, Date.now());
       const stats = computeCallStats(this.lastSnapshot, snapshot);
       this.lastSnapshot = snapshot;
-      this.observeMedia(link, snapshot);
       this.emit("stats", stats);
       if (link.receiving) {
-        this.options.channel.reportStats(stats).catch((error: unknown) => this.fail("signaling", "could not report stats", error));
+        if (this.options.channel.confirmMedia) {
+          this.unsentStats = stats; // travels with the next media confirmation: one message every 2 s, not two
+        } else {
+          this.options.channel.reportStats(stats).catch((error: unknown) => this.fail("signaling", "could not report stats", error));
+        }
       }
+      this.observeMedia(link, snapshot);
       await this.adaptQuality(stats);
     } catch (error) {
       this.fail("stats", "could not sample connection stats", error);

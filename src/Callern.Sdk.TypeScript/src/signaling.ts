@@ -23,6 +23,8 @@ export interface MediaSample {
   inboundBytes: number;
   /** When the stats were read, in this machine's clock (milliseconds since the Unix epoch). */
   sampledAt: number;
+  /** The latest connection-quality sample not yet sent: it travels with the confirmation, not as a message of its own. */
+  stats?: CallStats;
 }
 
 /**
@@ -87,8 +89,9 @@ export interface SignalingChannel {
   reportMediaState(state: MediaState): Promise<void>;
   /**
    * Confirms to the platform, for billing, how many media bytes this participant has received
-   * so far on its current peer connection. {@link CallSession} calls it every 2 s by itself;
-   * the realtime client's room implements it (`ConfirmMedia`, in the platform's clock). Optional:
+   * so far on its current peer connection, with the latest stats sample. {@link CallSession} calls
+   * it every 2 s by itself; the realtime client's room implements it (`ConfirmMedia`, in the
+   * platform's clock). Optional:
    * a channel without a platform behind it leaves it out.
    * @returns What the platform made of it, when there is a platform to ask.
    */
@@ -100,7 +103,7 @@ export interface SignalingChannel {
    * @returns A function that removes the subscription.
    */
   onCallEvent?(handler: (event: CallChannelEvent) => void): () => void;
-  /** Sends a connection-quality sample to the platform. */
+  /** Sends a connection-quality sample to the platform; {@link CallSession} uses it only on a channel without `confirmMedia`. */
   reportStats(stats: CallStats): Promise<void>;
   /** Asks the platform for fresh ICE servers (new TURN credentials) before an ICE restart. */
   refreshIceServers(): Promise<RTCIceServer[]>;

@@ -2,7 +2,9 @@ using Callern.Platform.Calls;
 using Callern.Platform.Signaling;
 using Callern.Platform.Tests.Infrastructure;
 using Callern.Sdk;
+using Dapper;
 using Microsoft.AspNetCore.SignalR;
+using Npgsql;
 using Call = Callern.Platform.Calls.Call;
 using CallAcceptedEvent = Callern.Platform.Calls.CallAcceptedEvent;
 using CallEndedEvent = Callern.Platform.Calls.CallEndedEvent;
@@ -10,6 +12,7 @@ using CallRequest = Callern.Platform.Calls.CallRequest;
 using CallTimerEvent = Callern.Platform.Calls.CallTimerEvent;
 using LiveCallEvent = Callern.Platform.Calls.LiveCallEvent;
 using MediaConfirmation = Callern.Platform.Calls.MediaConfirmation;
+using CallStatsSample = Callern.Platform.Calls.CallStatsSample;
 using PeerConnectionEvent = Callern.Platform.Calls.PeerConnectionEvent;
 using PeerRejoinedEvent = Callern.Platform.Calls.PeerRejoinedEvent;
 
@@ -81,6 +84,8 @@ public sealed class MediaConfirmationTests(CallernApp app) : IClassFixture<Calle
         var future = await ConfirmAsync(student, callId, new MediaConfirmation(now.AddSeconds(10), 1000));
         var stale = await ConfirmAsync(student, callId, new MediaConfirmation(now.AddSeconds(-30), 1000));
         var negative = await ConfirmAsync(student, callId, new MediaConfirmation(now, -1));
+        // Nonsense stats refuse the whole confirmation: nothing is recorded (the next one is not "too fast").
+        var badStats = await ConfirmAsync(student, callId, new MediaConfirmation(now, 1000, Stats with { BitrateInBps = -1 }));
         await student.InvokeAsync<Platform.Calls.MediaConfirmationResult>(nameof(CallsHub.ConfirmMedia), callId, new MediaConfirmation(now, 1000));
         var tooFast = await ConfirmAsync(student, callId, new MediaConfirmation(now, 2000));
         // The teacher's own confirmation at the same moment is the first of theirs: it counts, and the call connects.
@@ -93,6 +98,7 @@ public sealed class MediaConfirmationTests(CallernApp app) : IClassFixture<Calle
         Assert.Contains("confirmation_in_future", future);
         Assert.Contains("confirmation_stale", stale);
         Assert.Contains("invalid_argument", negative);
+        Assert.Contains("invalid_argument", badStats);
         Assert.Contains("confirmation_too_fast", tooFast);
         Assert.Contains("call_ended", afterEnd);
         var summary = await app.SdkAs(tenant, "admin-1", CallernRoles.Admin).GetCallAsync(callId);
@@ -143,6 +149,33 @@ public sealed class MediaConfirmationTests(CallernApp app) : IClassFixture<Calle
         Assert.Null((await app.SdkAs(tenant, "t", CallernRoles.Teacher).GetMyLiveCallAsync()).Call);
         Assert.False(timer.Paused);
     }
+
+    [Fact]
+    public async Task A_confirmation_carries_its_sides_stats_and_the_node_writes_the_latest_within_a_heartbeat()
+    {
+        await using var pair = await app.PairAsync(600);
+        var (_, student, teacher) = pair;
+        var callId = await CallTestKit.ConnectedCallAsync(student, teacher);
+        app.Clock.Advance(MediaConfirmationRules.MinSpacing);
+
+        var result = await student.InvokeAsync<Platform.Calls.MediaConfirmationResult>(
+            nameof(CallsHub.ConfirmMedia), callId, new MediaConfirmation(app.Clock.GetUtcNow(), 50_000_000, Stats));
+        await app.AdvanceAsync(TimeSpan.FromSeconds(16)); // past a heartbeat: the node writes its samples
+
+        Assert.True(result.MediaFlowing);
+        await using var connection = new NpgsqlConnection(app.Database.ConnectionString);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        double? rtt;
+        while ((rtt = await connection.ExecuteScalarAsync<double?>(
+            "SELECT (stats->>'rttMs')::float8 FROM call_participant_media WHERE call_id = @callId AND user_id = 's'", new { callId })) is null
+            && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+        Assert.Equal(Stats.RttMs, rtt);
+    }
+
+    private static readonly CallStatsSample Stats = new(42.5, 0.01, 0.02, 3.2, 1_200_000, 900_000, 50_000_000, 40_000_000, "relay", "relay");
 
     private static async Task<string> ConfirmAsync(CallParty party, Guid callId, MediaConfirmation confirmation) =>
         (await Assert.ThrowsAsync<HubException>(() =>

@@ -10,7 +10,7 @@ using Microsoft.AspNetCore.SignalR;
 using static Callern.Platform.Tests.Classroom.ClassroomKit;
 using Call = Callern.Platform.Calls.Call;
 using CallRequest = Callern.Platform.Calls.CallRequest;
-using CallStatsSample = Callern.Platform.Classroom.CallStatsSample;
+using CallStatsSample = Callern.Platform.Calls.CallStatsSample;
 using CallTimerEvent = Callern.Platform.Calls.CallTimerEvent;
 using ChatMessage = Callern.Platform.Calls.ChatMessage;
 using MediaState = Callern.Platform.Classroom.MediaState;

@@ -1,5 +1,6 @@
 import type {
   CallFile,
+  CallStatsSample,
   ChatMessage,
   FileLink,
   IceServersResponse,
@@ -49,6 +50,12 @@ export function decodeSignal(wire: SignalMessage): Signal | null {
     // A payload that is not JSON is not a signal this SDK sent; ignore it like an unknown kind.
   }
   return null;
+}
+
+/** A stats sample as the hub takes it: without its timestamp (the platform stamps its own time). */
+function statsSample(stats: CallStats): CallStatsSample {
+  const { timestamp: _, ...sample } = stats;
+  return sample;
 }
 
 /** What {@link CallernRealtime} does for its rooms: the hub, the REST API, and event routing. */
@@ -163,6 +170,7 @@ export class CallRoom implements SignalingChannel {
     const confirmation: MediaConfirmation = {
       sampledAt: this.host.serverTime(sample.sampledAt).toISOString(),
       inboundBytes: Math.max(0, Math.round(sample.inboundBytes)),
+      ...(sample.stats ? { stats: statsSample(sample.stats) } : {}),
     };
     const sentAt = Date.now();
     try {
@@ -186,10 +194,9 @@ export class CallRoom implements SignalingChannel {
     return this.events.on("callEvent", handler);
   }
 
-  /** Sends a connection-quality sample (the platform stamps its own time). */
+  /** Sends a connection-quality sample on its own (the platform stamps its own time); {@link CallSession} sends them with its media confirmations instead. */
   async reportStats(stats: CallStats): Promise<void> {
-    const { timestamp: _, ...sample } = stats;
-    await this.host.invoke<void>("ReportStats", this.callId, sample);
+    await this.host.invoke<void>("ReportStats", this.callId, statsSample(stats));
   }
 
   /** Fresh ICE servers (new TURN credentials) for an ICE restart. */
