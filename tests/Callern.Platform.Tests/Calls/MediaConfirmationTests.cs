@@ -9,10 +9,10 @@ using Call = Callern.Platform.Calls.Call;
 using CallAcceptedEvent = Callern.Platform.Calls.CallAcceptedEvent;
 using CallEndedEvent = Callern.Platform.Calls.CallEndedEvent;
 using CallRequest = Callern.Platform.Calls.CallRequest;
+using CallStatsSample = Callern.Platform.Calls.CallStatsSample;
 using CallTimerEvent = Callern.Platform.Calls.CallTimerEvent;
 using LiveCallEvent = Callern.Platform.Calls.LiveCallEvent;
 using MediaConfirmation = Callern.Platform.Calls.MediaConfirmation;
-using CallStatsSample = Callern.Platform.Calls.CallStatsSample;
 using PeerConnectionEvent = Callern.Platform.Calls.PeerConnectionEvent;
 using PeerRejoinedEvent = Callern.Platform.Calls.PeerRejoinedEvent;
 
