@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Text;
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
@@ -27,6 +28,8 @@ internal sealed class LeanHubConnection : IAsyncDisposable
     private readonly CancellationTokenSource _stopPinging = new();
     private readonly Uri _hub;
     private byte[] _frame = new byte[4096];
+    /// <summary>How much of <see cref="_frame"/> the message being written fills (under <see cref="_sending"/>).</summary>
+    private int _length;
     private Action<long>? _onSignal;
     private long _lastId;
     private Task? _receiving;
@@ -67,30 +70,47 @@ internal sealed class LeanHubConnection : IAsyncDisposable
     /// ConfirmMedia(callId, { sampledAt: now, inboundBytes, stats }), built in place as a browser's SDK
     /// sends it every 2 s; the platform answers each, and the answer is read only for an error.
     /// </summary>
-    public async Task ConfirmMediaAsync(Guid callId, long inboundBytes)
+    public Task ConfirmMediaAsync(Guid callId, long inboundBytes) => InvokeInPlaceAsync("ConfirmMedia", callId, () =>
+    {
+        Append("{\"sampledAt\":\"");
+        Append(DateTimeOffset.UtcNow);
+        Append("\",\"inboundBytes\":");
+        Append(inboundBytes);
+        Append(StatsSample);
+        Append("}");
+    });
+
+    /// <summary>SendSignal(callId, { type: "candidate", payload: "<sentAt>;<padding>" }), built in place.</summary>
+    public Task SendSignalAsync(Guid callId, long sentAt, string padding) => InvokeInPlaceAsync("SendSignal", callId, () =>
+    {
+        Append("{\"type\":\"candidate\",\"payload\":\"");
+        Append(sentAt);
+        Append(";");
+        Append(padding);
+        Append("\"}");
+    });
+
+    /// <summary>
+    /// Invokes <paramref name="target"/>(callId, second argument) in one frame written in place (no
+    /// serializer, no buffer per message); the answer is awaited and read only for an error.
+    /// </summary>
+    private async Task InvokeInPlaceAsync(string target, Guid callId, Action writeSecondArgument)
     {
         var (id, completion) = Register(keepResult: false);
         await _sending.WaitAsync();
         try
         {
-            var length = 0;
+            _length = 0;
             Append("{\"type\":1,\"invocationId\":\"");
-            Utf8Formatter.TryFormat(id, _frame.AsSpan(length), out var written);
-            length += written;
-            Append("\",\"target\":\"ConfirmMedia\",\"arguments\":[\"");
-            Utf8Formatter.TryFormat(callId, _frame.AsSpan(length), out written);
-            length += written;
-            Append("\",{\"sampledAt\":\"");
-            Utf8Formatter.TryFormat(DateTimeOffset.UtcNow, _frame.AsSpan(length), out written, new System.Buffers.StandardFormat('O'));
-            length += written;
-            Append("\",\"inboundBytes\":");
-            Utf8Formatter.TryFormat(inboundBytes, _frame.AsSpan(length), out written);
-            length += written;
-            Append(StatsSample);
-            Append("}]}\u001e");
-            await _socket.SendAsync(_frame.AsMemory(0, length), WebSocketMessageType.Text, true, CancellationToken.None);
-
-            void Append(string ascii) => length += Encoding.ASCII.GetBytes(ascii, _frame.AsSpan(length));
+            Append(id);
+            Append("\",\"target\":\"");
+            Append(target);
+            Append("\",\"arguments\":[\"");
+            Append(callId);
+            Append("\",");
+            writeSecondArgument();
+            Append("]}\u001e");
+            await _socket.SendAsync(_frame.AsMemory(0, _length), WebSocketMessageType.Text, true, CancellationToken.None);
         }
         finally
         {
@@ -99,35 +119,24 @@ internal sealed class LeanHubConnection : IAsyncDisposable
         await completion.Task;
     }
 
-    /// <summary>SendSignal(callId, { type: "candidate", payload: "<sentAt>;<padding>" }), built in place.</summary>
-    public async Task SendSignalAsync(Guid callId, long sentAt, string padding)
-    {
-        var (id, completion) = Register();
-        await _sending.WaitAsync();
-        try
-        {
-            var length = 0;
-            Append("{\"type\":1,\"invocationId\":\"");
-            Utf8Formatter.TryFormat(id, _frame.AsSpan(length), out var written);
-            length += written;
-            Append("\",\"target\":\"SendSignal\",\"arguments\":[\"");
-            Utf8Formatter.TryFormat(callId, _frame.AsSpan(length), out written);
-            length += written;
-            Append("\",{\"type\":\"candidate\",\"payload\":\"");
-            Utf8Formatter.TryFormat(sentAt, _frame.AsSpan(length), out written);
-            length += written;
-            Append(";");
-            Append(padding);
-            Append("\"}]}\u001e");
-            await _socket.SendAsync(_frame.AsMemory(0, length), WebSocketMessageType.Text, true, CancellationToken.None);
+    private void Append(string ascii) => _length += Encoding.ASCII.GetBytes(ascii, _frame.AsSpan(_length));
 
-            void Append(string ascii) => length += Encoding.ASCII.GetBytes(ascii, _frame.AsSpan(length));
-        }
-        finally
-        {
-            _sending.Release();
-        }
-        await completion.Task;
+    private void Append(long value)
+    {
+        Utf8Formatter.TryFormat(value, _frame.AsSpan(_length), out var written);
+        _length += written;
+    }
+
+    private void Append(Guid value)
+    {
+        Utf8Formatter.TryFormat(value, _frame.AsSpan(_length), out var written);
+        _length += written;
+    }
+
+    private void Append(DateTimeOffset value)
+    {
+        Utf8Formatter.TryFormat(value, _frame.AsSpan(_length), out var written, new StandardFormat('O'));
+        _length += written;
     }
 
     private (long Id, TaskCompletionSource<JsonElement> Completion) Register(bool keepResult = true)

@@ -251,7 +251,7 @@ describe("CallSession in two Chromium processes through TURN (relay only)", () =
     }
   });
 
-  it("confirms the media it receives to the platform every 2 s, with no help from the app", async () => {
+  it("confirms the media it receives to the platform every 2 s, with its stats, with no help from the app", async () => {
     for (const p of [student, teacher]) {
       const from = p.confirmations.length;
       await expect.poll(() => p.confirmations.length, { timeout: 10_000, interval: 200 }).toBeGreaterThanOrEqual(from + 3);
@@ -262,6 +262,8 @@ describe("CallSession in two Chromium processes through TURN (relay only)", () =
       for (const gap of gaps) expect(gap).toBeLessThanOrEqual(3_000); // a stats sample late under load, never a skipped one
       expect(recent.map((c) => c.inboundBytes)).toEqual([...recent.map((c) => c.inboundBytes)].sort((x, y) => x - y));
       expect(recent.at(-1)?.inboundBytes).toBeGreaterThan(recent[0]?.inboundBytes ?? 0);
+      // The stats sampled meanwhile ride in the confirmations (one message every 2 s, no ReportStats of their own).
+      expect(recent.every((c) => c.stats !== undefined && c.stats.bytesReceived > 0)).toBe(true);
     }
   });
 

@@ -28,9 +28,8 @@ const channel = {
   },
   reportMediaState: (state) => window.relayMediaState(state),
   confirmMedia: (sample) => window.confirmMedia(sample),
-  reportStats: async (stats) => {
-    lastStats = stats;
-  },
+  // The session sends its stats with its media confirmations, so this is never called here.
+  reportStats: async () => undefined,
   refreshIceServers: () => window.refreshIceServers(),
 };
 
@@ -57,7 +56,10 @@ window.harness = {
     session.on("connectionState", (state) => record("connectionState", state));
     session.on("mediaConnected", () => record("mediaConnected"));
     session.on("iceRestart", (reason) => record("iceRestart", reason));
-    session.on("stats", (stats) => record("stats", stats));
+    session.on("stats", (stats) => {
+      lastStats = stats;
+      record("stats", stats);
+    });
     session.on("quality", (quality) => record("quality", quality));
     session.on("ended", (reason) => record("ended", reason));
     session.on("error", (error) => record("error", { code: error.code, message: error.message, cause: String(error.cause) }));
