@@ -18,7 +18,7 @@ start = text.find("{")
 if start < 0:
     sys.exit("callern: dependency audit: no report from dotnet list package:\n" + text)
 report = json.loads(text[start:])
-problems = [p for p in report.get("problems", [])]
+problems = report.get("problems", [])
 for problem in problems:
     print(f"callern: dependency audit: {problem.get('level', 'warning')}: {problem.get('text', '')}", file=sys.stderr)
 found = []

@@ -46,6 +46,10 @@ public sealed class RedactingLoggerFactory(ILoggerFactory inner, LogRedaction re
                 }
                 logLevel = LogLevel.Debug;
             }
+            else if (!inner.IsEnabled(logLevel))
+            {
+                return; // not formatted, not redacted: nothing would read it
+            }
             var text = formatter(state, exception);
             var message = redaction.Redact(hubRefusal ? $"{text} {exception!.Message}" : text);
             var values = state as IReadOnlyList<KeyValuePair<string, object?>> ?? [];
