@@ -68,7 +68,7 @@ internal sealed class LeanHubConnection : IAsyncDisposable
 
     /// <summary>
     /// ConfirmMedia(callId, { sampledAt: now, inboundBytes, stats }), built in place as a browser's SDK
-    /// sends it every 2 s; the platform answers each, and the answer is read only for an error.
+    /// sends it every 4 s; the platform answers each, and the answer is read only for an error.
     /// </summary>
     public Task ConfirmMediaAsync(Guid callId, long inboundBytes) => InvokeInPlaceAsync("ConfirmMedia", callId, () =>
     {

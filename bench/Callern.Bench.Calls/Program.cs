@@ -235,7 +235,7 @@ LeanHubConnection Connect(string user, string role) => new(new Uri(baseUri, "/hu
 
 // As a browser does after the accept: its side of the negotiation (an offer or answer and two ICE
 // candidates, not timed), then, as the SDKs do, it confirms the media it receives at once and every
-// 2 s from then on: when both sides have, metering starts and the setup timeout no longer applies.
+// 4 s from then on: when both sides have, metering starts and the setup timeout no longer applies.
 async Task NegotiateAsync(LeanHubConnection side, Guid callId)
 {
     for (var i = 0; i < 3; i++)
@@ -254,7 +254,7 @@ async Task ConfirmMediaAsync(LeanHubConnection side, Guid callId)
         {
             inboundBytes += 50_000;
             await side.ConfirmMediaAsync(callId, inboundBytes);
-            await Task.Delay(TimeSpan.FromSeconds(2), stopConfirming.Token);
+            await Task.Delay(Callern.Sdk.Realtime.MediaConfirmer.Interval, stopConfirming.Token); // as the SDKs do
         }
     }
     catch (OperationCanceledException)

@@ -38,7 +38,11 @@ public sealed class CallMetering(
             throw new CallRuleException("confirmation_stale", "The confirmation was sampled too long ago (held back by a reconnect); it does not count.",
                 StatusCodes.Status400BadRequest);
         }
-        var outcome = confirmations.Record(caller.TenantId, callId, caller.UserId, caller.UserId == studentId, confirmation.InboundBytes, now);
+        // The moment the media was seen, not the moment the message arrived (a confirmation held up
+        // on the way would otherwise stretch the billed time), and never later than now.
+        var sampledAt = confirmation.SampledAt.ToDatabasePrecision();
+        var outcome = confirmations.Record(caller.TenantId, callId, caller.UserId, caller.UserId == studentId, confirmation.InboundBytes,
+            sampledAt < now ? sampledAt : now, now);
         if (outcome.Transition)
         {
             await EvaluateOrRetryAsync(caller.TenantId, callId);
@@ -87,7 +91,8 @@ public sealed class CallMetering(
     /// the change calls for. Returns the call as it now stands (ended: null).
     /// </summary>
     private async Task<CallRecord?> ApplyLockedAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, CallSettings rules, DateTimeOffset now, List<Func<Task>> after)
+        NpgsqlConnection connection, NpgsqlTransaction transaction, CallRecord call, CallSettings rules, DateTimeOffset now, List<Func<Task>> after,
+        bool ticking = false)
     {
         var student = confirmations.Merge(call, student: true);
         var teacher = confirmations.Merge(call, student: false);
@@ -106,7 +111,8 @@ public sealed class CallMetering(
             TeacherConfirmedAt = teacher.Live ? teacher.ConfirmedAt?.UtcDateTime : call.TeacherConfirmedAt,
         };
         confirmations.SetBilling(call.Id, meter.MeteringSince is not null);
-        if (updated != call)
+        // Newer stamps alone are not worth a statement per call: the node writes them all in one, once per heartbeat.
+        if (updated with { StudentConfirmedAt = call.StudentConfirmedAt, TeacherConfirmedAt = call.TeacherConfirmedAt } != call)
         {
             await MeteringStore.UpdateAsync(connection, transaction, updated);
         }
@@ -121,10 +127,12 @@ public sealed class CallMetering(
             case MeterChange.Paused:
                 var graceEndsAt = meter.PausedAt!.Value.AddSeconds(rules.ReconnectGraceSeconds);
                 await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.ReconnectGrace, callId, tenantId, graceEndsAt);
+                await TickNowAsync();
                 after.Add(() => notify.Users(tenantId, participants).PeerConnection(new PeerConnectionEvent(callId, false, graceEndsAt)));
                 break;
             case MeterChange.Resumed:
                 await Deadlines.CancelAsync(connection, transaction, CallDeadlines.ReconnectGrace, callId);
+                await TickNowAsync();
                 after.Add(() => notify.Users(tenantId, participants).PeerConnection(new PeerConnectionEvent(callId, true, null)));
                 break;
             case MeterChange.ConnectionLost:
@@ -132,6 +140,9 @@ public sealed class CallMetering(
                 return null;
         }
         return updated;
+
+        // Both sides' timers stop or go on at once (the SDKs count between two ticks); a tick does it itself.
+        Task TickNowAsync() => ticking ? Task.CompletedTask : Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.Tick, callId, tenantId, now);
     }
 
     /// <summary>The reconnect grace ran out: the call ends <c>connection_lost</c> unless media was confirmed again.</summary>
@@ -177,7 +188,7 @@ public sealed class CallMetering(
         var rules = (await settings.GetAsync(call.TenantId)).Calls;
         var now = time.GetUtcNow().ToDatabasePrecision();
         var after = new List<Func<Task>>();
-        if (await ApplyLockedAsync(connection, transaction, call, rules, now, after) is not { } current)
+        if (await ApplyLockedAsync(connection, transaction, call, rules, now, after, ticking: true) is not { } current)
         {
             after.ForEach(context.AfterCommit);
             return;
@@ -198,15 +209,19 @@ public sealed class CallMetering(
         }
         else
         {
-            var threshold = rules.WarningMinutes.Where(m => remaining <= m * 60L && (current.WarnedMinutes is null || m < current.WarnedMinutes))
-                .DefaultIfEmpty(0).Min();
+            var unwarned = rules.WarningMinutes.Where(m => current.WarnedMinutes is null || m < current.WarnedMinutes).ToList();
+            var threshold = unwarned.Where(m => remaining <= m * 60L).DefaultIfEmpty(0).Min();
             if (threshold > 0)
             {
                 await MeteringStore.SetWarnedAsync(connection, transaction, current.Id, threshold);
                 after.Add(() => notify.User(current.TenantId, current.StudentId).BalanceWarning(new BalanceWarningEvent(current.Id, remaining, threshold)));
             }
             var paused = current.MeteringSince is null;
-            context.Reschedule(deadline, NextTick(deadline.DueAt, now, paused ? null : remaining));
+            // While billing: the next moment something happens on its own (a warning, depletion, the maximum duration).
+            long? untilNext = paused ? null
+                : unwarned.Where(m => m < threshold || threshold == 0).Select(m => remaining - m * 60L).Where(s => s > 0)
+                    .Append(remaining).Append(cap - elapsed).Min();
+            context.Reschedule(deadline, NextTick(deadline.DueAt, now, untilNext));
             liveParticipants.Confirm(current.Id, current.TenantId, current.StudentId, current.TeacherId!);
             after.Add(() => Task.WhenAll(
                 notify.User(current.TenantId, current.StudentId).CallTimer(new CallTimerEvent(current.Id, elapsed, remaining, paused)),
@@ -219,14 +234,14 @@ public sealed class CallMetering(
     /// <summary>
     /// A call's ticks keep their own phase (the last due time plus whole intervals), so calls spread
     /// over the interval stay spread, however late one sweep ran; anchored to the sweep's time instead,
-    /// every call ticked in one late sweep would tick together from then on. The last tick before the
-    /// balance runs out comes when it does.
+    /// every call ticked in one late sweep would tick together from then on. A tick due sooner for
+    /// what happens on its own in <paramref name="secondsUntilNext"/> (a warning, depletion) comes then.
     /// </summary>
-    internal static DateTimeOffset NextTick(DateTimeOffset due, DateTimeOffset now, long? remainingSeconds)
+    internal static DateTimeOffset NextTick(DateTimeOffset due, DateTimeOffset now, long? secondsUntilNext)
     {
-        if (remainingSeconds is { } remaining && remaining < CallRules.TickInterval.TotalSeconds)
+        if (secondsUntilNext is { } seconds && seconds < CallRules.TickInterval.TotalSeconds)
         {
-            return now + TimeSpan.FromSeconds(Math.Max(1, remaining));
+            return now + TimeSpan.FromSeconds(Math.Max(1, seconds));
         }
         var next = due + CallRules.TickInterval;
         return next > now ? next : now + CallRules.TickInterval - TimeSpan.FromTicks((now - due).Ticks % CallRules.TickInterval.Ticks);

@@ -97,7 +97,7 @@ public sealed record SignalEvent(Guid CallId, string From, SignalMessage Signal)
 /// platform's clock as the client estimates it from <see cref="CallAcceptedEvent.ServerTime"/>).
 /// Sent every <see cref="MediaConfirmationRules.Interval"/>; a confirmation whose bytes grew since
 /// the caller's previous one says media reached the caller during that interval. It carries the
-/// side's latest <paramref name="Stats"/> too, so a call costs one message per side every 2 s, not two.
+/// side's latest <paramref name="Stats"/> too, so a call costs one message per side every 4 s, not two.
 /// </summary>
 public sealed record MediaConfirmation(DateTimeOffset SampledAt, long InboundBytes, CallStatsSample? Stats = null);
 
@@ -127,7 +127,10 @@ public sealed record PeerRejoinedEvent(Guid CallId, string UserId);
 /// <summary>To both: two-way media confirmed by both sides for the first time; metering started.</summary>
 public sealed record CallConnectedEvent(Guid CallId, DateTimeOffset ConnectedAt);
 
-/// <summary>To both, at least every 5 s while connected. <paramref name="RemainingSeconds"/> is null where the tenant hides the balance.</summary>
+/// <summary>
+/// To both, every <see cref="CallRules.TickInterval"/> while connected and at once when billing pauses
+/// or resumes; the SDKs count on between two. <paramref name="RemainingSeconds"/> is null where the tenant hides the balance.
+/// </summary>
 public sealed record CallTimerEvent(Guid CallId, long ElapsedSeconds, long? RemainingSeconds, bool Paused);
 
 /// <summary>To the student: few minutes left.</summary>
@@ -146,7 +149,11 @@ public sealed record CallEndedEvent(Guid CallId, string Reason, long BilledSecon
 internal static class CallRules
 {
     public const int MaxSignalPayloadChars = 16 * 1024;
-    public static readonly TimeSpan TickInterval = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// How often a connected call is brought up to date in the database (top-ups, a party's node lost)
+    /// and its timer sent; warnings, depletion and the maximum duration get a tick of their own at their moment.
+    /// </summary>
+    public static readonly TimeSpan TickInterval = TimeSpan.FromSeconds(30);
 
     public static StudentPreview Preview(Student? student, string studentId) =>
         new(studentId, student?.DisplayName ?? studentId, student?.Level, student?.TargetLanguage, student?.Goal);

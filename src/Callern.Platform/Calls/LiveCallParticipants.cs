@@ -17,8 +17,9 @@ namespace Callern.Platform.Calls;
 /// </summary>
 public sealed class LiveCallParticipants(NpgsqlDataSource db, TimeProvider time, ILogger<LiveCallParticipants> log)
 {
-    public static readonly TimeSpan FreshFor = TimeSpan.FromSeconds(5);
-    public static readonly TimeSpan TrustFor = TimeSpan.FromSeconds(30);
+    /// <summary>Longer than a tick's interval, so that a ticking call's view is never read for a signal or a confirmation.</summary>
+    public static readonly TimeSpan FreshFor = CallRules.TickInterval + TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan TrustFor = FreshFor + TimeSpan.FromSeconds(30);
 
     private readonly ConcurrentDictionary<Guid, View> _calls = new();
     private long _sweptAt = time.GetTimestamp();

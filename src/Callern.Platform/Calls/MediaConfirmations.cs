@@ -36,11 +36,11 @@ public sealed class MediaConfirmations(TimeProvider time)
     public readonly record struct Outcome(bool MediaFlowing, bool Transition);
 
     /// <summary>
-    /// Records a confirmation received now. Media counts as flowing when the inbound bytes grew since
+    /// Records a confirmation of media seen at <paramref name="seenAt"/> and received now. Media counts as flowing when the inbound bytes grew since
     /// the party's previous confirmation (a smaller count is a new peer connection, counted from zero,
     /// and starts a new run: the moments between the two connections are not billed).
     /// </summary>
-    public Outcome Record(Guid tenantId, Guid callId, string userId, bool isStudent, long inboundBytes, DateTimeOffset now)
+    public Outcome Record(Guid tenantId, Guid callId, string userId, bool isStudent, long inboundBytes, DateTimeOffset seenAt, DateTimeOffset now)
     {
         var stream = _streams.GetOrAdd((callId, userId), _ => new Stream(tenantId, isStudent));
         lock (stream)
@@ -63,10 +63,10 @@ public sealed class MediaConfirmations(TimeProvider time)
                 if (!IsRunning(stream, now) || newConnection)
                 {
                     stream.ConfirmedBeforeRun = stream.ConfirmedAt;
-                    stream.FlowingSince = now;
+                    stream.FlowingSince = seenAt;
                     transition = true;
                 }
-                stream.ConfirmedAt = now;
+                stream.ConfirmedAt = Latest(stream.ConfirmedAt, seenAt);
                 stream.StampPending = true;
             }
             else if (stream.FlowingSince is not null)

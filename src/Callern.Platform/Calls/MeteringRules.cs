@@ -3,17 +3,20 @@ namespace Callern.Platform.Calls;
 /// <summary>The cadence of media confirmations and the limits the platform holds them to (docs/calls.md, "Metering").</summary>
 public static class MediaConfirmationRules
 {
-    /// <summary>How often each party's client confirms the media it receives.</summary>
-    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// How often each party's client confirms the media it receives. The over-billing bound is one
+    /// interval plus the client's clock error (docs/calls.md), so it stays under 5 s.
+    /// </summary>
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(4);
 
     /// <summary>A confirmation sooner than this after the caller's previous one is refused (<c>confirmation_too_fast</c>).</summary>
-    public static readonly TimeSpan MinSpacing = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan MinSpacing = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// A party with no confirmation of media for this long has lapsed: billing pauses, back at the
-    /// party's last confirmation. Two intervals and a half, so one late or lost confirmation does not pause a call.
+    /// party's last confirmation. Two intervals and a second, so one late or lost confirmation does not pause a call.
     /// </summary>
-    public static readonly TimeSpan LapseAfter = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan LapseAfter = TimeSpan.FromSeconds(9);
 
     /// <summary>How far ahead of the platform's clock a confirmation's sample time may be (<c>confirmation_in_future</c>).</summary>
     public static readonly TimeSpan ClockSlack = TimeSpan.FromSeconds(3);

@@ -98,7 +98,7 @@ export interface CallSessionOptions {
    * the session takes them over instead of opening its own, so media flows sooner after the accept.
    */
   warmup?: CallWarmup;
-  /** Interval between stats samples, in ms. Default: 2000. Media confirmations go every 2 s whatever it is. */
+  /** Interval between stats samples, in ms. Default: 2000. Media confirmations go every 4 s whatever it is. */
   statsIntervalMs?: number;
   /** How long the connection may stay `disconnected` before an ICE restart, in ms. Default: 3000. */
   disconnectedTimeoutMs?: number;
@@ -121,7 +121,7 @@ export interface MediaDeviceList {
 type SessionPhase = "idle" | "starting" | "active" | "ended";
 
 /** How often media is confirmed to the platform for billing (the platform's MediaConfirmationRules.Interval). */
-const confirmationIntervalMs = 2000;
+const confirmationIntervalMs = 4000;
 /** A confirmation is due this much before the interval is up, so stats timer jitter never skips one. */
 const confirmationSlackMs = 250;
 /** Until media flows both ways, stats are read this often, so the first confirmation and `mediaConnected` are prompt. */
@@ -167,7 +167,7 @@ function withDevice(constraints: boolean | MediaTrackConstraints, deviceId: stri
  *
  * Negotiation takes one SDP round: only the impolite side makes the first offer, once its
  * camera and microphone are attached; the polite side answers with its own media attached.
- * Every 2 s the session confirms to the platform the media bytes it received (billing follows
+ * Every 4 s the session confirms to the platform the media bytes it received (billing follows
  * confirmed two-way media), with no help from the app. When the peer rejoins after a reload,
  * the session replaces its peer connection and negotiates again.
  *
@@ -651,7 +651,7 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
   }
 
   /**
-   * The next confirmation is due 2 s after this one, whatever the phase of the regular stats
+   * The next confirmation is due 4 s after this one, whatever the phase of the regular stats
    * samples: waiting for the next of those could leave up to 4 s between confirmations, and
    * billing follows the later of the two sides' confirmations.
    */
@@ -674,7 +674,7 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
       this.announceReceiving(link);
     }
     if (snapshot.peerReceiving) link.peerReceiving = true;
-    // Confirmations start with the first media on this connection, then go every 2 s whether or
+    // Confirmations start with the first media on this connection, then go every 4 s whether or
     // not bytes grew (the platform reads a lapse from bytes that stopped growing).
     if (link.receiving && snapshot.timestamp >= link.nextConfirmationAt) void this.confirmMedia(link, snapshot);
     this.checkTwoWay();
@@ -727,7 +727,7 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
         this.checkTwoWay();
       }
     } catch (error) {
-      // Reported once per run of failures: a platform that is away fails every 2 s.
+      // Reported once per run of failures: a platform that is away fails every 4 s.
       if (!this.confirmationFailed) this.fail("signaling", "could not confirm media to the platform", error);
       this.confirmationFailed = true;
     } finally {
@@ -887,7 +887,7 @@ export class CallSession extends TypedEmitter<CallSessionEvents> {
       this.emit("stats", stats);
       if (link.receiving) {
         if (this.options.channel.confirmMedia) {
-          this.unsentStats = stats; // travels with the next media confirmation: one message every 2 s, not two
+          this.unsentStats = stats; // travels with the next media confirmation: one message every 4 s, not two
         } else {
           this.options.channel.reportStats(stats).catch((error: unknown) => this.fail("signaling", "could not report stats", error));
         }

@@ -90,7 +90,7 @@ export interface SignalingChannel {
   /**
    * Confirms to the platform, for billing, how many media bytes this participant has received
    * so far on its current peer connection, with the latest stats sample. {@link CallSession} calls
-   * it every 2 s by itself; the realtime client's room implements it (`ConfirmMedia`, in the
+   * it every 4 s by itself; the realtime client's room implements it (`ConfirmMedia`, in the
    * platform's clock). Optional:
    * a channel without a platform behind it leaves it out.
    * @returns What the platform made of it, when there is a platform to ask.

@@ -94,7 +94,10 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
     public event Func<SignalEvent, Task>? SignalReceived;
     /// <summary>To both: both sides confirmed media flowing both ways (<see cref="ConfirmMediaAsync"/>) for the first time; metering started.</summary>
     public event Func<CallConnectedEvent, Task>? CallConnected;
-    /// <summary>To both, every 5 s while connected: elapsed and remaining time.</summary>
+    /// <summary>
+    /// To both, every 30 s while connected and at once when billing pauses or resumes: elapsed and
+    /// remaining time (a clock on screen counts on between two; the TypeScript SDK does it for you).
+    /// </summary>
     public event Func<CallTimerEvent, Task>? CallTimer;
     /// <summary>To the student: few minutes left.</summary>
     public event Func<BalanceWarningEvent, Task>? BalanceWarning;

@@ -18,8 +18,8 @@ namespace Callern.Sdk.Realtime;
 /// </remarks>
 public sealed class MediaConfirmer : IAsyncDisposable
 {
-    /// <summary>The platform's cadence for media confirmations: every 2 s.</summary>
-    public static TimeSpan Interval { get; } = TimeSpan.FromSeconds(2);
+    /// <summary>The platform's cadence for media confirmations: every 4 s.</summary>
+    public static TimeSpan Interval { get; } = TimeSpan.FromSeconds(4);
 
     /// <summary>More answers outstanding than this and the tick is skipped: the connection is stuck, and piling up confirmations would only make them stale.</summary>
     private const int MaxInFlight = 3;

@@ -40,7 +40,7 @@ public sealed class CallFlowTests(CallernApp app) : IClassFixture<CallernApp>
         Assert.False(student.Has("CallConnected"));
         await CallTestKit.ConnectMediaAsync(call.Id, student, teacher);
 
-        await app.AdvanceAsync(TimeSpan.FromSeconds(65));
+        await app.AdvanceAsync(TimeSpan.FromSeconds(64)); // 16 confirmations of each side
         var timer = await student.NextAsync<CallTimerEvent>("CallTimer");
         var teacherTimer = await teacher.NextAsync<CallTimerEvent>("CallTimer");
         Assert.Equal(600, timer.ElapsedSeconds + timer.RemainingSeconds);
@@ -48,17 +48,17 @@ public sealed class CallFlowTests(CallernApp app) : IClassFixture<CallernApp>
 
         var ended = await student.InvokeAsync<Call>("EndCall", call.Id);
         var endedEvent = await teacher.NextAsync<CallEndedEvent>("CallEnded");
-        Assert.Equal((CallState.Ended, EndReasons.Completed, 65L), (ended.State, ended.EndReason, ended.BilledSeconds));
-        Assert.Equal(65, endedEvent.BilledSeconds);
+        Assert.Equal((CallState.Ended, EndReasons.Completed, 64L), (ended.State, ended.EndReason, ended.BilledSeconds));
+        Assert.Equal(64, endedEvent.BilledSeconds);
 
         var wallet = await app.SdkAs(tenant, "ana", CallernRoles.Student).GetMyWalletAsync();
-        Assert.Equal((535L, 0L), (wallet.AvailableSeconds, wallet.HeldSeconds));
+        Assert.Equal((536L, 0L), (wallet.AvailableSeconds, wallet.HeldSeconds));
         var earnings = await app.SdkAs(tenant, "emma", CallernRoles.Teacher).GetMyEarningsAsync();
-        Assert.Equal(65, earnings.Seconds);
+        Assert.Equal(64, earnings.Seconds);
 
         var again = await student.InvokeAsync<Call>("EndCall", call.Id);
-        Assert.Equal(65, again.BilledSeconds);
-        Assert.Equal(535, (await app.SdkAs(tenant, "ana", CallernRoles.Student).GetMyWalletAsync()).AvailableSeconds);
+        Assert.Equal(64, again.BilledSeconds);
+        Assert.Equal(536, (await app.SdkAs(tenant, "ana", CallernRoles.Student).GetMyWalletAsync()).AvailableSeconds);
     }
 
     [Fact]

@@ -77,8 +77,8 @@ public sealed class CallParty : IAsyncDisposable
     }
 
     /// <summary>
-    /// Confirms the media received since the last confirmation, as the SDKs do every 2 s; nothing
-    /// when the party has no media, is not connected, or confirmed less than a second ago.
+    /// Confirms the media received since the last confirmation, as the SDKs do every 4 s; nothing
+    /// when the party has no media, is not connected, or confirmed too recently (<see cref="MediaConfirmationRules.MinSpacing"/>).
     /// </summary>
     public async Task ConfirmMediaAsync()
     {

@@ -40,11 +40,11 @@ public sealed class MediaConfirmationTests(CallernApp app) : IClassFixture<Calle
         var ended = await student.InvokeAsync<Call>(nameof(CallsHub.EndCall), callId);
 
         Assert.Equal((false, false, true), (paused.Connected, teacherTold.Connected, resumed.Connected));
-        // 20 s before media stopped, and from its return (the first step of the last 10 s) to the end.
-        Assert.Equal((EndReasons.Completed, 28L), (ended.EndReason, ended.BilledSeconds));
+        // 20 s before media stopped, and 6 s from its return (the first confirmation of the last 10 s, at 44 s) to the end.
+        Assert.Equal((EndReasons.Completed, 26L), (ended.EndReason, ended.BilledSeconds));
         var wallet = await app.SdkAs(tenant, "s", CallernRoles.Student).GetMyWalletAsync();
         var earnings = await app.SdkAs(tenant, "t", CallernRoles.Teacher).GetMyEarningsAsync();
-        Assert.Equal((600L - 28, 0L, 28L), (wallet.AvailableSeconds, wallet.HeldSeconds, earnings.Seconds));
+        Assert.Equal((600L - 26, 0L, 26L), (wallet.AvailableSeconds, wallet.HeldSeconds, earnings.Seconds));
     }
 
     [Fact]
@@ -64,9 +64,9 @@ public sealed class MediaConfirmationTests(CallernApp app) : IClassFixture<Calle
         await app.AdvanceAsync(TimeSpan.FromSeconds(6));
         var ended = await student.InvokeAsync<Call>(nameof(CallsHub.EndCall), callId);
 
-        // 10 s before the reload and 4 s from the new connection's first confirmation (at 16 s) to the end.
-        Assert.Equal(14, ended.BilledSeconds);
-        Assert.Equal(600 - 14, (await app.SdkAs(tenant, "s", CallernRoles.Student).GetMyWalletAsync()).AvailableSeconds);
+        // 10 s before the reload and 2 s from the new connection's first confirmation (at 18 s) to the end.
+        Assert.Equal(12, ended.BilledSeconds);
+        Assert.Equal(600 - 12, (await app.SdkAs(tenant, "s", CallernRoles.Student).GetMyWalletAsync()).AvailableSeconds);
     }
 
     [Fact]

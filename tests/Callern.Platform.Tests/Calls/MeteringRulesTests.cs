@@ -109,11 +109,11 @@ public sealed class MeteringRulesTests
         var meter = new Meter(0, At(0), null);
         var otherNode = new PartyMedia(At(0), At(30), null, Live: false);
 
-        var within = MeteringRules.Next(true, meter, Flowing(0, 48), otherNode, At(48), Grace, DatabaseLag);
-        var beyond = MeteringRules.Next(true, meter, Flowing(0, 51), otherNode, At(51), Grace, DatabaseLag);
+        var within = MeteringRules.Next(true, meter, Flowing(0, 53), otherNode, At(53), Grace, DatabaseLag);
+        var beyond = MeteringRules.Next(true, meter, Flowing(0, 55), otherNode, At(55), Grace, DatabaseLag);
 
         Assert.Equal(MeterChange.None, within.Change);
-        Assert.Equal(30, MeteringRules.BilledSeconds(meter, Flowing(0, 48), otherNode, At(48)));
+        Assert.Equal(30, MeteringRules.BilledSeconds(meter, Flowing(0, 53), otherNode, At(53)));
         Assert.Equal((MeterChange.Paused, new Meter(30, null, At(30))), beyond);
     }
 }

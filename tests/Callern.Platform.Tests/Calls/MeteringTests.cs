@@ -93,7 +93,8 @@ public sealed class MeteringTests(CallernApp app) : IClassFixture<CallernApp>
         await app.AdvanceAsync(TimeSpan.FromSeconds(5));
         var shortTimer = await shortPair.Student.NextAsync<CallTimerEvent>("CallTimer");
         var longTimer = await longPair.Student.NextAsync<CallTimerEvent>("CallTimer");
-        await app.AdvanceAsync(TimeSpan.FromSeconds(5));
+        // The short call's 8 s are billed once both sides' confirmations cover them (every 4 s).
+        await app.AdvanceAsync(TimeSpan.FromSeconds(10));
 
         Assert.Equal((shortCall, 8L), (shortTimer.CallId, shortTimer.ElapsedSeconds + shortTimer.RemainingSeconds));
         Assert.Equal((longCall, 300L), (longTimer.CallId, longTimer.ElapsedSeconds + longTimer.RemainingSeconds));

@@ -223,7 +223,8 @@ public sealed class RoomTests(CallernApp app) : IClassFixture<CallernApp>
         await using var pair = await app.PairAsync(600);
         var (tenant, student, teacher) = pair;
         var callId = await CallTestKit.ConnectedCallAsync(student, teacher);
-        await app.AdvanceAsync(TimeSpan.FromSeconds(10));
+        var tickInterval = TimeSpan.FromSeconds(30);
+        await app.AdvanceAsync(tickInterval + TimeSpan.FromSeconds(5));
         // The tick due at connect may fire before any second is billed; the later ones show time.
         CallTimerEvent hidden;
         do
@@ -233,7 +234,7 @@ public sealed class RoomTests(CallernApp app) : IClassFixture<CallernApp>
         while (hidden.ElapsedSeconds == 0);
         var studentSees = await student.NextAsync<CallTimerEvent>("CallTimer");
         await app.UseSettingsAsync(tenant, c => c.ShowBalanceToTeacher = true);
-        await app.AdvanceAsync(TimeSpan.FromSeconds(10));
+        await app.AdvanceAsync(tickInterval + TimeSpan.FromSeconds(5));
         CallTimerEvent shown;
         do
         {

@@ -161,7 +161,7 @@ export class CallRoom implements SignalingChannel {
 
   /**
    * Confirms media for billing (hub `ConfirmMedia`): the bytes received so far on the current
-   * peer connection, stamped in the platform's clock. {@link CallSession} calls it every 2 s.
+   * peer connection, stamped in the platform's clock. {@link CallSession} calls it every 4 s.
    * A confirmation the platform did not count because it came too soon after the previous one
    * or too late (buffered across a reconnect) resolves `skipped`; an ended call resolves `ended`.
    * @throws RealtimeError for any other refusal.

@@ -4,6 +4,7 @@ import {
   type CallAcceptedEvent,
   CallernApiError,
   type CallRequest,
+  type CallTimerEvent,
   type IceServersResponse,
   type LiveCallEvent,
   type LiveCallResponse,
@@ -15,6 +16,7 @@ import {
 import { diagnose, fetchPlatform, originNotAllowed } from "../platform-access.js";
 import type { CallChannelEvent, Signal } from "../signaling.js";
 import { CallRoom, decodeSignal, type RoomHost, type RoomSink } from "./call-room.js";
+import { CallTimerCounter } from "./call-timer.js";
 import { Emitter } from "./emitter.js";
 import {
   type AvailabilityStatus,
@@ -64,7 +66,6 @@ const relayedEvents = {
   CallRinging: "callRinging",
   IncomingCall: "incomingCall",
   OfferClosed: "offerClosed",
-  CallTimer: "callTimer",
   BalanceWarning: "balanceWarning",
 } as const satisfies Record<string, keyof RealtimeEvents>;
 
@@ -85,6 +86,7 @@ const relayedEvents = {
  */
 export class CallernRealtime {
   private readonly events = new Emitter<Handlers>();
+  private readonly timers = new CallTimerCounter((e) => this.events.fire("callTimer", e));
   private readonly connection: HubConnection;
   private readonly baseUrl: string;
   private readonly delays: readonly number[];
@@ -126,7 +128,9 @@ export class CallernRealtime {
       this.events.fire("callConnected", e);
       this.rooms.get(e.callId)?.callEvent({ type: "callConnected", connectedAt: e.connectedAt });
     });
+    this.connection.on("CallTimer", (e: CallTimerEvent) => this.timers.received(e));
     this.connection.on("PeerConnection", (e: RealtimeEvents["peerConnection"]) => {
+      if (!e.connected) this.timers.stop(e.callId);
       this.events.fire("peerConnection", e);
       this.rooms.get(e.callId)?.callEvent({ type: "peerConnection", connected: e.connected, graceEndsAt: e.graceEndsAt ?? null });
     });
@@ -140,6 +144,7 @@ export class CallernRealtime {
     });
     this.connection.on("CallEnded", (e: RealtimeEvents["callEnded"]) => {
       this.pendingSignals.delete(e.callId);
+      this.timers.stop(e.callId);
       this.events.fire("callEnded", e);
       this.rooms.get(e.callId)?.callEvent({ type: "callEnded", reason: e.reason });
     });
@@ -206,6 +211,7 @@ export class CallernRealtime {
   async stop(): Promise<void> {
     this.stopped = true;
     this.run++;
+    this.timers.stopAll();
     this.wakeReconnect?.();
     for (const waiter of this.connectedWaiters.splice(0)) waiter.reject(new RealtimeError("not_connected", "the client was stopped"));
     await this.connection.stop();

@@ -99,6 +99,12 @@ export interface RealtimeEvents {
    */
   callAccepted: CallAcceptedEvent;
   callConnected: CallConnectedEvent;
+  /**
+   * Every second while the call is connected: the elapsed time and, unless the school hides it, the
+   * remaining time. The platform sends its figures every 30 s and when billing pauses or resumes;
+   * the client counts on between them (never back while billing runs); it stops counting when
+   * billing pauses (`paused: true` follows with the billed time) and when the call ends.
+   */
   callTimer: CallTimerEvent;
   balanceWarning: BalanceWarningEvent;
   /**

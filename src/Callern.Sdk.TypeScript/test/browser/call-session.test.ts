@@ -251,18 +251,18 @@ describe("CallSession in two Chromium processes through TURN (relay only)", () =
     }
   });
 
-  it("confirms the media it receives to the platform every 2 s, with its stats, with no help from the app", async () => {
+  it("confirms the media it receives to the platform every 4 s, with its stats, with no help from the app", async () => {
     for (const p of [student, teacher]) {
       const from = p.confirmations.length;
-      await expect.poll(() => p.confirmations.length, { timeout: 10_000, interval: 200 }).toBeGreaterThanOrEqual(from + 3);
+      await expect.poll(() => p.confirmations.length, { timeout: 16_000, interval: 200 }).toBeGreaterThanOrEqual(from + 3);
       const recent = p.confirmations.slice(-3);
       const gaps = recent.slice(1).map((c, i) => c.sampledAt - (recent[i]?.sampledAt ?? 0));
       console.info(`${p.name}: confirmations ${gaps.map((g) => `${g} ms`).join(", ")} apart, ${recent.map((c) => c.inboundBytes).join(" < ")} bytes`);
-      for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(1_700);
-      for (const gap of gaps) expect(gap).toBeLessThanOrEqual(3_000); // a stats sample late under load, never a skipped one
+      for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(3_700);
+      for (const gap of gaps) expect(gap).toBeLessThanOrEqual(5_000); // a stats sample late under load, never a skipped one
       expect(recent.map((c) => c.inboundBytes)).toEqual([...recent.map((c) => c.inboundBytes)].sort((x, y) => x - y));
       expect(recent.at(-1)?.inboundBytes).toBeGreaterThan(recent[0]?.inboundBytes ?? 0);
-      // The stats sampled meanwhile ride in the confirmations (one message every 2 s, no ReportStats of their own).
+      // The stats sampled meanwhile ride in the confirmations (one message every 4 s, no ReportStats of their own).
       expect(recent.every((c) => c.stats !== undefined && c.stats.bytesReceived > 0)).toBe(true);
     }
   });

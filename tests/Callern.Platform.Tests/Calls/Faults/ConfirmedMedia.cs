@@ -1,3 +1,4 @@
+using Callern.Platform.Calls;
 using Callern.Sdk.Realtime;
 
 namespace Callern.Platform.Tests.Calls.Faults;
@@ -11,8 +12,8 @@ namespace Callern.Platform.Tests.Calls.Faults;
 /// </summary>
 public static class ConfirmedMedia
 {
-    /// <summary>Two confirmations further apart than this do not vouch for the time between them: the platform's lapse.</summary>
-    public static readonly TimeSpan MaxGap = TimeSpan.FromSeconds(5);
+    /// <summary>Two confirmations further apart than this (the cadence and a late sample's slack) do not vouch for the time between them.</summary>
+    public static readonly TimeSpan MaxGap = MediaConfirmationRules.Interval + TimeSpan.FromSeconds(2);
 
     public static TimeSpan TwoWay(IReadOnlyList<MediaConfirmationReport> a, IReadOnlyList<MediaConfirmationReport> b) =>
         Total(Intersect(Spans(a), Spans(b)));
