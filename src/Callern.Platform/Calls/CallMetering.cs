@@ -261,12 +261,13 @@ public sealed class CallMetering(
     }
 
     /// <summary>
-    /// Writes this node's latest confirmations in one statement (the calls locked in id order, as the
-    /// tick locks them); a write that fails is taken again next time.
+    /// Writes, in one statement, this node's latest confirmations that have waited long enough that
+    /// the database's stamp of each party stays within a heartbeat of its latest confirmation (the
+    /// calls locked in id order, as the tick locks them); a write that fails is taken again next time.
     /// </summary>
     public async Task FlushStampsAsync()
     {
-        var stamps = confirmations.TakeStamps();
+        var stamps = confirmations.TakeStamps(time.GetUtcNow() - (DatabaseLag - MediaConfirmationRules.Interval));
         if (stamps.Count == 0)
         {
             return;
@@ -285,28 +286,21 @@ public sealed class CallMetering(
 }
 
 /// <summary>
-/// Every second, <see cref="CallMetering.CatchUpAsync"/>; once per heartbeat, writes this node's
-/// latest confirmations (<see cref="CallMetering.FlushStampsAsync"/>).
+/// Every second, <see cref="CallMetering.CatchUpAsync"/>, then writes the latest confirmations that
+/// have waited a heartbeat (<see cref="CallMetering.FlushStampsAsync"/>).
 /// Nothing here waits for a socket to close: a silent connection stops confirming, and that alone pauses billing.
 /// </summary>
-public sealed class MediaConfirmationWatchdog(
-    CallMetering metering, Microsoft.Extensions.Options.IOptions<Signaling.SignalingOptions> signaling, TimeProvider time)
-    : BackgroundService
+public sealed class MediaConfirmationWatchdog(CallMetering metering, TimeProvider time) : BackgroundService
 {
     public static readonly TimeSpan Period = TimeSpan.FromSeconds(1);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(Period, time);
-        var flushedAt = time.GetTimestamp();
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             await metering.CatchUpAsync();
-            if (time.GetElapsedTime(flushedAt) >= TimeSpan.FromSeconds(signaling.Value.HeartbeatSeconds))
-            {
-                flushedAt = time.GetTimestamp();
-                await metering.FlushStampsAsync();
-            }
+            await metering.FlushStampsAsync();
         }
     }
 }

@@ -7,7 +7,9 @@ namespace Callern.Platform.Calls;
 /// This node's memory of the media confirmations it receives: one stream per participant of a call
 /// (the confirmations arrive on the node holding that participant's hub connection). A confirmation
 /// costs no database round trip; the database hears of a stream only when its run starts or lapses
-/// (<see cref="TakeTransitions"/>) and, for the stamps, at most once per flush (<see cref="TakeStamps"/>).
+/// (<see cref="TakeTransitions"/>) and, for the stamps, about once per heartbeat for each party
+/// (<see cref="TakeStamps"/>), at a phase of its own: the writes spread over the heartbeat instead of
+/// all landing in one statement that stalls the node's other work.
 /// </summary>
 public sealed class MediaConfirmations(TimeProvider time)
 {
@@ -28,8 +30,8 @@ public sealed class MediaConfirmations(TimeProvider time)
         public DateTimeOffset? ConfirmedBeforeRun;
         /// <summary>A run started or lapsed and the database has not been told yet.</summary>
         public bool TransitionPending;
-        /// <summary>ConfirmedAt moved since the last flush.</summary>
-        public bool StampPending;
+        /// <summary>Since when ConfirmedAt has moved without being written; null when written.</summary>
+        public DateTimeOffset? StampPendingSince;
     }
 
     /// <summary>What a confirmation did to its party's stream.</summary>
@@ -67,7 +69,7 @@ public sealed class MediaConfirmations(TimeProvider time)
                     transition = true;
                 }
                 stream.ConfirmedAt = Latest(stream.ConfirmedAt, seenAt);
-                stream.StampPending = true;
+                stream.StampPendingSince ??= now;
             }
             else if (stream.FlowingSince is not null)
             {
@@ -133,7 +135,7 @@ public sealed class MediaConfirmations(TimeProvider time)
                     stream.FlowingSince = null;
                     stream.TransitionPending = true;
                 }
-                if (!stream.TransitionPending && !stream.StampPending && now - stream.LastReceivedAt > ForgetAfter)
+                if (!stream.TransitionPending && stream.StampPendingSince is null && now - stream.LastReceivedAt > ForgetAfter)
                 {
                     _streams.TryRemove(key, out _);
                     _billing.TryRemove(key.CallId, out _);
@@ -161,9 +163,13 @@ public sealed class MediaConfirmations(TimeProvider time)
         }
     }
 
-    /// <summary>The latest confirmations not yet written, each taken once (<see cref="Retry"/> them if the write failed).</summary>
-    public IReadOnlyList<(Guid CallId, bool IsStudent, DateTimeOffset ConfirmedAt)> TakeStamps() =>
-        Take(s => s.StampPending, s => s.StampPending = false).Select(t => (t.CallId, t.IsStudent, t.ConfirmedAt!.Value)).ToList();
+    /// <summary>
+    /// The latest confirmations left unwritten since <paramref name="pendingSince"/> or earlier, each
+    /// taken once (<see cref="RetryStamps"/> them if the write failed).
+    /// </summary>
+    public IReadOnlyList<(Guid CallId, bool IsStudent, DateTimeOffset ConfirmedAt)> TakeStamps(DateTimeOffset pendingSince) =>
+        Take(s => s.StampPendingSince <= pendingSince, s => s.StampPendingSince = null)
+            .Select(t => (t.CallId, t.IsStudent, t.ConfirmedAt!.Value)).ToList();
 
     public void RetryStamps(IEnumerable<Guid> callIds)
     {
@@ -174,7 +180,8 @@ public sealed class MediaConfirmations(TimeProvider time)
             {
                 lock (stream)
                 {
-                    stream.StampPending |= stream.ConfirmedAt is not null;
+                    // Due at the next flush.
+                    stream.StampPendingSince = stream.ConfirmedAt is null ? null : DateTimeOffset.MinValue;
                 }
             }
         }
