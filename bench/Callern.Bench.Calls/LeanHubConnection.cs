@@ -68,9 +68,10 @@ internal sealed class LeanHubConnection : IAsyncDisposable
 
     /// <summary>
     /// ConfirmMedia(callId, { sampledAt: now, inboundBytes, stats }), built in place as a browser's SDK
-    /// sends it every 4 s; the platform answers each, and the answer is read only for an error.
+    /// sends it every 4 s: <paramref name="answered"/>, the platform answers it (read only for an
+    /// error); else it is sent without an invocation id and gets no answer.
     /// </summary>
-    public Task ConfirmMediaAsync(Guid callId, long inboundBytes) => InvokeInPlaceAsync("ConfirmMedia", callId, () =>
+    public Task ConfirmMediaAsync(Guid callId, long inboundBytes, bool answered) => InvokeInPlaceAsync("ConfirmMedia", callId, answered, () =>
     {
         Append("{\"sampledAt\":\"");
         Append(DateTimeOffset.UtcNow);
@@ -81,7 +82,7 @@ internal sealed class LeanHubConnection : IAsyncDisposable
     });
 
     /// <summary>SendSignal(callId, { type: "candidate", payload: "<sentAt>;<padding>" }), built in place.</summary>
-    public Task SendSignalAsync(Guid callId, long sentAt, string padding) => InvokeInPlaceAsync("SendSignal", callId, () =>
+    public Task SendSignalAsync(Guid callId, long sentAt, string padding) => InvokeInPlaceAsync("SendSignal", callId, answered: true, () =>
     {
         Append("{\"type\":\"candidate\",\"payload\":\"");
         Append(sentAt);
@@ -92,18 +93,24 @@ internal sealed class LeanHubConnection : IAsyncDisposable
 
     /// <summary>
     /// Invokes <paramref name="target"/>(callId, second argument) in one frame written in place (no
-    /// serializer, no buffer per message); the answer is awaited and read only for an error.
+    /// serializer, no buffer per message); when <paramref name="answered"/>, the answer is awaited and
+    /// read only for an error.
     /// </summary>
-    private async Task InvokeInPlaceAsync(string target, Guid callId, Action writeSecondArgument)
+    private async Task InvokeInPlaceAsync(string target, Guid callId, bool answered, Action writeSecondArgument)
     {
-        var (id, completion) = Register(keepResult: false);
+        var (id, completion) = answered ? Register(keepResult: false) : (0, null);
         await _sending.WaitAsync();
         try
         {
             _length = 0;
-            Append("{\"type\":1,\"invocationId\":\"");
-            Append(id);
-            Append("\",\"target\":\"");
+            Append("{\"type\":1,");
+            if (completion is not null)
+            {
+                Append("\"invocationId\":\"");
+                Append(id);
+                Append("\",");
+            }
+            Append("\"target\":\"");
             Append(target);
             Append("\",\"arguments\":[\"");
             Append(callId);
@@ -116,7 +123,10 @@ internal sealed class LeanHubConnection : IAsyncDisposable
         {
             _sending.Release();
         }
-        await completion.Task;
+        if (completion is not null)
+        {
+            await completion.Task;
+        }
     }
 
     private void Append(string ascii) => _length += Encoding.ASCII.GetBytes(ascii, _frame.AsSpan(_length));

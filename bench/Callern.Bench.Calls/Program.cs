@@ -248,13 +248,20 @@ async Task NegotiateAsync(LeanHubConnection side, Guid callId)
 async Task ConfirmMediaAsync(LeanHubConnection side, Guid callId)
 {
     var inboundBytes = 0L;
+    var answeredAt = 0L;
     try
     {
         while (true)
         {
             inboundBytes += 50_000;
-            await side.ConfirmMediaAsync(callId, inboundBytes);
-            await Task.Delay(Callern.Sdk.Realtime.MediaConfirmer.Interval, stopConfirming.Token); // as the SDKs do
+            // As the TypeScript SDK does: once billing, one confirmation in 15 s waits for its answer.
+            var answered = answeredAt == 0 || Stopwatch.GetElapsedTime(answeredAt) >= TimeSpan.FromSeconds(15);
+            if (answered)
+            {
+                answeredAt = Stopwatch.GetTimestamp();
+            }
+            await side.ConfirmMediaAsync(callId, inboundBytes, answered);
+            await Task.Delay(Callern.Sdk.Realtime.MediaConfirmer.Interval, stopConfirming.Token);
         }
     }
     catch (OperationCanceledException)

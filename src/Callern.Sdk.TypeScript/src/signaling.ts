@@ -35,6 +35,8 @@ export interface MediaSample {
  */
 export type MediaConfirmationOutcome =
   | { status: "counted"; mediaFlowing: boolean; billing: boolean }
+  /** Sent without waiting for the platform's answer (the call is billing; one in every 15 s is answered). */
+  | { status: "sent" }
   | { status: "skipped" }
   | { status: "ended" };
 

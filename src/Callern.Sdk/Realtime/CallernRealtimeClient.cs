@@ -265,8 +265,8 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
     /// <see cref="StartMediaConfirmations"/> does that for you. Stamp <c>SampledAt</c> with
     /// <see cref="ServerNow"/>; the answer's server time refines it. Refusals (<see cref="CallernRealtimeException.Code"/>):
     /// <c>call_not_found</c>, <c>call_ended</c>, <c>invalid_state</c> (not accepted yet),
-    /// <c>confirmation_in_future</c>, <c>confirmation_stale</c> (more than 5 s old, for example
-    /// buffered during a reconnect: not counted, drop it), <c>confirmation_too_fast</c> (under 1 s
+    /// <c>confirmation_in_future</c>, <c>confirmation_stale</c> (more than 9 s old, for example
+    /// buffered during a reconnect: not counted, drop it), <c>confirmation_too_fast</c> (under 2 s
     /// after the previous one), <c>invalid_argument</c>; none changes anything.
     /// </summary>
     /// <param name="callId">The call.</param>

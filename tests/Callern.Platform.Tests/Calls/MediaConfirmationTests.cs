@@ -107,6 +107,27 @@ public sealed class MediaConfirmationTests(CallernApp app) : IClassFixture<Calle
     }
 
     [Fact]
+    public async Task Confirmations_sent_without_waiting_for_an_answer_bill_the_same_and_a_bad_one_changes_nothing()
+    {
+        await using var pair = await app.PairAsync(600);
+        var (tenant, student, teacher) = pair;
+        var callId = await CallTestKit.ConnectedCallAsync(student, teacher);
+        student.ConfirmsWithoutAnswers = teacher.ConfirmsWithoutAnswers = true;
+
+        await app.AdvanceAsync(TimeSpan.FromSeconds(20));
+        // Refused in silence (no answer is asked for): sampled a minute ahead, and a count that would start a new run.
+        await student.Connection.SendCoreAsync(nameof(CallsHub.ConfirmMedia), [callId, new MediaConfirmation(app.Clock.GetUtcNow().AddMinutes(1), 1)]);
+        await student.Connection.SendCoreAsync(nameof(CallsHub.ConfirmMedia), [callId, new MediaConfirmation(app.Clock.GetUtcNow(), -1)]);
+        await app.AdvanceAsync(TimeSpan.FromSeconds(8));
+        var ended = await student.InvokeAsync<Call>(nameof(CallsHub.EndCall), callId);
+
+        Assert.Equal((EndReasons.Completed, 28L), (ended.EndReason, ended.BilledSeconds));
+        Assert.False(student.Has("PeerConnection")); // billing never paused
+        var wallet = await app.SdkAs(tenant, "s", CallernRoles.Student).GetMyWalletAsync();
+        Assert.Equal((600L - 28, 0L), (wallet.AvailableSeconds, wallet.HeldSeconds));
+    }
+
+    [Fact]
     public async Task A_call_that_is_still_ringing_cannot_be_confirmed()
     {
         await using var pair = await app.PairAsync(600);

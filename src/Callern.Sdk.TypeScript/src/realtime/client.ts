@@ -307,6 +307,7 @@ export class CallernRealtime {
 
   private readonly roomHost: RoomHost = {
     invoke: (method, ...args) => this.invoke(method, ...args),
+    send: (method, ...args) => this.send(method, ...args),
     serverTime: (localMs) => new Date(localMs + this.serverClockOffsetMs),
     observeServerTime: (serverTime, sentAtMs) => this.observeServerTime(serverTime, sentAtMs),
     rest: (path, init) => this.rest(path, init),
@@ -384,6 +385,15 @@ export class CallernRealtime {
     await this.whenConnected();
     try {
       return await this.connection.invoke<T>(method, ...args);
+    } catch (error) {
+      throw toRealtimeError(method, error, this.connection.state === HubConnectionState.Connected);
+    }
+  }
+
+  private async send(method: string, ...args: unknown[]): Promise<void> {
+    await this.whenConnected();
+    try {
+      await this.connection.send(method, ...args);
     } catch (error) {
       throw toRealtimeError(method, error, this.connection.state === HubConnectionState.Connected);
     }

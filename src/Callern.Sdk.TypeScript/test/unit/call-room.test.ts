@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { CallRoom, type RoomHost, type RoomSink } from "../../src/realtime/call-room.js";
 import { RealtimeError } from "../../src/realtime/types.js";
 import type { CallChannelEvent } from "../../src/signaling.js";
@@ -6,12 +6,16 @@ import type { CallChannelEvent } from "../../src/signaling.js";
 /** A hub that answers ConfirmMedia as the platform would, with a clock 90 s ahead of this machine's. */
 function host(answer: (method: string, args: unknown[]) => unknown) {
   const invoked: { method: string; args: unknown[] }[] = [];
+  const sent: { method: string; args: unknown[] }[] = [];
   const observed: string[] = [];
   let sink: RoomSink | null = null;
   const fake: RoomHost = {
     invoke: async <T>(method: string, ...args: unknown[]) => {
       invoked.push({ method, args });
       return answer(method, args) as T;
+    },
+    send: async (method: string, ...args: unknown[]) => {
+      sent.push({ method, args });
     },
     serverTime: (localMs) => new Date(localMs + 90_000),
     observeServerTime: (serverTime) => observed.push(serverTime),
@@ -23,10 +27,31 @@ function host(answer: (method: string, args: unknown[]) => unknown) {
       sink = null;
     },
   };
-  return { fake, invoked, observed, sink: () => sink };
+  return { fake, invoked, sent, observed, sink: () => sink };
 }
 
 describe("a call's room", () => {
+  it("while the call bills, waits for an answer to one confirmation every 15 s and sends the others without one", async () => {
+    vi.useFakeTimers();
+    try {
+      const hub = host(() => ({ serverTime: "2026-12-03T08:00:00.000Z", mediaFlowing: true, billing: true }));
+      const room = new CallRoom(hub.fake, "call-1");
+      const outcomes = [];
+      for (let i = 0; i < 5; i++) {
+        outcomes.push((await room.confirmMedia({ inboundBytes: 1000 * (i + 1), sampledAt: Date.now() })).status);
+        vi.advanceTimersByTime(4000);
+      }
+      hub.sink()?.callEvent({ type: "peerConnection", connected: false, graceEndsAt: null });
+      outcomes.push((await room.confirmMedia({ inboundBytes: 6000, sampledAt: Date.now() })).status);
+
+      // Answered at 0 s, sent at 4, 8 and 12 s, answered at 16 s; answered at once after billing paused.
+      expect(outcomes).toEqual(["counted", "sent", "sent", "sent", "counted", "counted"]);
+      expect(hub.sent.map((m) => m.method)).toEqual(["ConfirmMedia", "ConfirmMedia", "ConfirmMedia"]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("confirms media in the platform's clock and passes on what the platform counted", async () => {
     const hub = host(() => ({ serverTime: "2026-12-03T08:00:00.000Z", mediaFlowing: true, billing: true }));
     const room = new CallRoom(hub.fake, "call-1");
