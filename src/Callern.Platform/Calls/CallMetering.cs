@@ -111,7 +111,7 @@ public sealed class CallMetering(
             TeacherConfirmedAt = teacher.Live ? teacher.ConfirmedAt?.UtcDateTime : call.TeacherConfirmedAt,
         };
         confirmations.SetBilling(call.Id, meter.MeteringSince is not null);
-        // Newer stamps alone are not worth a statement per call: the node writes them all in one, once per heartbeat.
+        // Newer stamps alone are not worth a statement per call: FlushStampsAsync writes them, many in one, within a heartbeat.
         if (updated with { StudentConfirmedAt = call.StudentConfirmedAt, TeacherConfirmedAt = call.TeacherConfirmedAt } != call)
         {
             await MeteringStore.UpdateAsync(connection, transaction, updated);
@@ -287,7 +287,7 @@ public sealed class CallMetering(
 
 /// <summary>
 /// Every second, <see cref="CallMetering.CatchUpAsync"/>, then writes the latest confirmations that
-/// have waited a heartbeat (<see cref="CallMetering.FlushStampsAsync"/>).
+/// are due (<see cref="CallMetering.FlushStampsAsync"/>).
 /// Nothing here waits for a socket to close: a silent connection stops confirming, and that alone pauses billing.
 /// </summary>
 public sealed class MediaConfirmationWatchdog(CallMetering metering, TimeProvider time) : BackgroundService
