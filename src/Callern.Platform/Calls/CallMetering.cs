@@ -267,7 +267,11 @@ public sealed class CallMetering(
     /// </summary>
     public async Task FlushStampsAsync()
     {
-        var stamps = confirmations.TakeStamps(time.GetUtcNow() - (DatabaseLag - MediaConfirmationRules.Interval));
+        // A stamp written now is up to an interval old; the next confirmation comes up to an interval
+        // later and waits this long plus up to a watchdog period: the stamp in the database is then
+        // never more than a heartbeat behind.
+        var wait = DatabaseLag - 2 * MediaConfirmationRules.Interval - MediaConfirmationWatchdog.Period;
+        var stamps = confirmations.TakeStamps(time.GetUtcNow() - wait);
         if (stamps.Count == 0)
         {
             return;
