@@ -17,7 +17,7 @@ export class CallTimerCounter {
   received(event: CallTimerEvent): void {
     const previous = this.counting.get(event.callId)?.shown;
     this.stop(event.callId);
-    const shown = event.paused || !previous || previous.paused ? event : ahead(previous, event);
+    const shown = event.paused || !previous ? event : ahead(previous, event); // only a running count is kept
     this.emit(shown);
     if (!shown.paused && shown.remainingSeconds !== 0) this.countFrom(shown);
   }
