@@ -26,7 +26,8 @@ public static class SignalingEndpoints
                 o.AddFilter<HubUnavailableFilter>();
             })
             // Enums as the REST API writes them (ApiConventions), so both SDKs share one contract.
-            .AddJsonProtocol(o => o.PayloadSerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase)));
+            .AddJsonProtocol(o => o.PayloadSerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase)))
+            .AddBackplaneIfConfigured(configuration);
         // Arguments that do not bind are answered invalid_argument like any other bad argument (UnboundArguments).
         services.RemoveAll<IHubProtocol>();
         services.AddSingleton<IHubProtocol>(sp => new UnboundArguments.Protocol(new JsonHubProtocol(sp.GetRequiredService<IOptions<JsonHubProtocolOptions>>())));
