@@ -14,6 +14,7 @@ var builder = WebApplication.CreateBuilder(Hosting.Options(args));
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddRedactedLogging(builder.Configuration);
 builder.Services.AddDatabase(builder.Configuration);
+builder.Services.AddNotices();
 builder.Services.AddApiConventions(builder.Configuration);
 builder.Services.AddCallernDataProtection(builder.Configuration);
 builder.Services.AddCallernAuthentication(builder.Configuration);

@@ -78,7 +78,7 @@ public sealed class CallEnding(
         await Deadlines.CancelAllAsync(connection, transaction, call.Id);
         after.Add(async () =>
         {
-            liveParticipants.Forget(call.Id);
+            liveParticipants.Ended(call.Id);
             confirmations.Forget(call.Id);
             Call summary;
             await using (var read = await db.OpenConnectionAsync())

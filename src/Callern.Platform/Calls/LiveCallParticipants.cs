@@ -11,11 +11,12 @@ namespace Callern.Platform.Calls;
 /// after that it is still used, for up to <see cref="TrustFor"/>, while it is read anew in the
 /// background, so a call that keeps signalling never waits for the database; a tick of the call on
 /// this node, which reads the call anyway, makes the view fresh again. With no view, or one older
-/// than TrustFor, the signal waits for the read. A call that ends on this node is forgotten at once;
-/// an end on another node stops this node's relay once the background read sees it (within
-/// FreshFor of steady signalling, TrustFor at worst).
+/// than TrustFor, the signal waits for the read. A call that ends is forgotten at once on the node
+/// that ended it and, through a notice (<see cref="Notices"/>), within milliseconds on the others; were
+/// the notice lost, the background read sees the end (within FreshFor of steady signalling, TrustFor at worst).
 /// </summary>
-public sealed class LiveCallParticipants(NpgsqlDataSource db, TimeProvider time, ILogger<LiveCallParticipants> log)
+public sealed class LiveCallParticipants(NpgsqlDataSource db, Notices notices, TimeProvider time, ILogger<LiveCallParticipants> log)
+    : INoticeHandler
 {
     /// <summary>Longer than a tick's interval, so that a ticking call's view is never read for a signal or a confirmation.</summary>
     public static readonly TimeSpan FreshFor = CallRules.TickInterval + TimeSpan.FromSeconds(5);
@@ -70,8 +71,25 @@ public sealed class LiveCallParticipants(NpgsqlDataSource db, TimeProvider time,
         }
     }
 
-    /// <summary>The call ended on this node: no signal is relayed for it from now on.</summary>
-    public void Forget(Guid callId) => _calls.TryRemove(callId, out _);
+    /// <summary>The call ended on this node: no signal is relayed for it from now on, here or, once the notice arrives, on any node.</summary>
+    public void Ended(Guid callId)
+    {
+        _calls.TryRemove(callId, out _);
+        notices.Publish(Channel, callId.ToString());
+    }
+
+    public string Channel => "callern_calls_ended";
+
+    /// <summary>A call ended on some node.</summary>
+    public void Heard(string payload)
+    {
+        if (Guid.TryParse(payload, out var callId))
+        {
+            _calls.TryRemove(callId, out _);
+        }
+    }
+
+    public void MayHaveMissed() => _calls.Clear();
 
     private async Task<View> ReadAsync(Caller caller, Guid callId)
     {

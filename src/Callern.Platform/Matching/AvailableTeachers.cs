@@ -13,15 +13,16 @@ namespace Callern.Platform.Matching;
 /// teacher on each request is what made ringing fall behind arrivals). A snapshot is only a shortlist:
 /// the offer's own statements still check, in the database, that the teacher is available, free and
 /// not already offered (see <c>RingingStore.OfferAsync</c>), and a request that finds nobody in a
-/// snapshot looks again in a fresh one before it queues. Presence and profile changes made on this
-/// node expire the tenant's snapshot, and the next request reads it anew; other nodes' changes show
-/// within about <see cref="FreshFor"/>. A snapshot that is merely old is read anew in the background
+/// snapshot looks again in a fresh one before it queues. A presence or profile change expires the
+/// tenant's snapshot on this node at once and on the others when its notice arrives (<see cref="Notices"/>,
+/// milliseconds), and the next request reads it anew. A snapshot that is merely old is read anew in the background
 /// while requests go on with it: once a second, one request would otherwise wait for the read (the
 /// p99 of ringing), and when every request re-read it at once, the reads slowed each other down
 /// until ringing stalled for seconds.
 /// Facts about one student (blocks, their own past ratings) are read per request.
 /// </summary>
-public sealed class AvailableTeachers(NpgsqlDataSource db, ICallFacts calls, TimeProvider time, ILogger<AvailableTeachers> logger) : ITeacherChanges
+public sealed class AvailableTeachers(NpgsqlDataSource db, ICallFacts calls, Notices notices, TimeProvider time, ILogger<AvailableTeachers> logger)
+    : ITeacherChanges, INoticeHandler
 {
     public static readonly TimeSpan FreshFor = TimeSpan.FromSeconds(1);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -118,12 +119,29 @@ public sealed class AvailableTeachers(NpgsqlDataSource db, ICallFacts calls, Tim
         }
     }
 
-    /// <summary>A teacher's presence or profile changed on this node: the next request reads afresh.</summary>
+    /// <summary>A teacher's presence or profile changed on this node: the next request on any node reads afresh.</summary>
     public void TeachersChanged(Guid tenantId)
     {
-        if (_snapshots.TryGetValue(tenantId, out var cached))
+        Heard(tenantId.ToString());
+        notices.Publish(Channel, tenantId.ToString());
+    }
+
+    public string Channel => "callern_teachers";
+
+    /// <summary>A teacher's presence or profile changed on some node.</summary>
+    public void Heard(string payload)
+    {
+        if (Guid.TryParse(payload, out var tenantId) && _snapshots.TryGetValue(tenantId, out var cached))
         {
             cached.Expire();
+        }
+    }
+
+    public void MayHaveMissed()
+    {
+        foreach (var snapshot in _snapshots.Values)
+        {
+            snapshot.Expire();
         }
     }
 

@@ -78,6 +78,7 @@ public static class BlockEndpoints
     /// <summary>Matching's services: blocks and the per-node snapshot of available teachers.</summary>
     public static IServiceCollection AddMatching(this IServiceCollection services) =>
         services.AddSingleton<BlockStore>().AddSingleton<AvailableTeachers>().AddSingleton<ITeacherChanges>(sp => sp.GetRequiredService<AvailableTeachers>())
+            .AddNoticeHandler<AvailableTeachers>()
             .AddSingleton<MatchingPreview>();
 
     public static IEndpointRouteBuilder MapBlocks(this IEndpointRouteBuilder app)

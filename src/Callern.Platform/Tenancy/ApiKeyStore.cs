@@ -17,14 +17,27 @@ public sealed record SigningKey(string KeyId, Guid TenantId, string Secret);
 
 /// <summary>
 /// API keys: the secret is stored protected with ASP.NET Core Data Protection (key ring outside the
-/// database), looked up by keyId for token validation and cached briefly so a revocation takes
-/// effect within <see cref="CacheFor"/>.
+/// database), looked up by keyId for token validation and cached on each node. A revocation on any
+/// node reaches every node's cache through a notice (<see cref="Notices"/>); were the notice lost
+/// (the database away), it takes effect within <see cref="CacheFor"/>.
 /// </summary>
-public sealed class ApiKeyStore(NpgsqlDataSource db, IDataProtectionProvider protection, IMemoryCache cache, TimeProvider time)
+public sealed class ApiKeyStore(NpgsqlDataSource db, IDataProtectionProvider protection, IMemoryCache cache, Notices notices, TimeProvider time)
+    : INoticeHandler
 {
     public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan CacheMissFor = TimeSpan.FromSeconds(5);
     private readonly IDataProtector _protector = protection.CreateProtector("Callern.ApiKeys.v1");
+
+    /// <summary>Changes with every revocation heard of: a key cached under another generation is read again.</summary>
+    private long _generation;
+
+    private sealed record Cached(SigningKey? Key, long Generation);
+
+    public string Channel => "callern_api_keys";
+
+    public void Heard(string payload) => Interlocked.Increment(ref _generation);
+
+    public void MayHaveMissed() => Interlocked.Increment(ref _generation);
 
     public async Task<NewApiKey> CreateAsync(Guid tenantId, NpgsqlConnection connection, NpgsqlTransaction? transaction = null)
     {
@@ -60,23 +73,26 @@ public sealed class ApiKeyStore(NpgsqlDataSource db, IDataProtectionProvider pro
         var found = await connection.ExecuteAsync(
             "UPDATE api_keys SET revoked_at = coalesce(revoked_at, @now) WHERE tenant_id = @tenantId AND key_id = @keyId",
             new { tenantId, keyId, now = time.GetUtcNow() });
-        cache.Remove(CacheKey(keyId));
+        Heard(keyId);
+        notices.Publish(Channel, keyId);
         return found == 1;
     }
 
     /// <summary>The active key with this id, or null when unknown or revoked.</summary>
     public async ValueTask<SigningKey?> FindActiveAsync(string keyId)
     {
-        if (cache.TryGetValue(CacheKey(keyId), out SigningKey? cached))
+        if (cache.TryGetValue(CacheKey(keyId), out Cached? cached) && cached!.Generation == Interlocked.Read(ref _generation))
         {
-            return cached;
+            return cached.Key;
         }
+        // Taken before reading: a revocation heard of during the read leaves this entry stale.
+        var generation = Interlocked.Read(ref _generation);
         await using var connection = await db.OpenConnectionAsync();
         var row = await connection.QuerySingleRowOrDefaultAsync<(string KeyId, Guid TenantId, string ProtectedSecret)>(
             "SELECT key_id, tenant_id, protected_secret FROM api_keys WHERE key_id = @keyId AND revoked_at IS NULL",
             new { keyId });
         var key = row.KeyId is null ? null : new SigningKey(row.KeyId, row.TenantId, _protector.Unprotect(row.ProtectedSecret));
-        cache.Set(CacheKey(keyId), key, key is null ? CacheMissFor : CacheFor);
+        cache.Set(CacheKey(keyId), new Cached(key, generation), key is null ? CacheMissFor : CacheFor);
         return key;
     }
 

@@ -1,3 +1,4 @@
+using Callern.Platform.Infrastructure;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
@@ -47,7 +48,7 @@ public static class Authentication
         services.Configure<TenancyOptions>(configuration.GetSection("Callern"));
         services.AddMemoryCache();
         services.AddHttpContextAccessor();
-        services.AddSingleton<ApiKeyStore>();
+        services.AddSingleton<ApiKeyStore>().AddNoticeHandler<ApiKeyStore>();
         services.AddAuthentication(Selector)
             .AddPolicyScheme(Selector, null, o => o.ForwardDefaultSelector = SelectScheme)
             .AddScheme<AuthenticationSchemeOptions, OperatorHandler>(OperatorScheme, null)

@@ -108,5 +108,5 @@ public static class TenancyServices
         services.AddSingleton<TenantStore>()
             .AddSingleton<SettingsStore>()
             .AddSingleton<SettingsChanges>()
-            .AddHostedService<SettingsChangeListener>();
+            .AddNoticeHandler<SettingsChanges>();
 }
