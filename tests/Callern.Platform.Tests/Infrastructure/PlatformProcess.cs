@@ -16,26 +16,22 @@ namespace Callern.Platform.Tests.Infrastructure;
 /// <see cref="Kill"/> sends SIGKILL. Its output goes to the test's output, which the runner shows
 /// when the test fails. Disposing kills it if it still runs.
 /// </summary>
-public sealed class PlatformProcess : ICallernHost, IDisposable
+public sealed class PlatformProcess : RemotePlatform, IDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
 
     private readonly Process _process;
     private readonly ITestOutputHelper _output;
     private readonly string _name;
-    private readonly string _operatorKey;
     private volatile bool _disposed;
 
     private PlatformProcess(Process process, ITestOutputHelper output, string name, Uri baseAddress, string operatorKey)
+        : base(baseAddress, operatorKey)
     {
         _process = process;
         _output = output;
         _name = name;
-        _operatorKey = operatorKey;
-        BaseAddress = baseAddress;
     }
-
-    public Uri BaseAddress { get; }
 
     /// <summary>
     /// Starts Callern.Platform.dll (copied beside this test assembly by the project reference, so it
@@ -93,25 +89,13 @@ public sealed class PlatformProcess : ICallernHost, IDisposable
         }
     }
 
-    public async Task<TestTenant> CreateTenantAsync(string name = "Test School")
+    /// <summary>SIGTERM: the graceful shutdown a deploy gives a node; returns once the process exited.</summary>
+    public void Stop()
     {
-        var created = await new CallernClient(Http(_operatorKey)).CreateTenantAsync(new CreateTenantRequest { Name = name });
-        return new TestTenant(created.Tenant.Id, created.ApiKey.KeyId, created.ApiKey.Secret);
-    }
-
-    public string Token(TestTenant tenant, string userId, string role, string? name = null) =>
-        new AccessTokenBuilder(tenant.KeyId, tenant.Secret).ForUser(userId, role, name).Build();
-
-    public CallernClient SdkAs(TestTenant tenant, string userId, string role, string? name = null) =>
-        new(Http(Token(tenant, userId, role, name)));
-
-    public HubConnection Hub(string token) => HubClient.Build(BaseAddress, token);
-
-    private HttpClient Http(string bearer)
-    {
-        var client = new HttpClient { BaseAddress = BaseAddress };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
-        return client;
+        if (Signals.kill(_process.Id, Signals.SIGTERM) != 0 || !_process.WaitForExit(TimeSpan.FromSeconds(30)))
+        {
+            throw new TimeoutException("The platform process did not exit within 30 s of SIGTERM.");
+        }
     }
 
     private async Task WaitUntilReadyAsync()
@@ -154,6 +138,14 @@ public sealed class PlatformProcess : ICallernHost, IDisposable
         {
             // The test finished while the process was still writing.
         }
+    }
+
+    private static class Signals
+    {
+        public const int SIGTERM = 15;
+
+        [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+        public static extern int kill(int pid, int signal);
     }
 
     private static int FreePort()

@@ -10,8 +10,9 @@ namespace Callern.Platform.Tests.Calls.Faults;
 /// What issue 17's fault tests share: the platform as a real process on its own database with the
 /// DEFAULT heartbeat, grace and timeout settings (a shortened setting hides the very bug a test
 /// exists for), restartable on the same port so the clients' reconnects find it, optionally
-/// reaching PostgreSQL through a <see cref="FaultProxy"/>; a connected call between two
-/// <see cref="MediaParty"/> apps; and the assertions every scenario makes about the money.
+/// reaching PostgreSQL through a <see cref="FaultProxy"/>; or several such nodes on one database
+/// with Redis and nginx in front, as <c>CALLERN_NODES=N ./run.sh</c> runs them; a connected call
+/// between two <see cref="MediaParty"/> apps; and the assertions every scenario makes about the money.
 /// </summary>
 public sealed class FaultLab(ITestOutputHelper output) : IAsyncDisposable
 {
@@ -39,14 +40,23 @@ public sealed class FaultLab(ITestOutputHelper output) : IAsyncDisposable
     private readonly List<PlatformProcess> _processes = [];
     private readonly List<IAsyncDisposable> _owned = [];
     private readonly int _port = FaultProxy.FreePortBelow32768();
+    private readonly Dictionary<int, PlatformProcess> _nodes = [];
+    private readonly List<int> _nodePorts = [];
+    private readonly string _balancerPath = Path.Combine(Path.GetTempPath(), "callern-test-nginx-" + Guid.NewGuid().ToString("N"));
+    private readonly int _redisPort = FaultProxy.FreePortBelow32768();
+    private ServerProcess? _redis;
+    private ServerProcess? _balancer;
 
     /// <summary>The proxy in front of PostgreSQL, once <see cref="StartPlatformAsync"/> was asked for one.</summary>
     public FaultProxy? DatabaseProxy { get; private set; }
 
     public PlatformProcess Platform => _processes[^1];
 
-    /// <summary>Where the platform listens, the same across restarts.</summary>
+    /// <summary>Where the platform listens, the same across restarts: the balancer's address once a cluster runs.</summary>
     public Uri BaseAddress => new($"http://127.0.0.1:{_port}/");
+
+    /// <summary>The platform as the apps and the school reach it: the last process started, or the balancer in front of the nodes.</summary>
+    public ICallernHost Host => _balancer is null ? Platform : new RemotePlatform(BaseAddress, _operatorKey);
 
     /// <summary>Starts (or restarts) the platform on the lab's port and database.</summary>
     /// <param name="databaseThroughProxy">Reach PostgreSQL through <see cref="DatabaseProxy"/>, so a test can take it away.</param>
@@ -59,7 +69,68 @@ public sealed class FaultLab(ITestOutputHelper output) : IAsyncDisposable
             DatabaseProxy ??= Own(FaultProxy.Start(direct.Port));
             connectionString = new NpgsqlConnectionStringBuilder(_database.ConnectionString) { Host = "127.0.0.1", Port = DatabaseProxy.Port }.ConnectionString;
         }
-        var environment = new Dictionary<string, string>
+        var process = await PlatformProcess.StartAsync(name, NodeEnvironment(connectionString), _operatorKey, output, _port);
+        _processes.Add(process);
+        return process;
+    }
+
+    /// <summary>
+    /// A cluster of <paramref name="nodes"/> nodes: their ports are chosen and redis-server started; nginx
+    /// (<see cref="StartBalancerAsync"/>) takes the lab's port and the nodes start one by one (<see cref="StartNodeAsync"/>).
+    /// </summary>
+    public async Task StartRedisAsync(int nodes)
+    {
+        while (_nodePorts.Count < nodes)
+        {
+            _nodePorts.Add(FaultProxy.FreePortBelow32768());
+        }
+        Log($"redis-server on {_redisPort}");
+        _redis = await ServerProcess.RedisAsync(_redisPort, output);
+    }
+
+    /// <summary>SIGKILL of Redis; <see cref="StartRedisAsync"/> brings it back on its port.</summary>
+    public void KillRedis()
+    {
+        Log("SIGKILL redis-server");
+        _redis!.Dispose();
+    }
+
+    /// <summary>nginx on the lab's port, in front of every node's port (whether that node runs yet or not).</summary>
+    public async Task StartBalancerAsync()
+    {
+        Directory.CreateDirectory(_balancerPath);
+        _balancer = await ServerProcess.BalancerAsync(_balancerPath, _port, _nodePorts, output);
+    }
+
+    /// <summary>Starts (or restarts) node <paramref name="index"/> (from 1) on its port, with the backplane.</summary>
+    public async Task<PlatformProcess> StartNodeAsync(int index)
+    {
+        var environment = NodeEnvironment(_database.ConnectionString);
+        environment["ConnectionStrings__Redis"] = $"127.0.0.1:{_redisPort}";
+        var process = await PlatformProcess.StartAsync($"node-{index}", environment, _operatorKey, output, _nodePorts[index - 1]);
+        _processes.Add(process);
+        _nodes[index] = process;
+        return process;
+    }
+
+    public PlatformProcess Node(int index) => _nodes[index];
+
+    /// <summary>SIGKILL of node <paramref name="index"/>.</summary>
+    public void KillNode(int index)
+    {
+        Log($"SIGKILL node-{index}");
+        _nodes[index].Kill();
+    }
+
+    /// <summary>SIGTERM of node <paramref name="index"/>, as a deploy stops it; returns once it exited.</summary>
+    public void StopNode(int index)
+    {
+        Log($"SIGTERM node-{index}");
+        _nodes[index].Stop();
+    }
+
+    private Dictionary<string, string> NodeEnvironment(string connectionString) =>
+        new()
         {
             ["ConnectionStrings__Callern"] = connectionString,
             ["Callern__DataProtection__KeysPath"] = _keysPath,
@@ -67,10 +138,6 @@ public sealed class FaultLab(ITestOutputHelper output) : IAsyncDisposable
             // The platform's own decisions stay in the test's output; ASP.NET Core's request lines would bury them.
             ["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning",
         };
-        var process = await PlatformProcess.StartAsync(name, environment, _operatorKey, output, _port);
-        _processes.Add(process);
-        return process;
-    }
 
     /// <summary>SIGKILL: no shutdown hook, no last write, connections left as they were.</summary>
     public void KillPlatform()
@@ -83,14 +150,15 @@ public sealed class FaultLab(ITestOutputHelper output) : IAsyncDisposable
     /// A new school with a student granted <see cref="InitialSeconds"/> and an available teacher, each an
     /// app on the SDK, in a call that both confirmed media for (CallConnected on both sides).
     /// </summary>
-    /// <param name="studentBaseUrl">Where the student's app reaches the platform (a proxy); the platform itself when null.</param>
-    public async Task<FaultCall> ConnectedCallAsync(Uri? studentBaseUrl = null)
+    /// <param name="studentBaseUrl">Where the student's app reaches the platform (a proxy, a node); <see cref="BaseAddress"/> when null.</param>
+    /// <param name="teacherBaseUrl">Where the teacher's app reaches the platform; <see cref="BaseAddress"/> when null.</param>
+    public async Task<FaultCall> ConnectedCallAsync(Uri? studentBaseUrl = null, Uri? teacherBaseUrl = null)
     {
-        var host = Platform;
+        var host = Host;
         var tenant = await host.CreateTenantAsync();
         await host.StudentWithSecondsAsync(tenant, "s", InitialSeconds);
         await host.TeacherAsync(tenant, "t");
-        var teacher = Own(await MediaParty.JoinAsync(BaseAddress, () => host.Token(tenant, "t", CallernRoles.Teacher), "t", output));
+        var teacher = Own(await MediaParty.JoinAsync(teacherBaseUrl ?? BaseAddress, () => host.Token(tenant, "t", CallernRoles.Teacher), "t", output));
         await teacher.Client.SetAvailabilityAsync(PresenceStatus.Available);
         var student = Own(await MediaParty.JoinAsync(studentBaseUrl ?? BaseAddress, () => host.Token(tenant, "s", CallernRoles.Student), "s", output));
 
@@ -143,7 +211,7 @@ public sealed class FaultLab(ITestOutputHelper output) : IAsyncDisposable
         var admin = Admin(call);
         var wallet = await admin.GetStudentWalletAsync("s");
         var charges = (await admin.ListStudentTransactionsAsync("s")).Items.Where(t => t.Kind == LedgerEntryKind.Charge).ToList();
-        var earnings = (await Platform.SdkAs(call.Tenant, "t", CallernRoles.Teacher).ListMyEarningsAsync()).Items.Where(e => e.CallId == call.CallId).ToList();
+        var earnings = (await Host.SdkAs(call.Tenant, "t", CallernRoles.Teacher).ListMyEarningsAsync()).Items.Where(e => e.CallId == call.CallId).ToList();
         Assert.Single(charges);
         Assert.Equal(call.CallId, charges[0].CallId);
         Assert.Equal((InitialSeconds - billed, 0L), (wallet.AvailableSeconds, wallet.HeldSeconds));
@@ -157,7 +225,7 @@ public sealed class FaultLab(ITestOutputHelper output) : IAsyncDisposable
         return ended;
     }
 
-    public CallernClient Admin(FaultCall call) => Platform.SdkAs(call.Tenant, "admin-1", CallernRoles.Admin);
+    public CallernClient Admin(FaultCall call) => Host.SdkAs(call.Tenant, "admin-1", CallernRoles.Admin);
 
     public void Log(string message)
     {
@@ -208,8 +276,10 @@ public sealed class FaultLab(ITestOutputHelper output) : IAsyncDisposable
         {
             process.Dispose();
         }
+        _balancer?.Dispose();
+        _redis?.Dispose();
         _database.Dispose();
-        foreach (var path in new[] { _keysPath, _filesPath }.Where(Directory.Exists))
+        foreach (var path in new[] { _keysPath, _filesPath, _balancerPath }.Where(Directory.Exists))
         {
             Directory.Delete(path, recursive: true);
         }
