@@ -27,6 +27,10 @@ public static class Backplane
             o.Configuration.ChannelPrefix = RedisChannel.Literal(prefix);
             // A node starts, and keeps serving its own connections, while Redis is away; it connects when Redis is back.
             o.Configuration.AbortOnConnectFail = false;
+            // While Redis is away a send fails at once (the hub answers `unavailable`) instead of
+            // queueing for the 5 s timeout: a connection's hub calls run one at a time, and a
+            // media confirmation must not wait behind a signal that cannot be delivered.
+            o.Configuration.BacklogPolicy = BacklogPolicy.FailFast;
         });
     }
 }

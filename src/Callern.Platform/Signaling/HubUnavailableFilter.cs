@@ -1,11 +1,13 @@
 using Callern.Platform.Infrastructure;
 using Microsoft.AspNetCore.SignalR;
+using StackExchange.Redis;
 
 namespace Callern.Platform.Signaling;
 
 /// <summary>
-/// An overloaded node (<see cref="ApiConventions.IsOverload"/>) answers a hub method with the
-/// error <c>unavailable</c>, which clients retry, instead of SignalR's unexplained server error.
+/// An overloaded node (<see cref="ApiConventions.IsOverload"/>), or one that cannot reach the
+/// backplane (<see cref="Backplane"/>) to deliver what a hub method sends, answers the method with
+/// the error <c>unavailable</c>, which clients retry, instead of SignalR's unexplained server error.
 /// </summary>
 public sealed class HubUnavailableFilter : IHubFilter
 {
@@ -18,6 +20,10 @@ public sealed class HubUnavailableFilter : IHubFilter
         catch (Exception exception) when (ApiConventions.IsOverload(exception))
         {
             throw HubErrors.Create(HubErrors.Unavailable, "The platform is busy; nothing was changed. Retry in a moment.");
+        }
+        catch (RedisException)
+        {
+            throw HubErrors.Create(HubErrors.Unavailable, "The platform's nodes cannot reach each other; what this sent to the other party may not have arrived. Retry in a moment.");
         }
     }
 }
