@@ -108,10 +108,30 @@ public sealed class MediaConfirmations(TimeProvider time)
         {
             return new PartyMedia(since, confirmed, null, Live: false);
         }
+        if (confirmed > LastReceivedAt(call.Id, userId))
+        {
+            // Another node heard from the party since its confirmations stopped arriving here (a
+            // reload or a reconnect that the balancer sent there): this node's memory of the party
+            // is stale, and must not write its lapse over the run the other node started.
+            _streams.TryRemove((call.Id, userId), out _);
+            return new PartyMedia(since, confirmed, null, Live: false);
+        }
         // A run this process saw begin, with no confirmation before it in memory (the first since a
         // restart): what came before is what the database last heard.
         var beforeRun = memory.ConfirmedBeforeRun ?? (confirmed < memory.FlowingSince ? confirmed : null);
         return memory with { ConfirmedAt = Latest(memory.ConfirmedAt, confirmed), ConfirmedBeforeRun = beforeRun };
+    }
+
+    private DateTimeOffset? LastReceivedAt(Guid callId, string userId)
+    {
+        if (!_streams.TryGetValue((callId, userId), out var stream))
+        {
+            return null;
+        }
+        lock (stream)
+        {
+            return stream.LastReceivedAt;
+        }
     }
 
     /// <summary>Whether the call was billing when this node last evaluated it.</summary>

@@ -23,7 +23,7 @@ public sealed partial class CallsHub(ConnectionTracker connections, PresenceServ
     public override async Task OnConnectedAsync()
     {
         var caller = CurrentCaller;
-        await connections.OpenAsync(Context.ConnectionId, caller);
+        await connections.OpenAsync(Context, caller);
         await Groups.AddToGroupAsync(Context.ConnectionId, HubGroups.User(caller.TenantId, caller.UserId));
         if (caller.Role == Roles.Admin)
         {

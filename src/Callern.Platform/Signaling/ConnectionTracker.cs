@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Callern.Platform.Tenancy;
+using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -7,21 +8,35 @@ namespace Callern.Platform.Signaling;
 
 /// <summary>
 /// This node's live hub connections: a row per connection in PostgreSQL (presence and billing read
-/// it from any node) and, in memory, the ids whose last_seen_at this node refreshes.
+/// it from any node) and, in memory, the connections whose last_seen_at this node refreshes.
 /// </summary>
 public sealed class ConnectionTracker(PresenceStore store, SettingsStore settings, TimeProvider time)
 {
-    private readonly ConcurrentDictionary<string, byte> _live = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, HubCallerContext> _live = new(StringComparer.Ordinal);
 
     /// <summary>Identifies this process's rows, for operators reading hub_connections.</summary>
     public Guid NodeId { get; } = Guid.CreateVersion7();
 
     public ICollection<string> LiveConnectionIds => _live.Keys;
 
-    public async Task OpenAsync(string connectionId, Caller caller)
+    public async Task OpenAsync(HubCallerContext connection, Caller caller)
     {
-        await store.OpenConnectionAsync(connectionId, caller.TenantId, caller.UserId, caller.Role, NodeId, time.GetUtcNow());
-        _live[connectionId] = 0;
+        await store.OpenConnectionAsync(connection.ConnectionId, caller.TenantId, caller.UserId, caller.Role, NodeId, time.GetUtcNow());
+        _live[connection.ConnectionId] = connection;
+    }
+
+    /// <summary>
+    /// The node is stopping (a deploy, a scale-down): every connection ends now, while the node's
+    /// services still run to record it, and its client reconnects through the balancer to another
+    /// node. Left open, a connection that may resume (stateful reconnect) would hold the shutdown
+    /// for its whole timeout while its client confirmed media to a node that no longer records it.
+    /// </summary>
+    public void EndAll()
+    {
+        foreach (var connection in _live.Values)
+        {
+            connection.Abort();
+        }
     }
 
     public async Task CloseAsync(string connectionId, Caller caller)

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Callern.Platform.Infrastructure;
 using Callern.Platform.Tenancy;
+using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
@@ -53,7 +54,13 @@ public static class SignalingEndpoints
             o.CloseOnAuthenticationExpiration = true;
             // A WebSocket that drops briefly resumes the same connection, with no lost messages.
             o.AllowStatefulReconnects = true;
+            // WebSockets only. A Server-Sent Events or long-polling connection is a series of
+            // requests, each of which a balancer may send to another node than the one holding
+            // the connection; and a node that shuts down waits for open long polls to end.
+            o.Transports = HttpTransportType.WebSockets;
         });
+        app.ServiceProvider.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(
+            () => app.ServiceProvider.GetRequiredService<ConnectionTracker>().EndAll());
 
         var me = app.MapGroup("/v1/me/availability").WithTags("Presence").RequireAuthorization(Policies.Teacher);
         me.MapPut("/", SetAvailability).WithName("SetMyAvailability")

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
@@ -39,7 +40,9 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
         _connection = new HubConnectionBuilder()
             .WithUrl(new Uri(options.BaseUrl.ToString().TrimEnd('/') + "/hubs/calls"), o =>
             {
-                o.AccessTokenProvider = async () => await options.AccessTokenProvider(CancellationToken.None);
+                // The platform's only transport (docs/realtime.md): no fallback attempts when a socket fails.
+                o.Transports = HttpTransportType.WebSockets;
+                o.AccessTokenProvider = new ConnectionToken(options.AccessTokenProvider).GetAsync;
                 options.ConfigureConnection?.Invoke(o);
             })
             .WithAutomaticReconnect(_backoff)

@@ -1,4 +1,4 @@
-import { type HubConnection, HubConnectionBuilder, HubConnectionState, LogLevel } from "@microsoft/signalr";
+import { type HubConnection, HubConnectionBuilder, HubConnectionState, HttpTransportType, LogLevel } from "@microsoft/signalr";
 import {
   type Call,
   type CallAcceptedEvent,
@@ -113,7 +113,8 @@ export class CallernRealtime {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.delays = options.reconnectDelaysMs?.length ? options.reconnectDelaysMs : defaultReconnectDelaysMs;
     this.connection = new HubConnectionBuilder()
-      .withUrl(`${this.baseUrl}/hubs/calls`, { accessTokenFactory: () => this.token })
+      // The platform's only transport (docs/realtime.md): no fallback attempts when a socket fails.
+      .withUrl(`${this.baseUrl}/hubs/calls`, { accessTokenFactory: () => this.token, transport: HttpTransportType.WebSockets })
       // Failures reach the app as rejected promises and connectionStateChanged events.
       .configureLogging(LogLevel.None)
       // Signals sent while a WebSocket reconnects arrive once, in order, instead of being lost.

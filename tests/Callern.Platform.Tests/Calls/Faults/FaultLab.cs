@@ -152,17 +152,24 @@ public sealed class FaultLab(ITestOutputHelper output) : IAsyncDisposable
     /// </summary>
     /// <param name="studentBaseUrl">Where the student's app reaches the platform (a proxy, a node); <see cref="BaseAddress"/> when null.</param>
     /// <param name="teacherBaseUrl">Where the teacher's app reaches the platform; <see cref="BaseAddress"/> when null.</param>
-    public async Task<FaultCall> ConnectedCallAsync(Uri? studentBaseUrl = null, Uri? teacherBaseUrl = null)
+    public async Task<FaultCall> ConnectedCallAsync(Uri? studentBaseUrl = null, Uri? teacherBaseUrl = null) =>
+        await ConnectedCallAsync(await Host.CreateTenantAsync(), "s", "t", studentBaseUrl, teacherBaseUrl);
+
+    /// <summary>
+    /// New student <paramref name="studentId"/> of the school, granted <see cref="InitialSeconds"/>, and new
+    /// teacher <paramref name="teacherId"/>, each an app on the SDK, in a call (the student asks for that
+    /// teacher) that both confirmed media for.
+    /// </summary>
+    public async Task<FaultCall> ConnectedCallAsync(TestTenant tenant, string studentId, string teacherId, Uri? studentBaseUrl = null, Uri? teacherBaseUrl = null)
     {
         var host = Host;
-        var tenant = await host.CreateTenantAsync();
-        await host.StudentWithSecondsAsync(tenant, "s", InitialSeconds);
-        await host.TeacherAsync(tenant, "t");
-        var teacher = Own(await MediaParty.JoinAsync(teacherBaseUrl ?? BaseAddress, () => host.Token(tenant, "t", CallernRoles.Teacher), "t", output));
+        await host.StudentWithSecondsAsync(tenant, studentId, InitialSeconds);
+        await host.TeacherAsync(tenant, teacherId);
+        var teacher = Own(await MediaParty.JoinAsync(teacherBaseUrl ?? BaseAddress, () => host.Token(tenant, teacherId, CallernRoles.Teacher), teacherId, output));
         await teacher.Client.SetAvailabilityAsync(PresenceStatus.Available);
-        var student = Own(await MediaParty.JoinAsync(studentBaseUrl ?? BaseAddress, () => host.Token(tenant, "s", CallernRoles.Student), "s", output));
+        var student = Own(await MediaParty.JoinAsync(studentBaseUrl ?? BaseAddress, () => host.Token(tenant, studentId, CallernRoles.Student), studentId, output));
 
-        var call = await student.Client.RequestCallAsync(new CallRequest { Language = "en", Level = "B1" });
+        var call = await student.Client.RequestCallAsync(new CallRequest { Language = "en", Level = "B1", PreferredTeachers = [teacherId] });
         var offer = await teacher.Incoming.WaitAsync(TimeSpan.FromSeconds(10));
         await teacher.Client.AcceptOfferAsync(offer.OfferId);
         // Two confirmations apart on each side show media growing: about 2-4 s after accept.
@@ -209,9 +216,9 @@ public sealed class FaultLab(ITestOutputHelper output) : IAsyncDisposable
         WriteSummary(scenario, billed, confirmed, over, ended);
 
         var admin = Admin(call);
-        var wallet = await admin.GetStudentWalletAsync("s");
-        var charges = (await admin.ListStudentTransactionsAsync("s")).Items.Where(t => t.Kind == LedgerEntryKind.Charge).ToList();
-        var earnings = (await Host.SdkAs(call.Tenant, "t", CallernRoles.Teacher).ListMyEarningsAsync()).Items.Where(e => e.CallId == call.CallId).ToList();
+        var wallet = await admin.GetStudentWalletAsync(call.Student.UserId);
+        var charges = (await admin.ListStudentTransactionsAsync(call.Student.UserId)).Items.Where(t => t.Kind == LedgerEntryKind.Charge).ToList();
+        var earnings = (await Host.SdkAs(call.Tenant, call.Teacher.UserId, CallernRoles.Teacher).ListMyEarningsAsync()).Items.Where(e => e.CallId == call.CallId).ToList();
         Assert.Single(charges);
         Assert.Equal(call.CallId, charges[0].CallId);
         Assert.Equal((InitialSeconds - billed, 0L), (wallet.AvailableSeconds, wallet.HeldSeconds));
@@ -251,7 +258,10 @@ public sealed class FaultLab(ITestOutputHelper output) : IAsyncDisposable
     /// <summary>Disposed with the lab (a proxy first: cut, so no client waits on a silent one).</summary>
     public T Own<T>(T disposable) where T : IAsyncDisposable
     {
-        _owned.Add(disposable);
+        lock (_owned)
+        {
+            _owned.Add(disposable);
+        }
         return disposable;
     }
 
