@@ -27,7 +27,7 @@ shift 2
 servers=""
 for port in "$@"; do
   # A node that fails once (a refused connect) is left out for 2 s, then tried again.
-  servers+="    server 127.0.0.1:$port max_fails=1 fail_timeout=2s;"$'\n'
+  servers+="        server 127.0.0.1:$port max_fails=1 fail_timeout=2s;"$'\n'
 done
 
 cat >"$dir/nginx.conf" <<CONF
