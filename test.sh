@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup.sh
 callern_require_tools
+# Several nodes behind nginx sharing a Redis: the C# multi-node tests and the sample lesson below.
+callern_apt_install redis-server nginx
 
 RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/callern-test.XXXXXX")
 chmod 755 "$RUN_DIR" # the cluster runs as the postgres user
@@ -64,11 +66,13 @@ CALLERN_DB="$SERVER_DB" tests/scripts/run-twice.sh
 tests/scripts/sdk-packages.sh
 
 # The sample school (./run.sh with its samples) through two real Chromium processes: a whole
-# lesson from purchase to rating, media relayed by the throwaway coturn (samples/e2e).
+# lesson from purchase to rating, media relayed by the throwaway coturn (samples/e2e). Two
+# platform nodes behind nginx, so the lesson's requests and hub connections land on both and its
+# events cross between them through Redis. The port and the two after it: nginx, then the nodes.
 callern_create_database "$SERVER_DB" callern_samples_tests
 SAMPLES_PORT=$(callern_free_port)
-CALLERN_SAMPLES=1 CALLERN_SAMPLES_PORT=$SAMPLES_PORT \
-  callern_run_platform "$RUN_DIR/samples" "$(callern_free_port)" "$SERVER_DB;Database=callern_samples_tests"
+CALLERN_NODES=2 CALLERN_REDIS_PORT=$(callern_free_port) CALLERN_SAMPLES=1 CALLERN_SAMPLES_PORT=$SAMPLES_PORT \
+  callern_run_platform "$RUN_DIR/samples" "$(callern_free_port 10000 19999 3)" "$SERVER_DB;Database=callern_samples_tests"
 (cd samples && CALLERN_E2E_SCHOOL_URL="http://127.0.0.1:$SAMPLES_PORT" npm run test:e2e)
 kill -TERM "$PLATFORM_PID" && wait "$PLATFORM_PID" || true
 PLATFORM_PID=""

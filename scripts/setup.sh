@@ -141,6 +141,33 @@ callern_wait_http() {
   callern_die "$name did not answer $url"
 }
 
+# callern_redis_start <dir> <port>: a Redis on 127.0.0.1:<port> in the background, for the SignalR
+# backplane of several nodes: pub/sub only, so nothing is saved. Waits up to 10 s until this very
+# process answers (not another Redis already on the port). Sets REDIS_PID; logs to <dir>/redis.log.
+REDIS_PID=""
+callern_redis_start() {
+  local dir=$1 port=$2 _
+  mkdir -p "$dir"
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --dir "$dir" \
+    </dev/null >"$dir/redis.log" 2>&1 &
+  REDIS_PID=$!
+  for _ in $(seq 1 100); do
+    redis-cli -p "$port" info server 2>/dev/null | grep -q "^process_id:$REDIS_PID\b" && return 0
+    kill -0 "$REDIS_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  tail -20 "$dir/redis.log" >&2
+  callern_die "Redis did not start on 127.0.0.1:$port"
+}
+
+# Stops the Redis callern_redis_start started, if any.
+callern_redis_stop() {
+  [[ -n $REDIS_PID ]] || return 0
+  kill "$REDIS_PID" 2>/dev/null || true
+  wait "$REDIS_PID" 2>/dev/null || true
+  REDIS_PID=""
+}
+
 # callern_create_database <server connection string> <name>
 callern_create_database() {
   local port
