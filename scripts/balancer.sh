@@ -5,8 +5,9 @@
 #
 # Writes <dir>/nginx.conf (pid, logs and temp folders all under <dir>) and execs nginx, so the
 # pid the caller started is nginx's own and its only process: TERM stops it, KILL too.
-# Listens on 127.0.0.1:<listen-port> and spreads REST requests and hub WebSockets over the nodes
-# on 127.0.0.1:<node-port>... round robin, without sticky sessions. A node that refuses a
+# Listens on 127.0.0.1:<listen-port> and spreads REST requests over the nodes on
+# 127.0.0.1:<node-port>... round robin; hub connections by a hash of their access token, so that a
+# connection's negotiate request and its WebSocket reach the same node. A node that refuses a
 # connection is skipped for 2 s and the request goes to the next one. Every response names the
 # node that answered in its X-Callern-Node header. Logs: <dir>/error.log, <dir>/access.log.
 set -euo pipefail
@@ -65,7 +66,22 @@ http {
         ''      close;
     }
 
+    # A hub connection is a negotiate request, then a WebSocket (or a resumed one, after a drop)
+    # that only the node that negotiated it knows. Both carry the same access token: the
+    # negotiate in its Authorization header, a browser's WebSocket as ?access_token=. Hashing
+    # on it keeps them on one node with no session state here; a node that is down is skipped,
+    # and its clients' next negotiate goes to another.
+    map "\$http_authorization|\$arg_access_token" \$hub_affinity {
+        "~^(?<header>[^|]+)\\|"   \$header;
+        "~^\\|(?<query>.+)\$"     "Bearer \$query";
+        default                  \$request_id;
+    }
+
     upstream callern_nodes {
+$servers    }
+
+    upstream callern_hubs {
+        hash \$hub_affinity consistent;
 $servers    }
 
     server {
@@ -75,32 +91,42 @@ $servers    }
         # 64 KiB of multipart framing. The platform answers a larger one itself, with problem details.
         client_max_body_size 101m;
 
+        location /hubs/ {
+            proxy_pass http://callern_hubs;
+            include "$dir/proxy.conf";
+        }
+
         location / {
             proxy_pass http://callern_nodes;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade \$http_upgrade;
-            proxy_set_header Connection \$connection_upgrade;
-            proxy_set_header Host \$http_host;
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto \$scheme;
-
-            # A connect refused by a dead node is retried on the next node, POST too: nothing
-            # was sent. A request that reached a node is never sent twice (no non_idempotent).
-            proxy_next_upstream error timeout;
-            # Nodes are on loopback: a connect that takes seconds will not succeed.
-            proxy_connect_timeout 5s;
-            # A hub WebSocket is quiet between pings and lives as long as a lesson.
-            proxy_read_timeout 1h;
-            proxy_send_timeout 1h;
-            # Responses and uploads stream through as they come instead of being spooled to disk.
-            proxy_buffering off;
-            proxy_request_buffering off;
-
-            # Which node answered (after a retry, every node tried).
-            add_header X-Callern-Node \$upstream_addr always;
+            include "$dir/proxy.conf";
         }
     }
 }
+CONF
+
+# What both locations do with a request they pass on.
+cat >"$dir/proxy.conf" <<CONF
+    proxy_http_version 1.1;
+    proxy_set_header Upgrade \$http_upgrade;
+    proxy_set_header Connection \$connection_upgrade;
+    proxy_set_header Host \$http_host;
+    proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    proxy_set_header X-Forwarded-Proto \$scheme;
+
+    # A connect refused by a dead node is retried on the next node, POST too: nothing
+    # was sent. A request that reached a node is never sent twice (no non_idempotent).
+    proxy_next_upstream error timeout;
+    # Nodes are on loopback: a connect that takes seconds will not succeed.
+    proxy_connect_timeout 5s;
+    # A hub WebSocket is quiet between pings and lives as long as a lesson.
+    proxy_read_timeout 1h;
+    proxy_send_timeout 1h;
+    # Responses and uploads stream through as they come instead of being spooled to disk.
+    proxy_buffering off;
+    proxy_request_buffering off;
+
+    # Which node answered (after a retry, every node tried).
+    add_header X-Callern-Node \$upstream_addr always;
 CONF
 
 # worker_rlimit_nofile applies to worker processes only; with master_process off the one process
