@@ -1,5 +1,5 @@
-using Dapper;
 using System.Threading.Channels;
+using Dapper;
 using Npgsql;
 
 namespace Callern.Platform.Infrastructure;
