@@ -126,17 +126,9 @@ public sealed class PlatformProcess : RemotePlatform, IDisposable
 
     private void Echo(string? line)
     {
-        if (line is null || _disposed)
+        if (line is not null && !_disposed)
         {
-            return;
-        }
-        try
-        {
-            _output.WriteLine($"[{_name}] {line}");
-        }
-        catch (InvalidOperationException)
-        {
-            // The test finished while the process was still writing.
+            _output.TryWriteLine($"[{_name}] {line}");
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Callern.Platform.Tests.Calls;
+using Callern.Platform.Tests.Classroom;
 using Callern.Platform.Tests.Calls.Faults;
 using Callern.Sdk;
 using Callern.Sdk.Realtime;
@@ -11,7 +12,7 @@ namespace Callern.Platform.Tests.ScaleOut;
 /// Issue 19: two nodes on one database and one Redis. The student's app is connected to node 1, the
 /// teacher's and the admin's to node 2, so every event of a lesson is sent on one node and must
 /// reach a user on the other through the backplane: presence, ringing, accept, signals, media state,
-/// chat, whiteboard, the call's timer, the end. Default settings, the real clock, the SDK's client.
+/// chat, whiteboard, a shared file, the call's timer, the end. Default settings, the real clock, the SDK's client.
 /// </summary>
 public sealed class CrossNodeTests(ITestOutputHelper output) : IAsyncLifetime
 {
@@ -81,6 +82,13 @@ public sealed class CrossNodeTests(ITestOutputHelper output) : IAsyncLifetime
         });
         var operation = await stroke.WaitAsync(Within);
         Assert.Equal(("s", "stroke"), (operation.AuthorId, operation.Kind));
+        var shared = Next<CallFile>(h => student.Client.FileShared += h);
+        using (var pdf = new MemoryStream(ClassroomKit.Pdf()))
+        {
+            await nodeB.SdkAs(tenant, "t", CallernRoles.Teacher).UploadCallFileAsync(call.Id, new FileParameter(pdf, "lesson.pdf", "application/pdf"));
+        }
+        var file = await shared.WaitAsync(Within);
+        Assert.Equal(("t", "lesson.pdf"), (file.UploaderId, file.FileName));
 
         // Ended by the teacher on node B: the student on node A hears it, with the charge.
         await Task.Delay(TimeSpan.FromSeconds(12));

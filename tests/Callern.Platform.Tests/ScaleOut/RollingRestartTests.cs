@@ -51,8 +51,8 @@ public sealed class RollingRestartTests(ITestOutputHelper output) : IAsyncLifeti
         {
             _lab.StopNode(node);
             var stoppedAt = DateTimeOffset.UtcNow;
-            await Polling.EventuallyAsync(() => Task.FromResult(calls.All(c => BillingSince(c, stoppedAt))), done => done, TimeSpan.FromSeconds(60));
-            Assert.All(calls, c => Assert.True(BillingSince(c, stoppedAt), $"call {c.CallId} bills again after node {node} stopped"));
+            await Polling.EventuallyAsync(() => Task.FromResult(calls.All(c => c.BillingSince(stoppedAt))), done => done, TimeSpan.FromSeconds(60));
+            Assert.All(calls, c => Assert.True(c.BillingSince(stoppedAt), $"call {c.CallId} bills again after node {node} stopped"));
             _lab.Log($"every call billing again {(DateTimeOffset.UtcNow - stoppedAt).TotalSeconds:F1} s after node {node} stopped");
             await _lab.StartNodeAsync(node);
             // The balancer tries a node again 2 s after it refused a connection.
@@ -68,8 +68,6 @@ public sealed class RollingRestartTests(ITestOutputHelper output) : IAsyncLifeti
         }
     }
 
-    private static bool BillingSince(FaultCall call, DateTimeOffset since) =>
-        new[] { call.Student, call.Teacher }.All(p => p.Reports.Any(r => r.SampledAt > since && r.Result is { Billing: true }));
 
     public Task InitializeAsync() => Task.CompletedTask;
 

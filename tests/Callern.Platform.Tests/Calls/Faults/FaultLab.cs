@@ -234,17 +234,7 @@ public sealed class FaultLab(ITestOutputHelper output) : IAsyncDisposable
 
     public CallernClient Admin(FaultCall call) => Host.SdkAs(call.Tenant, "admin-1", CallernRoles.Admin);
 
-    public void Log(string message)
-    {
-        try
-        {
-            output.WriteLine($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} [test] {message}");
-        }
-        catch (InvalidOperationException)
-        {
-            // The test is over.
-        }
-    }
+    public void Log(string message) => output.TryWriteLine($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} [test] {message}");
 
     /// <summary>CALLERN_TEST_OVERBILLING_LOG names a file to collect every scenario's line, for quoting.</summary>
     private static void WriteSummary(string scenario, long billed, TimeSpan confirmed, double over, Call ended)
@@ -301,4 +291,8 @@ public sealed record FaultCall(TestTenant Tenant, Guid CallId, MediaParty Studen
 {
     /// <summary>The last moment both clients confirmed media, by their own record.</summary>
     public DateTimeOffset? LastTwoWay => ConfirmedMedia.LastTwoWay(Student.Reports, Teacher.Reports);
+
+    /// <summary>Whether the platform answered each app's confirmation of media sampled after <paramref name="since"/> with billing on.</summary>
+    public bool BillingSince(DateTimeOffset since) =>
+        new[] { Student, Teacher }.All(p => p.Reports.Any(r => r.SampledAt > since && r.Result is { Billing: true }));
 }

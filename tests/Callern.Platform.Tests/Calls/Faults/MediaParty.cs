@@ -1,3 +1,4 @@
+using Callern.Platform.Tests.Infrastructure;
 using Callern.Sdk;
 using Callern.Sdk.Realtime;
 using Xunit.Abstractions;
@@ -249,17 +250,7 @@ public sealed class MediaParty : IAsyncDisposable
         return Task.CompletedTask;
     }
 
-    private void Log(string message)
-    {
-        try
-        {
-            _output.WriteLine($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} [{UserId}] {message}");
-        }
-        catch (InvalidOperationException)
-        {
-            // The test is over.
-        }
-    }
+    private void Log(string message) => _output.TryWriteLine($"{DateTimeOffset.UtcNow:HH:mm:ss.fff} [{UserId}] {message}");
 
     public async ValueTask DisposeAsync()
     {

@@ -28,8 +28,8 @@ public sealed class PlatformKillTests(ITestOutputHelper output) : IAsyncLifetime
         await _lab.StartPlatformAsync("second");
         _lab.Log($"restarted {(DateTimeOffset.UtcNow - killedAt).TotalSeconds:F1} s after the kill");
         // The SDK's backoff (0, 1, 2, 5 s, …) finds the new process; LiveCall → RejoinCall; confirmations bill again.
-        await Polling.EventuallyAsync(() => Task.FromResult(BillingAgainSince(call, killedAt)), done => done, TimeSpan.FromSeconds(30));
-        Assert.True(BillingAgainSince(call, killedAt), "both apps confirm media to the new process and it bills again");
+        await Polling.EventuallyAsync(() => Task.FromResult(call.BillingSince(killedAt)), done => done, TimeSpan.FromSeconds(30));
+        Assert.True(call.BillingSince(killedAt), "both apps confirm media to the new process and it bills again");
         await Task.Delay(TimeSpan.FromSeconds(8));
 
         await call.Student.Client.EndCallAsync(call.CallId);
@@ -39,8 +39,6 @@ public sealed class PlatformKillTests(ITestOutputHelper output) : IAsyncLifetime
         await _lab.AssertHonestBillingAsync("SIGKILL, restart at once, clients reconnect", call, ended, FaultLab.UnwrittenAtKill);
     }
 
-    private static bool BillingAgainSince(FaultCall call, DateTimeOffset since) =>
-        new[] { call.Student, call.Teacher }.All(p => p.Reports.Any(r => r.SampledAt > since && r.Result is { Billing: true }));
 
     public Task InitializeAsync() => Task.CompletedTask;
 
