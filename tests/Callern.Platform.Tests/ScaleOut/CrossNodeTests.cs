@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Callern.Platform.Tests.Calls;
-using Callern.Platform.Tests.Classroom;
 using Callern.Platform.Tests.Calls.Faults;
+using Callern.Platform.Tests.Classroom;
 using Callern.Sdk;
 using Callern.Sdk.Realtime;
 using Xunit.Abstractions;
