@@ -13,6 +13,7 @@ namespace Callern.Platform.Signaling;
 public sealed class ConnectionTracker(PresenceStore store, SettingsStore settings, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, HubCallerContext> _live = new(StringComparer.Ordinal);
+    private volatile bool _stopping;
 
     /// <summary>Identifies this process's rows, for operators reading hub_connections.</summary>
     public Guid NodeId { get; } = Guid.CreateVersion7();
@@ -21,8 +22,17 @@ public sealed class ConnectionTracker(PresenceStore store, SettingsStore setting
 
     public async Task OpenAsync(HubCallerContext connection, Caller caller)
     {
+        if (_stopping)
+        {
+            throw HubErrors.Create(HubErrors.Unavailable, "This node is stopping; connect again (the balancer sends you to another node).");
+        }
         await store.OpenConnectionAsync(connection.ConnectionId, caller.TenantId, caller.UserId, caller.Role, NodeId, time.GetUtcNow());
         _live[connection.ConnectionId] = connection;
+        if (_stopping)
+        {
+            // EndAll ran meanwhile, without this one.
+            connection.Abort();
+        }
     }
 
     /// <summary>
@@ -33,6 +43,8 @@ public sealed class ConnectionTracker(PresenceStore store, SettingsStore setting
     /// </summary>
     public void EndAll()
     {
+        // Until the node stops listening, clients that reconnect at once may still reach it: they are refused.
+        _stopping = true;
         foreach (var connection in _live.Values)
         {
             connection.Abort();

@@ -26,8 +26,7 @@ public sealed class CallernRealtimeOptions
     /// Returns a current access token (signed by the school's backend, for example with
     /// <see cref="AccessTokenBuilder"/>). Called when the connection authenticates, on the first
     /// connect and every reconnect, so an expired token is replaced without recreating the client
-    /// (a token fetched in the last 5 s is presented again: a connection's negotiate and WebSocket
-    /// carry the same one).
+    /// (each token serves one connect: its negotiate request and its WebSocket carry the same one).
     /// </summary>
     public required Func<CancellationToken, ValueTask<string>> AccessTokenProvider { get; init; }
 

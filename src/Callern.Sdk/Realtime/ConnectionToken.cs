@@ -6,8 +6,8 @@ namespace Callern.Sdk.Realtime;
 /// The access token a connection attempt presents. SignalR asks for it twice in a row, for the
 /// negotiate request and for the WebSocket it opens; both must carry the same token, because a
 /// balancer in front of several nodes keeps the two on one node by hashing it (docs/deployment.md).
-/// So a token fetched moments ago is presented again; after <see cref="ReuseFor"/> the next attempt
-/// (a reconnect) asks the provider for a fresh one.
+/// So a token is presented twice, within <see cref="ReuseFor"/>; any other request (the next
+/// connect, a reconnect) asks the provider for a fresh one.
 /// </summary>
 internal sealed class ConnectionToken(Func<CancellationToken, ValueTask<string>> provider)
 {
@@ -22,11 +22,14 @@ internal sealed class ConnectionToken(Func<CancellationToken, ValueTask<string>>
         await _fetching.WaitAsync();
         try
         {
-            if (_token is null || Stopwatch.GetElapsedTime(_fetchedAt) >= ReuseFor)
+            if (_token is { } fetched && Stopwatch.GetElapsedTime(_fetchedAt) < ReuseFor)
             {
-                _token = await provider(CancellationToken.None);
-                _fetchedAt = Stopwatch.GetTimestamp();
+                // The second request of this connect: the same token, and the next one fetches afresh.
+                _token = null;
+                return fetched;
             }
+            _token = await provider(CancellationToken.None);
+            _fetchedAt = Stopwatch.GetTimestamp();
             return _token;
         }
         finally

@@ -18,7 +18,8 @@ namespace Callern.Platform.Tests.Infrastructure;
 /// </summary>
 public sealed class PlatformProcess : RemotePlatform, IDisposable
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
+    // A start takes seconds; on a loaded machine (the whole suite, several nodes at once) far more.
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
     private readonly Process _process;
     private readonly ITestOutputHelper _output;
