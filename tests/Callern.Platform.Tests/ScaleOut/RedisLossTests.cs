@@ -10,8 +10,9 @@ namespace Callern.Platform.Tests.ScaleOut;
 /// Issue 19: Redis (the backplane) is killed for 10 s in the middle of a lesson whose parties are
 /// on different nodes, then started again on its port. What docs/deployment.md says must hold:
 /// each party's media confirmations go to its own node and the database, so the call keeps
-/// billing what both confirm; events between the nodes pause; the nodes reconnect to Redis by
-/// themselves and the lesson's events cross again; one charge, within the bound.
+/// billing what both confirm; a hub call that sends an event answers `unavailable`; a new
+/// connection is still accepted; the nodes reconnect to Redis by themselves and the lesson's
+/// events cross again; one charge, within the bound.
 /// </summary>
 public sealed class RedisLossTests(ITestOutputHelper output) : IAsyncLifetime
 {
@@ -36,6 +37,13 @@ public sealed class RedisLossTests(ITestOutputHelper output) : IAsyncLifetime
             call.Student.Client.SendSignalAsync(call.CallId, new SignalMessage { Type = "candidate", Payload = "v=0 during the outage" }));
         _lab.Log($"a signal during the outage: {refused.Code} after {(DateTimeOffset.UtcNow - killedAt).TotalSeconds:F1} s: {refused.Message}");
         Assert.Equal("unavailable", refused.Code);
+        // The nodes keep serving: a new connection is accepted meanwhile.
+        var admin = _lab.Own(new CallernRealtimeClient(new CallernRealtimeOptions
+        {
+            BaseUrl = nodeA.BaseAddress,
+            AccessTokenProvider = _ => ValueTask.FromResult(nodeA.Token(call.Tenant, "admin-1", CallernRoles.Admin)),
+        }));
+        await admin.StartAsync().WaitAsync(TimeSpan.FromSeconds(5));
         await Task.Delay(killedAt + Outage - DateTimeOffset.UtcNow);
         await _lab.StartRedisAsync(nodes: 2);
         var backAt = DateTimeOffset.UtcNow;
