@@ -11,6 +11,7 @@ namespace Callern.Platform.Tests.ScaleOut;
 /// stopped node reconnect through the balancer to the other one and rejoin. No call is dropped,
 /// and each is settled once, within the bound of the media its apps confirmed.
 /// </summary>
+[Collection(nameof(RunsAlone))]
 public sealed class RollingRestartTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int Calls = 100;
