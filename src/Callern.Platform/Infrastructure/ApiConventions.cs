@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using StackExchange.Redis;
 
 namespace Callern.Platform.Infrastructure;
 
@@ -103,6 +104,7 @@ public static class ApiConventions
     {
         BadHttpRequestException bad => bad.StatusCode,
         _ when IsOverload(exception) => StatusCodes.Status503ServiceUnavailable,
+        RedisException => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status500InternalServerError,
     };
 
@@ -135,6 +137,17 @@ public static class ApiConventions
             {
                 HttpContext = http,
                 ProblemDetails = { Status = 503, Title = "The platform is busy; nothing was changed. Retry in a moment." },
+            });
+            return;
+        }
+        if (exception is RedisException)
+        {
+            // The change may be made; telling the other nodes' users of it is what failed (docs/deployment.md, "When Redis is away").
+            http.Response.Headers.RetryAfter = "1";
+            await problems.WriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = http,
+                ProblemDetails = { Status = 503, Title = "The platform's nodes cannot reach each other; the other party may not have been told. Retry in a moment." },
             });
             return;
         }

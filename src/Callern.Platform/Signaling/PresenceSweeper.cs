@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Npgsql;
+using StackExchange.Redis;
 
 namespace Callern.Platform.Signaling;
 
@@ -23,8 +24,9 @@ public sealed class PresenceSweeper(
             {
                 await SweepAsync();
             }
-            catch (NpgsqlException exception)
+            catch (Exception exception) when (exception is NpgsqlException or RedisException)
             {
+                // The database, or the backplane that tells the admins, was away: a crash here would stop the node.
                 logger.LogWarning(exception, "Presence sweep failed; retrying on the next tick");
             }
         }

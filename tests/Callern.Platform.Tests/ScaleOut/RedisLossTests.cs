@@ -37,6 +37,10 @@ public sealed class RedisLossTests(ITestOutputHelper output) : IAsyncLifetime
             call.Student.Client.SendSignalAsync(call.CallId, new SignalMessage { Type = "candidate", Payload = "v=0 during the outage" }));
         _lab.Log($"a signal during the outage: {refused.Code} after {(DateTimeOffset.UtcNow - killedAt).TotalSeconds:F1} s: {refused.Message}");
         Assert.Equal("unavailable", refused.Code);
+        // A REST change whose push cannot go out answers 503, never a server error.
+        var presence = await Assert.ThrowsAsync<CallernApiException>(() =>
+            nodeB.SdkAs(call.Tenant, "t", CallernRoles.Teacher).SetMyAvailabilityAsync(new SetAvailabilityRequest { Status = PresenceStatus.Available }));
+        Assert.Equal(503, presence.StatusCode);
         // The nodes keep serving: a new connection is accepted meanwhile.
         var admin = _lab.Own(new CallernRealtimeClient(new CallernRealtimeOptions
         {
