@@ -54,3 +54,66 @@ print(" ".join(f"{k}={v}" for k, v in settings.items() if k.startswith("System.G
     echo "kernel: DAMON memory monitor on (its bursts add to the tails below)"
   fi
 }
+
+# bench_start_nodes <N>: N platform nodes behind nginx with the Redis backplane, started by
+# ./run.sh itself (CALLERN_NODES=N: node 1 migrates and seeds, then the others; one shared key
+# ring, operator key and database), on the throwaway PostgreSQL, with the settings of
+# bench_start_platform (Production, rate limits raised, warnings only). TURN is named, not started:
+# no call here reaches it. Sets RUN_DIR, PORT (the balancer), NODE_URLS (comma-separated),
+# NODE_PIDS, REDIS_PID and BALANCER_PID (comma-separated pids for the bench's --pid); stops
+# everything on exit.
+bench_start_nodes() {
+  local nodes=$1
+  RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/callern-bench.XXXXXX")
+  chmod 755 "$RUN_DIR"
+  PG_PORT=$(callern_free_port)
+  # The balancer's port and the N after it (the nodes').
+  PORT=$(callern_free_port 10000 19999 "$((nodes + 1))")
+  local redis_port
+  redis_port=$(callern_free_port)
+  PLATFORM_PID=""
+  cleanup() {
+    local status=$?
+    if ((status != 0)) && [[ -d $RUN_DIR/state ]]; then
+      echo "the nodes' first errors (logs in $RUN_DIR/state, kept):" >&2
+      grep -m3 -A8 -E '^fail:|"LogLevel":"(Error|Critical)"' "$RUN_DIR"/state/platform-*.log | cut -c1-700 >&2 || true
+    fi
+    # ./run.sh stops the balancer, the nodes and Redis it started.
+    if [[ -n $PLATFORM_PID ]]; then kill -TERM "$PLATFORM_PID" 2>/dev/null || true; wait "$PLATFORM_PID" 2>/dev/null || true; fi
+    callern_pg_stop "$RUN_DIR/pg"
+    if ((status == 0)); then rm -rf "$RUN_DIR"; fi
+  }
+  trap cleanup EXIT
+
+  callern_pg_start "$RUN_DIR/pg" "$PG_PORT" fsync=off synchronous_commit=off max_connections=200
+  CALLERN_NODES=$nodes CALLERN_REDIS_PORT=$redis_port \
+  CALLERN_TURN_URLS="turn:127.0.0.1:3478" CALLERN_TURN_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d " \n")" \
+  ASPNETCORE_ENVIRONMENT=Production \
+  Callern__Limits__PermitsPerUser=1000000 \
+  Callern__Limits__PermitsPerTenant=1000000 \
+  Logging__LogLevel__Default=Warning \
+    callern_run_platform "$RUN_DIR/state" "$PORT" "Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=postgres;Maximum Pool Size=50"
+  cp "$RUN_DIR/state/demo.json" "$RUN_DIR/demo.json"
+  local i urls=() pids=()
+  for ((i = 1; i <= nodes; i++)); do
+    urls+=("http://127.0.0.1:$((PORT + i))")
+    pids+=("$(bench_listener_pid "$((PORT + i))")")
+  done
+  NODE_URLS=$(IFS=,; echo "${urls[*]}")
+  NODE_PIDS=$(IFS=,; echo "${pids[*]}")
+  REDIS_PID=$(bench_listener_pid "$redis_port")
+  BALANCER_PID=$(bench_listener_pid "$PORT")
+  echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), .NET $(dotnet --version)"
+  echo "platform: $nodes nodes ${urls[*]} (pids $NODE_PIDS) ${CALLERN_PLATFORM_ENV[*]}; Redis pid $REDIS_PID; nginx on $PORT, pid $BALANCER_PID"
+  if grep -qs '^on$' /sys/kernel/mm/damon/admin/kdamonds/*/state; then
+    echo "kernel: DAMON memory monitor on (its bursts add to the tails below)"
+  fi
+}
+
+# The pid of the process listening on 127.0.0.1:<port>.
+bench_listener_pid() {
+  local pid
+  pid=$(ss -ltnpH "sport = :$1" | grep -oP 'pid=\K[0-9]+' | head -1)
+  [[ -n $pid ]] || callern_die "nothing listens on port $1"
+  echo "$pid"
+}
