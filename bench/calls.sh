@@ -9,7 +9,8 @@
 # ./run.sh starts them. BENCH_ROUTE=balancer (the default) connects every party through nginx
 # (the bench reads which node it reached); BENCH_ROUTE=nodes connects student i to node i % N and
 # teacher i to node (i / 2) % N directly. Either way it reports the calls and signals that crossed
-# nodes and the CPU of each node, of Redis and of nginx.
+# nodes and the CPU of each node, of Redis and of nginx. BENCH_REDIS=1 (one node): that node with
+# the Redis backplane, as each of several has it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -31,7 +32,7 @@ if ((NODES > 1)); then
   PLACEMENT=(--nodes "$NODE_URLS" --route "$ROUTE" --pid "$NODE_PIDS" --redis-pid "$REDIS_PID" --balancer-pid "$BALANCER_PID")
 else
   bench_start_platform
-  PLACEMENT=(--pid "$APP_PID")
+  PLACEMENT=(--pid "$APP_PID" ${REDIS_PID:+--redis-pid "$REDIS_PID"})
 fi
 # The load generator gets the platform's garbage-collector settings, so that its own pauses add as
 # little as they can to the latency it measures (it reports its timer lag).
