@@ -109,6 +109,7 @@ bench_start_nodes() {
     urls+=("http://127.0.0.1:$((PORT + i))")
     pids+=("$(bench_listener_pid "$((PORT + i))")")
   done
+  # shellcheck disable=SC2034 # used by the scripts that source this one
   NODE_URLS=$(IFS=,; echo "${urls[*]}")
   NODE_PIDS=$(IFS=,; echo "${pids[*]}")
   REDIS_PID=$(bench_listener_pid "$redis_port")
