@@ -35,11 +35,16 @@ internal sealed class LeanHubConnection : IAsyncDisposable
     private Task? _receiving;
     private Task? _pinging;
 
-    public LeanHubConnection(Uri hub, string accessToken)
+    /// <param name="readServingNode">Keep the X-Callern-Node header of the upgrade's response (the node the balancer chose) in <see cref="ServingNode"/>.</param>
+    public LeanHubConnection(Uri hub, string accessToken, bool readServingNode = false)
     {
         _hub = new UriBuilder(hub) { Scheme = hub.Scheme == "https" ? "wss" : "ws" }.Uri;
         _socket.Options.SetRequestHeader("Authorization", $"Bearer {accessToken}");
+        _socket.Options.CollectHttpResponseDetails = readServingNode;
     }
+
+    /// <summary>The balancer's X-Callern-Node answer to the WebSocket upgrade (host:port of the node), when asked for.</summary>
+    public string? ServingNode { get; private set; }
 
     public void On(string target, Action<JsonElement> handler) => _handlers[target] = handler;
 
@@ -49,6 +54,12 @@ internal sealed class LeanHubConnection : IAsyncDisposable
     public async Task StartAsync()
     {
         await _socket.ConnectAsync(_hub, CancellationToken.None);
+        if (_socket.HttpResponseHeaders is { } headers)
+        {
+            ServingNode = headers.TryGetValue("X-Callern-Node", out var node) ? node.FirstOrDefault() : null;
+            // Only that one header is needed: the rest would be held for the connection's life.
+            _socket.HttpResponseHeaders = null;
+        }
         await SendAsync(Handshake);
         _receiving = ReceiveAsync();
         _pinging = PingAsync();

@@ -8,8 +8,18 @@
 // request's time with its ring and accept latency (<file>.ring), for timelines. bench/calls.sh
 // starts a throwaway platform and runs this against it.
 //
+// Several nodes (--nodes, their URLs; --pid, their pids in that order): with --route nodes each
+// hub connection goes straight to a node by a fixed rule (student i to node i % N, teacher i to
+// node (i / 2) % N), with --route balancer through --url, and the node the balancer chose is read
+// from the X-Callern-Node header of the WebSocket upgrade's response. Either way the bench knows
+// each party's node, so it reports which calls and signals crossed nodes, the relay latency of
+// each kind, and the CPU of every node, of the backplane (--redis-pid) and of the balancer
+// (--balancer-pid).
+//
 //   dotnet run -c Release -- --url http://127.0.0.1:5080 --demo .callern/demo.json \
 //       --calls 1000 --rate 50 --relay 20 --every 500 --pid <platform pid>
+//   dotnet run -c Release -- --url http://127.0.0.1:5080 --nodes http://127.0.0.1:5081,http://127.0.0.1:5082 \
+//       --route balancer --pid <node 1 pid>,<node 2 pid> --redis-pid <pid> --balancer-pid <pid> ...
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -49,12 +59,19 @@ var acceptLatency = Enumerable.Repeat(double.NaN, options.Calls).ToArray();
 // Every relayed signal's send and receive times, in an array sized up front: a growing collection
 // would allocate large arrays mid-run and make the generator pause for its own garbage collection.
 const int WarmupSeconds = 5;
-var received = new (long SentAt, long ReceivedAt)[options.Calls * 2 * ((WarmupSeconds + options.RelaySeconds) * 1000 / options.SignalEveryMs + 2)];
+var received = new (long SentAt, long ReceivedAt, bool Crossing)[options.Calls * 2 * ((WarmupSeconds + options.RelaySeconds) * 1000 / options.SignalEveryMs + 2)];
 var receivedCount = 0L;
 // Every side's loop of media confirmations, from its accept to the end of the run.
 var confirmations = new System.Collections.Concurrent.ConcurrentBag<Task>();
 using var stopConfirming = new CancellationTokenSource();
 var callOf = new string?[options.Calls];
+// Placement: the index in options.Nodes of each party's node; whether its call's parties are on
+// different nodes (set at the accept); the teacher that accepted each student's call.
+var teacherNode = new int[options.Calls];
+var studentNode = new int[options.Calls];
+var teacherCrossing = new bool[options.Calls];
+var studentCrossing = new bool[options.Calls];
+var teacherOfStudent = new int[options.Calls];
 var teacherOf = new ConcurrentDictionary<string, LeanHubConnection>();
 var accepted = 0;
 var padding = new string('x', 480);
@@ -64,13 +81,15 @@ var teachers = new LeanHubConnection[options.Calls];
 var students = new LeanHubConnection[options.Calls];
 await ForEachAsync(options.Calls, async i =>
 {
-    var teacher = Connect($"bt-{i}", CallernRoles.Teacher);
+    var teacher = Connect($"bt-{i}", CallernRoles.Teacher, (i / 2) % options.Nodes.Length);
     teacher.On("IncomingCall", e => _ = AcceptAsync(e));
     async Task AcceptAsync(JsonElement e)
     {
         var now = Stopwatch.GetTimestamp();
         var student = int.Parse(e.GetProperty("student").GetProperty("id").GetString()!.AsSpan(3), CultureInfo.InvariantCulture);
         ringLatency[student] = Stopwatch.GetElapsedTime(requestedAt[student], now).TotalMilliseconds;
+        teacherOfStudent[student] = i;
+        teacherCrossing[i] = studentCrossing[student] = teacherNode[i] != studentNode[student];
         var callId = e.GetProperty("callId").GetString()!;
         teacherOf[callId] = teacher;
         acceptInvokedAt[callId] = Stopwatch.GetTimestamp();
@@ -85,8 +104,8 @@ await ForEachAsync(options.Calls, async i =>
             Console.Error.WriteLine($"bt-{i} could not accept {callId}: {exception.Message}");
         }
     }
-    teacher.OnSignal(Received);
-    var student = Connect($"bs-{i}", CallernRoles.Student);
+    teacher.OnSignal(sentAt => Received(sentAt, teacherCrossing[i]));
+    var student = Connect($"bs-{i}", CallernRoles.Student, i % options.Nodes.Length);
     student.On("CallAccepted", e => _ = ConnectedAsync(e));
     async Task ConnectedAsync(JsonElement e)
     {
@@ -96,10 +115,12 @@ await ForEachAsync(options.Calls, async i =>
         Interlocked.Increment(ref accepted);
         await NegotiateAsync(student, Guid.Parse(callId));
     }
-    student.OnSignal(Received);
+    student.OnSignal(sentAt => Received(sentAt, studentCrossing[i]));
     await teacher.StartAsync();
+    teacherNode[i] = NodeOf(teacher, (i / 2) % options.Nodes.Length);
     await teacher.InvokeAsync("SetAvailability", "available");
     await student.StartAsync();
+    studentNode[i] = NodeOf(student, i % options.Nodes.Length);
     (teachers[i], students[i]) = (teacher, student);
 });
 
@@ -131,9 +152,10 @@ const int QuietSeconds = 10;
 // The setup's garbage is collected now, not in the middle of the relay.
 GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
 Console.Error.WriteLine($"{connectedCalls} calls accepted; measuring the platform without signals for {QuietSeconds} s");
-var quietBefore = CpuSeconds(options.Pid);
+var quietBefore = CpuSeconds(options.Servers);
 await Task.Delay(TimeSpan.FromSeconds(QuietSeconds));
-var quietCpu = (CpuSeconds(options.Pid) - quietBefore) / QuietSeconds;
+var quietEach = CpuSeconds(options.Servers).Select((s, k) => (s - quietBefore[k]) / QuietSeconds).ToArray();
+var quietCpu = quietEach[..options.Nodes.Length].Sum();
 Console.Error.WriteLine($"relaying for {options.RelaySeconds} s");
 
 // Relay: both sides of every call send a 500-byte signal every --every ms on a fixed schedule from
@@ -144,10 +166,13 @@ var measureFrom = relayStarts + WarmupSeconds * Stopwatch.Frequency;
 var relayEnds = measureFrom + (long)(options.RelaySeconds * Stopwatch.Frequency);
 var every = options.SignalEveryMs * Stopwatch.Frequency / 1000;
 var sent = 0L;
+var sentCrossing = 0L;
+var endedMidRelay = new ConcurrentDictionary<Guid, byte>();
+var sentFrom = new long[options.Nodes.Length];
 var measuring = Task.Run(async () =>
 {
     await Task.Delay(Stopwatch.GetElapsedTime(relayStarts, measureFrom));
-    return (Platform: CpuSeconds(options.Pid), Self: Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, Machine: MachineCpu());
+    return (Servers: CpuSeconds(options.Servers), Self: Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, Machine: MachineCpu());
 });
 // The generator's own stalls: how late a 10 ms timer wakes it while relaying. Latency that the
 // generator's lag does not explain is the platform's.
@@ -164,8 +189,10 @@ var probing = Task.Run(async () =>
         }
     }
 });
-await Task.WhenAll(Enumerable.Range(0, options.Calls).Where(i => callOf[i] is not null).SelectMany(i => new[] { students[i], teacherOf[callOf[i]!] }.Select(async side =>
+await Task.WhenAll(Enumerable.Range(0, options.Calls).Where(i => callOf[i] is not null).SelectMany(i => new[] { (Side: students[i], Node: studentNode[i]), (Side: teacherOf[callOf[i]!], Node: teacherNode[teacherOfStudent[i]]) }.Select(async party =>
 {
+    var (side, node) = party;
+    var crossing = studentCrossing[i];
     var callId = Guid.Parse(callOf[i]!);
     for (var due = relayStarts + Random.Shared.NextInt64(every); due < relayEnds; due += every)
     {
@@ -175,10 +202,28 @@ await Task.WhenAll(Enumerable.Range(0, options.Calls).Where(i => callOf[i] is no
             await Task.Delay(wait);
         }
         var sentAt = Stopwatch.GetTimestamp();
-        await side.SendSignalAsync(callId, sentAt, padding);
+        try
+        {
+            await side.SendSignalAsync(callId, sentAt, padding);
+        }
+        catch (InvalidOperationException exception) when (exception.Message.Contains("call_ended", StringComparison.Ordinal))
+        {
+            // The platform ended the call (under load, connection_lost: its confirmations were
+            // late); the run goes on and reports how many.
+            if (endedMidRelay.TryAdd(callId, 0))
+            {
+                Console.Error.WriteLine($"call {callId} ended while relaying: {exception.Message}");
+            }
+            break;
+        }
         if (sentAt >= measureFrom)
         {
             Interlocked.Increment(ref sent);
+            Interlocked.Increment(ref sentFrom[node]);
+            if (crossing)
+            {
+                Interlocked.Increment(ref sentCrossing);
+            }
         }
     }
 })));
@@ -188,14 +233,15 @@ var before = await measuring;
 var signals = received.AsSpan(0, (int)Math.Min(received.Length, Volatile.Read(ref receivedCount))).ToArray();
 var warmupLatency = signals.Where(x => x.SentAt < measureFrom).Select(Milliseconds).ToList();
 var relayLatency = signals.Where(x => x.SentAt >= measureFrom).Select(Milliseconds).ToList();
-var cpu = CpuSeconds(options.Pid) - before.Platform;
+var cpuEach = CpuSeconds(options.Servers).Select((s, k) => s - before.Servers[k]).ToArray();
+var cpu = cpuEach[..options.Nodes.Length].Sum();
 var self = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - before.Self;
 var machineAfter = MachineCpu();
 var machineBusy = 1 - (machineAfter.Idle - before.Machine.Idle) / (machineAfter.Total - before.Machine.Total);
 var warmRequests = Math.Min(options.Calls, options.Rate * RequestWarmupSeconds);
 
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
-    calls                   {options.Calls} requested at {options.Rate}/s against {options.Calls} available teachers; {connectedCalls} accepted
+    calls                   {options.Calls} requested at {options.Rate}/s against {options.Calls} available teachers; {connectedCalls} accepted{(endedMidRelay.IsEmpty ? "" : $"; {endedMidRelay.Count} ended by the platform while relaying")}
     request -> ring, first {RequestWarmupSeconds} s  {Summary(ringLatency[..warmRequests])}
     request -> ring         {Summary(ringLatency[warmRequests..])}
     accept -> notified, first {RequestWarmupSeconds} s  {Summary(acceptLatency[..warmRequests])}
@@ -207,6 +253,37 @@ Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
     platform CPU per relayed signal  {(sent == 0 ? 0 : cpu / sent * 1e6):F0} µs in all ({cpu:F1} s of CPU), {(sent == 0 ? 0 : Math.Max(0, cpu - quietCpu * (options.RelaySeconds + 1)) / sent * 1e6):F0} µs above the quiet load; load generator {(sent == 0 ? 0 : self / sent * 1e6):F0} µs ({self:F1} s)
     machine CPU busy while relaying  {machineBusy:P0} of {Environment.ProcessorCount} cores
     """));
+if (options.Nodes.Length > 1 || options.Route == "balancer")
+{
+    var crossingCalls = Enumerable.Range(0, options.Calls).Count(i => callOf[i] is not null && studentCrossing[i]);
+    var relayed = signals.Where(x => x.SentAt >= measureFrom).ToList();
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
+        nodes                   {options.Nodes.Length}; hub connections {(options.Route == "balancer"
+            ? $"through the balancer at {options.Url} (each one's node read from X-Callern-Node)"
+            : $"straight to the nodes (student i on node i % {options.Nodes.Length}, teacher i on node (i / 2) % {options.Nodes.Length})")}
+        parties per node        {string.Join(", ", options.Nodes.Select((_, k) => $"node {k + 1} {teacherNode.Count(n => n == k) + studentNode.Count(n => n == k)}"))}
+        calls across nodes      {crossingCalls} of {connectedCalls} ({(connectedCalls == 0 ? 0 : (double)crossingCalls / connectedCalls):P1})
+        signals across nodes    {sentCrossing} of {sent} sent ({(sent == 0 ? 0 : (double)sentCrossing / sent):P1})
+        relay, same node        {Summary(relayed.Where(x => !x.Crossing).Select(Milliseconds))}
+        relay, across nodes     {Summary(relayed.Where(x => x.Crossing).Select(Milliseconds))}
+        """));
+}
+if (options.Servers.Length > 1)
+{
+    // Per process: CPU per relayed signal of the whole run; a node's also per signal its own clients sent.
+    string Each(int k, string name) => string.Create(CultureInfo.InvariantCulture,
+        $"    {name,-22} {(sent == 0 ? 0 : cpuEach[k] / sent * 1e6),4:F0} µs per relayed signal ({cpuEach[k]:F1} s){(k < options.Nodes.Length && sentFrom[k] > 0 ? $", {cpuEach[k] / sentFrom[k] * 1e6:F0} µs per signal its clients sent ({sentFrom[k]})" : "")}; without signals {quietEach[k]:P0} of a core");
+    var names = options.Nodes.Select((_, k) => $"node {k + 1} (pid {options.Servers[k]})")
+        .Concat(options.RedisPid > 0 ? [$"Redis (pid {options.RedisPid})"] : [])
+        .Concat(options.BalancerPid > 0 ? [$"nginx (pid {options.BalancerPid})"] : []).ToArray();
+    Console.WriteLine("CPU by process while relaying");
+    for (var k = 0; k < names.Length; k++)
+    {
+        Console.WriteLine(Each(k, names[k]));
+    }
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"    all of them            {(sent == 0 ? 0 : cpuEach.Sum() / sent * 1e6),4:F0} µs per relayed signal ({cpuEach.Sum():F1} s); without signals {quietEach.Sum():P0} of a core"));
+}
 
 if (Environment.GetEnvironmentVariable("BENCH_SAMPLES") is { } samplesPath)
 {
@@ -222,16 +299,29 @@ await stopConfirming.CancelAsync();
 await Task.WhenAll(confirmations);
 await ForEachAsync(options.Calls, async i =>
 {
-    if (callOf[i] is { } callId)
+    if (callOf[i] is { } callId && !endedMidRelay.ContainsKey(Guid.Parse(callId)))
     {
         await students[i].InvokeAsync("EndCall", Guid.Parse(callId));
     }
     await students[i].DisposeAsync();
     await teachers[i].DisposeAsync();
 });
-return connectedCalls == options.Calls ? 0 : 1;
+return connectedCalls == options.Calls && endedMidRelay.IsEmpty ? 0 : 1;
 
-LeanHubConnection Connect(string user, string role) => new(new Uri(baseUri, "/hubs/calls"), Token(user, role));
+// Straight to the node the rule names, or through --url (the balancer), reading where it went.
+LeanHubConnection Connect(string user, string role, int node) => options.Route == "balancer"
+    ? new(new Uri(baseUri, "/hubs/calls"), Token(user, role), readServingNode: true)
+    : new(new Uri(options.Nodes[node], "/hubs/calls"), Token(user, role));
+
+int NodeOf(LeanHubConnection connection, int placed)
+{
+    if (options.Route != "balancer")
+    {
+        return placed;
+    }
+    var node = Array.FindIndex(options.Nodes, n => n.Authority == connection.ServingNode);
+    return node >= 0 ? node : throw new InvalidOperationException($"The balancer's X-Callern-Node '{connection.ServingNode}' names none of --nodes.");
+}
 
 // As a browser does after the accept: its side of the negotiation (an offer or answer and two ICE
 // candidates, not timed), then, as the SDKs do, it confirms the media it receives at once and every
@@ -270,7 +360,7 @@ async Task ConfirmMediaAsync(LeanHubConnection side, Guid callId)
     }
 }
 
-void Received(long sentAt)
+void Received(long sentAt, bool crossing)
 {
     if (sentAt == NotTimed)
     {
@@ -279,11 +369,11 @@ void Received(long sentAt)
     var at = Interlocked.Increment(ref receivedCount) - 1;
     if (at < received.Length)
     {
-        received[at] = (sentAt, Stopwatch.GetTimestamp());
+        received[at] = (sentAt, Stopwatch.GetTimestamp(), crossing);
     }
 }
 
-static double Milliseconds((long SentAt, long ReceivedAt) signal) => Stopwatch.GetElapsedTime(signal.SentAt, signal.ReceivedAt).TotalMilliseconds;
+static double Milliseconds((long SentAt, long ReceivedAt, bool Crossing) signal) => Stopwatch.GetElapsedTime(signal.SentAt, signal.ReceivedAt).TotalMilliseconds;
 
 static string Summary(IEnumerable<double> samples)
 {
@@ -296,8 +386,10 @@ static string Summary(IEnumerable<double> samples)
     return string.Create(CultureInfo.InvariantCulture, $"p50 {P(0.5):F1} ms  p99 {P(0.99):F1} ms  max {sorted[^1]:F1} ms  (n = {sorted.Length})");
 }
 
-// utime + stime of the platform process, in seconds, from /proc (Linux); 0 without a pid.
-static double CpuSeconds(int pid)
+static double[] CpuSeconds(int[] pids) => pids.Select(CpuSecondsOf).ToArray();
+
+// utime + stime of a process, in seconds, from /proc (Linux); 0 without a pid.
+static double CpuSecondsOf(int pid)
 {
     if (pid <= 0)
     {
@@ -318,12 +410,28 @@ static (double Idle, double Total) MachineCpu()
 static Task ForEachAsync(int count, Func<int, Task> body) =>
     Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, _) => await body(i));
 
-internal sealed record Args(string Url, string Demo, int Calls, int Rate, int RelaySeconds, int SignalEveryMs, int Pid)
+/// <param name="Nodes">The nodes' own URLs (--nodes, comma-separated; --url alone by default).</param>
+/// <param name="Route">How hub connections reach a node: <c>nodes</c> (straight, by the placement rule) or <c>balancer</c> (through --url).</param>
+/// <param name="Pids">The nodes' pids, in the order of <paramref name="Nodes"/> (--pid, comma-separated; 0: not measured).</param>
+internal sealed record Args(string Url, string Demo, int Calls, int Rate, int RelaySeconds, int SignalEveryMs,
+    Uri[] Nodes, string Route, int[] Pids, int RedisPid, int BalancerPid)
 {
+    /// <summary>The pids whose CPU is read: the nodes' (0 for a node without one), then Redis's and the balancer's when given.</summary>
+    public int[] Servers { get; } = [.. Nodes.Select((_, k) => k < Pids.Length ? Pids[k] : 0), .. RedisPid > 0 ? [RedisPid] : Array.Empty<int>(), .. BalancerPid > 0 ? [BalancerPid] : Array.Empty<int>()];
+
     public static Args Parse(string[] args)
     {
         var line = new CommandLine(args);
-        return new Args(line.Text("--url", "http://127.0.0.1:5080"), line.Text("--demo", ".callern/demo.json"),
-            line.Number("--calls", 1000), line.Number("--rate", 50), line.Number("--relay", 20), line.Number("--every", 500), line.Number("--pid", 0));
+        var url = line.Text("--url", "http://127.0.0.1:5080");
+        var route = line.Text("--route", "nodes");
+        if (route is not ("nodes" or "balancer"))
+        {
+            throw new ArgumentException($"--route is nodes or balancer, not '{route}'");
+        }
+        return new Args(url, line.Text("--demo", ".callern/demo.json"),
+            line.Number("--calls", 1000), line.Number("--rate", 50), line.Number("--relay", 20), line.Number("--every", 500),
+            [.. line.Text("--nodes", url).Split(',').Select(n => new Uri(n))], route,
+            [.. line.Text("--pid", "0").Split(',').Select(p => int.Parse(p, CultureInfo.InvariantCulture))],
+            line.Number("--redis-pid", 0), line.Number("--balancer-pid", 0));
     }
 }
