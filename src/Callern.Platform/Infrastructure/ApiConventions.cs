@@ -100,11 +100,17 @@ public static class ApiConventions
     /// </summary>
     public static bool IsOverload(Exception exception) => exception is NpgsqlException { InnerException: TimeoutException };
 
+    /// <summary>
+    /// The hub's backplane (Redis) could not take a message: unreachable, or too slow to answer
+    /// (a <see cref="RedisTimeoutException"/> is a <see cref="TimeoutException"/>, not a <see cref="RedisException"/>).
+    /// </summary>
+    public static bool IsBackplaneFailure(Exception exception) => exception is RedisException or RedisTimeoutException;
+
     private static int StatusFor(Exception exception) => exception switch
     {
         BadHttpRequestException bad => bad.StatusCode,
         _ when IsOverload(exception) => StatusCodes.Status503ServiceUnavailable,
-        RedisException => StatusCodes.Status503ServiceUnavailable,
+        _ when IsBackplaneFailure(exception) => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status500InternalServerError,
     };
 
@@ -140,7 +146,7 @@ public static class ApiConventions
             });
             return;
         }
-        if (exception is RedisException)
+        if (exception is not null && IsBackplaneFailure(exception))
         {
             // The change may be made; telling the other nodes' users of it is what failed (docs/deployment.md, "When Redis is away").
             http.Response.Headers.RetryAfter = "1";

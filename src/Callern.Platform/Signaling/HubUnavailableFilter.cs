@@ -1,6 +1,5 @@
 using Callern.Platform.Infrastructure;
 using Microsoft.AspNetCore.SignalR;
-using StackExchange.Redis;
 
 namespace Callern.Platform.Signaling;
 
@@ -21,7 +20,7 @@ public sealed class HubUnavailableFilter : IHubFilter
         {
             throw HubErrors.Create(HubErrors.Unavailable, "The platform is busy; nothing was changed. Retry in a moment.");
         }
-        catch (RedisException)
+        catch (Exception exception) when (ApiConventions.IsBackplaneFailure(exception))
         {
             throw HubErrors.Create(HubErrors.Unavailable, "The platform's nodes cannot reach each other; what this sent to the other party may not have arrived. Retry in a moment.");
         }

@@ -1,6 +1,6 @@
+using Callern.Platform.Infrastructure;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using StackExchange.Redis;
 
 namespace Callern.Platform.Signaling;
 
@@ -24,7 +24,7 @@ public sealed class PresenceSweeper(
             {
                 await SweepAsync();
             }
-            catch (Exception exception) when (exception is NpgsqlException or RedisException)
+            catch (Exception exception) when (exception is NpgsqlException || ApiConventions.IsBackplaneFailure(exception))
             {
                 // The database, or the backplane that tells the admins, was away: a crash here would stop the node.
                 logger.LogWarning(exception, "Presence sweep failed; retrying on the next tick");
