@@ -136,25 +136,18 @@ public static class ApiConventions
             await problems.WriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem });
             return;
         }
-        if (exception is not null && IsOverload(exception))
+        // Both are 503s the client retries; after a backplane failure the change may be made, and
+        // telling the other nodes' users of it is what failed (docs/deployment.md, "When Redis is away").
+        var unavailable = exception switch
+        {
+            not null when IsOverload(exception) => "The platform is busy; nothing was changed. Retry in a moment.",
+            not null when IsBackplaneFailure(exception) => "The platform's nodes cannot reach each other; the other party may not have been told. Retry in a moment.",
+            _ => null,
+        };
+        if (unavailable is not null)
         {
             http.Response.Headers.RetryAfter = "1";
-            await problems.WriteAsync(new ProblemDetailsContext
-            {
-                HttpContext = http,
-                ProblemDetails = { Status = 503, Title = "The platform is busy; nothing was changed. Retry in a moment." },
-            });
-            return;
-        }
-        if (exception is not null && IsBackplaneFailure(exception))
-        {
-            // The change may be made; telling the other nodes' users of it is what failed (docs/deployment.md, "When Redis is away").
-            http.Response.Headers.RetryAfter = "1";
-            await problems.WriteAsync(new ProblemDetailsContext
-            {
-                HttpContext = http,
-                ProblemDetails = { Status = 503, Title = "The platform's nodes cannot reach each other; the other party may not have been told. Retry in a moment." },
-            });
+            await problems.WriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = { Status = 503, Title = unavailable } });
             return;
         }
         await problems.WriteAsync(new ProblemDetailsContext

@@ -77,7 +77,10 @@ public sealed class ServerProcess : IDisposable
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
-            _process.WaitForExit(TimeSpan.FromSeconds(10));
+            if (!_process.WaitForExit(TimeSpan.FromSeconds(10)))
+            {
+                throw new TimeoutException($"{_name} outlived SIGKILL by 10 s.");
+            }
         }
     }
 
