@@ -74,6 +74,7 @@ var studentCrossing = new bool[options.Calls];
 var teacherOfStudent = new int[options.Calls];
 var teacherOf = new ConcurrentDictionary<string, LeanHubConnection>();
 var accepted = 0;
+var refusedRequests = new ConcurrentDictionary<string, int>();
 var padding = new string('x', 480);
 const long NotTimed = 0;
 
@@ -137,7 +138,7 @@ for (var i = 0; i < options.Calls; i++)
         await Task.Delay(due);
     }
     requestedAt[i] = Stopwatch.GetTimestamp();
-    requests.Add(students[i].InvokeAsync("RequestCall", new { language = "en", level = "B1" }));
+    requests.Add(RequestAsync(students[i], i));
 }
 await Task.WhenAll(requests);
 for (var waited = 0; Volatile.Read(ref accepted) < options.Calls && waited < 300; waited++)
@@ -145,6 +146,21 @@ for (var waited = 0; Volatile.Read(ref accepted) < options.Calls && waited < 300
     await Task.Delay(100);
 }
 var connectedCalls = Volatile.Read(ref accepted);
+
+// A refused request (an overloaded node answers busy, a backplane failure unavailable) is counted
+// and reported, not retried: the run measures what a student would have met.
+async Task RequestAsync(LeanHubConnection student, int i)
+{
+    try
+    {
+        await student.InvokeAsync("RequestCall", new { language = "en", level = "B1" });
+    }
+    catch (InvalidOperationException exception)
+    {
+        refusedRequests.AddOrUpdate(exception.Message, 1, (_, n) => n + 1);
+        Console.Error.WriteLine($"bs-{i} could not request a call: {exception.Message}");
+    }
+}
 
 // The platform's own work while every call meters and nobody signals (ticks, timers, heartbeats),
 // so the relay's cost per signal can be told from it.
@@ -241,7 +257,7 @@ var machineBusy = 1 - (machineAfter.Idle - before.Machine.Idle) / (machineAfter.
 var warmRequests = Math.Min(options.Calls, options.Rate * RequestWarmupSeconds);
 
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
-    calls                   {options.Calls} requested at {options.Rate}/s against {options.Calls} available teachers; {connectedCalls} accepted{(endedMidRelay.IsEmpty ? "" : $"; {endedMidRelay.Count} ended by the platform while relaying")}
+    calls                   {options.Calls} requested at {options.Rate}/s against {options.Calls} available teachers; {connectedCalls} accepted{(refusedRequests.IsEmpty ? "" : $"; refused: {string.Join(", ", refusedRequests.Select(r => $"{r.Value} × {r.Key}"))}")}{(endedMidRelay.IsEmpty ? "" : $"; {endedMidRelay.Count} ended by the platform while relaying")}
     request -> ring, first {RequestWarmupSeconds} s  {Summary(ringLatency[..warmRequests])}
     request -> ring         {Summary(ringLatency[warmRequests..])}
     accept -> notified, first {RequestWarmupSeconds} s  {Summary(acceptLatency[..warmRequests])}

@@ -1,3 +1,4 @@
+using Callern.Platform.Matching;
 using Callern.Platform.Tests.Calls.Faults;
 using Callern.Platform.Tests.Infrastructure;
 using Callern.Sdk;
@@ -33,19 +34,11 @@ public sealed class RollingRestartTests(ITestOutputHelper output) : IAsyncLifeti
         await _lab.StartNodeAsync(2);
         await _lab.StartBalancerAsync();
         var tenant = await _lab.Host.CreateTenantAsync();
-        using var starting = new SemaphoreSlim(10);
-        var calls = await Task.WhenAll(Enumerable.Range(1, Calls).Select(async i =>
-        {
-            await starting.WaitAsync();
-            try
-            {
-                return await _lab.ConnectedCallAsync(tenant, $"s{i}", $"t{i}");
-            }
-            finally
-            {
-                starting.Release();
-            }
-        }));
+        // Every teacher is available, and known so to both nodes' matching, before the first request:
+        // each student's call then rings the teacher it asks for.
+        var parties = await TenAtATimeAsync(i => _lab.PartiesAsync(tenant, $"s{i}", $"t{i}"));
+        await Task.Delay(AvailableTeachers.FreshFor * 2);
+        var calls = await TenAtATimeAsync(i => _lab.ConnectedCallAsync(tenant, parties[i - 1].Student, parties[i - 1].Teacher));
         await Task.Delay(TimeSpan.FromSeconds(10));
 
         foreach (var node in new[] { 1, 2 })
@@ -69,6 +62,22 @@ public sealed class RollingRestartTests(ITestOutputHelper output) : IAsyncLifeti
         }
     }
 
+    private static async Task<T[]> TenAtATimeAsync<T>(Func<int, Task<T>> each)
+    {
+        using var starting = new SemaphoreSlim(10);
+        return await Task.WhenAll(Enumerable.Range(1, Calls).Select(async i =>
+        {
+            await starting.WaitAsync();
+            try
+            {
+                return await each(i);
+            }
+            finally
+            {
+                starting.Release();
+            }
+        }));
+    }
 
     public Task InitializeAsync() => Task.CompletedTask;
 

@@ -162,15 +162,37 @@ public sealed class FaultLab(ITestOutputHelper output) : IAsyncDisposable
     /// </summary>
     public async Task<FaultCall> ConnectedCallAsync(TestTenant tenant, string studentId, string teacherId, Uri? studentBaseUrl = null, Uri? teacherBaseUrl = null)
     {
+        var (student, teacher) = await PartiesAsync(tenant, studentId, teacherId, studentBaseUrl, teacherBaseUrl);
+        return await ConnectedCallAsync(tenant, student, teacher);
+    }
+
+    /// <summary>
+    /// New student <paramref name="studentId"/> of the school, granted <see cref="InitialSeconds"/>, and new
+    /// teacher <paramref name="teacherId"/>, available, each an app on the SDK, connected to the platform.
+    /// </summary>
+    public async Task<(MediaParty Student, MediaParty Teacher)> PartiesAsync(
+        TestTenant tenant, string studentId, string teacherId, Uri? studentBaseUrl = null, Uri? teacherBaseUrl = null)
+    {
         var host = Host;
         await host.StudentWithSecondsAsync(tenant, studentId, InitialSeconds);
         await host.TeacherAsync(tenant, teacherId);
         var teacher = Own(await MediaParty.JoinAsync(teacherBaseUrl ?? BaseAddress, () => host.Token(tenant, teacherId, CallernRoles.Teacher), teacherId, output));
         await teacher.Client.SetAvailabilityAsync(PresenceStatus.Available);
         var student = Own(await MediaParty.JoinAsync(studentBaseUrl ?? BaseAddress, () => host.Token(tenant, studentId, CallernRoles.Student), studentId, output));
+        return (student, teacher);
+    }
 
-        var call = await student.Client.RequestCallAsync(new CallRequest { Language = "en", Level = "B1", PreferredTeachers = [teacherId] });
+    /// <summary>
+    /// The student asks for the teacher, who accepts; returns once both confirmed media. Matching ranks
+    /// the preferred teacher first only among the teachers it already knows to be available, so a
+    /// teacher that became available a moment ago may be offered another student's call: that fails
+    /// here, by name, instead of pairing the wrong apps.
+    /// </summary>
+    public async Task<FaultCall> ConnectedCallAsync(TestTenant tenant, MediaParty student, MediaParty teacher)
+    {
+        var call = await student.Client.RequestCallAsync(new CallRequest { Language = "en", Level = "B1", PreferredTeachers = [teacher.UserId] });
         var offer = await teacher.Incoming.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(offer.CallId == call.Id, $"{teacher.UserId} was offered call {offer.CallId}, not {student.UserId}'s call {call.Id}");
         await teacher.Client.AcceptOfferAsync(offer.OfferId);
         // Two confirmations apart on each side show media growing: about 2-4 s after accept.
         await Task.WhenAll(student.Connected, teacher.Connected).WaitAsync(TimeSpan.FromSeconds(15));
