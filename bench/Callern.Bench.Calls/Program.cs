@@ -147,7 +147,7 @@ for (var waited = 0; Volatile.Read(ref accepted) < options.Calls && waited < 300
 }
 var connectedCalls = Volatile.Read(ref accepted);
 
-// A refused request (an overloaded node answers busy, a backplane failure unavailable) is counted
+// A refused request (`unavailable`: the node overloaded, or its backplane away) is counted
 // and reported, not retried: the run measures what a student would have met.
 async Task RequestAsync(LeanHubConnection student, int i)
 {
