@@ -12,6 +12,8 @@ let sessionOptions = {};
 let api = null;
 /** What the README tells an app to do while a call rings: camera, microphone and relay candidates, ready for the accept. */
 let warmup = null;
+// The teacher's warm-up started when the call rang, until it has its ICE servers and camera request under way.
+let warming = Promise.resolve();
 
 async function warmUp() {
   warmup?.close();
@@ -49,6 +51,9 @@ function countingChannel(room, sent) {
 
 /** What the README tells an app to do on callAccepted (and after rejoinCall): a room and a session. */
 async function startSession(accepted) {
+  // The test accepts the moment the call rings, before the warm-up has its ICE servers: the session
+  // takes over the warm-up still under way rather than open the camera a second time.
+  await warming.catch(() => undefined);
   const room = realtime.room(accepted.callId);
   const sent = {};
   const warmTracks = warmup ? ((await warmup.localStream)?.getTracks().map((t) => t.id) ?? []) : [];
@@ -90,7 +95,11 @@ window.callHarness = {
     sessionOptions = options.session ?? {};
     realtime = new CallernRealtime({ baseUrl: location.origin, accessToken: () => token, reconnectDelaysMs: [200, 500, 1000] });
     api = createCallernApi({ baseUrl: location.origin, accessToken: () => token });
-    if (options.warmUp) realtime.on("incomingCall", () => void warmUp());
+    if (options.warmUp) {
+      realtime.on("incomingCall", () => {
+        warming = warmUp();
+      });
+    }
     for (const name of ["incomingCall", "callRinging", "callConnected", "peerConnection", "liveCall", "peerRejoined", "callEnded", "reconnected"]) {
       realtime.on(name, (e) => record(name, e));
     }
