@@ -52,17 +52,11 @@ bench_start_platform() {
   APP_PID=$!
   # Ready only after migrations and the demo seed (demo.json) are done.
   callern_wait_http "http://127.0.0.1:$PORT/health/ready" "$APP_PID" "$RUN_DIR/platform.log" "the platform"
-  echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), .NET $(dotnet --version)"
   # The collector as the runtime reads it: the project's settings (runtimeconfig.json), then the environment.
-  echo "platform: $(python3 -c 'import json, sys
+  bench_describe "$(python3 -c 'import json, sys
 settings = json.load(open(sys.argv[1]))["runtimeOptions"]["configProperties"]
 print(" ".join(f"{k}={v}" for k, v in settings.items() if k.startswith("System.GC")))' \
     src/Callern.Platform/bin/Release/net10.0/Callern.Platform.runtimeconfig.json) ${CALLERN_PLATFORM_ENV[*]}; pid $APP_PID${REDIS_PID:+; Redis backplane pid $REDIS_PID}"
-  # A kernel memory monitor (DAMON) samples every few hundred ms and takes a core while it does:
-  # on 2 cores its bursts show in every latency tail (docs/performance.md).
-  if grep -qs '^on$' /sys/kernel/mm/damon/admin/kdamonds/*/state; then
-    echo "kernel: DAMON memory monitor on (its bursts add to the tails below)"
-  fi
 }
 
 # bench_start_nodes <N>: N platform nodes behind nginx with the Redis backplane, started by
@@ -114,8 +108,15 @@ bench_start_nodes() {
   NODE_PIDS=$(IFS=,; echo "${pids[*]}")
   REDIS_PID=$(bench_listener_pid "$redis_port")
   BALANCER_PID=$(bench_listener_pid "$PORT")
+  bench_describe "$nodes nodes ${urls[*]} (pids $NODE_PIDS) ${CALLERN_PLATFORM_ENV[*]}; Redis pid $REDIS_PID; nginx on $PORT, pid $BALANCER_PID"
+}
+
+# bench_describe <platform>: the machine, the platform under test, and what else takes the cores.
+bench_describe() {
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), .NET $(dotnet --version)"
-  echo "platform: $nodes nodes ${urls[*]} (pids $NODE_PIDS) ${CALLERN_PLATFORM_ENV[*]}; Redis pid $REDIS_PID; nginx on $PORT, pid $BALANCER_PID"
+  echo "platform: $1"
+  # A kernel memory monitor (DAMON) samples every few hundred ms and takes a core while it does:
+  # on 2 cores its bursts show in every latency tail (docs/performance.md).
   if grep -qs '^on$' /sys/kernel/mm/damon/admin/kdamonds/*/state; then
     echo "kernel: DAMON memory monitor on (its bursts add to the tails below)"
   fi

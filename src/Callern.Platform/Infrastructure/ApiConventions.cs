@@ -106,11 +106,22 @@ public static class ApiConventions
     /// </summary>
     public static bool IsBackplaneFailure(Exception exception) => exception is RedisException or RedisTimeoutException;
 
+    /// <summary>
+    /// What a client is told when <paramref name="exception"/> is one to retry in a moment (503 over
+    /// REST, <c>unavailable</c> on the hub); null for any other. After a backplane failure the change
+    /// may be made: telling the other nodes' users of it is what failed (docs/deployment.md, "When Redis is away").
+    /// </summary>
+    public static string? UnavailableReason(Exception exception) => exception switch
+    {
+        _ when IsOverload(exception) => "The platform is busy; nothing was changed. Retry in a moment.",
+        _ when IsBackplaneFailure(exception) => "The platform's nodes cannot reach each other; what this sent to the other party may not have arrived. Retry in a moment.",
+        _ => null,
+    };
+
     private static int StatusFor(Exception exception) => exception switch
     {
         BadHttpRequestException bad => bad.StatusCode,
-        _ when IsOverload(exception) => StatusCodes.Status503ServiceUnavailable,
-        _ when IsBackplaneFailure(exception) => StatusCodes.Status503ServiceUnavailable,
+        _ when UnavailableReason(exception) is not null => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status500InternalServerError,
     };
 
@@ -136,15 +147,7 @@ public static class ApiConventions
             await problems.WriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem });
             return;
         }
-        // Both are 503s the client retries; after a backplane failure the change may be made, and
-        // telling the other nodes' users of it is what failed (docs/deployment.md, "When Redis is away").
-        var unavailable = exception switch
-        {
-            not null when IsOverload(exception) => "The platform is busy; nothing was changed. Retry in a moment.",
-            not null when IsBackplaneFailure(exception) => "The platform's nodes cannot reach each other; the other party may not have been told. Retry in a moment.",
-            _ => null,
-        };
-        if (unavailable is not null)
+        if (exception is not null && UnavailableReason(exception) is { } unavailable)
         {
             http.Response.Headers.RetryAfter = "1";
             await problems.WriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = { Status = 503, Title = unavailable } });

@@ -16,13 +16,9 @@ public sealed class HubUnavailableFilter : IHubFilter
         {
             return await next(invocationContext);
         }
-        catch (Exception exception) when (ApiConventions.IsOverload(exception))
+        catch (Exception exception) when (ApiConventions.UnavailableReason(exception) is { } reason)
         {
-            throw HubErrors.Create(HubErrors.Unavailable, "The platform is busy; nothing was changed. Retry in a moment.");
-        }
-        catch (Exception exception) when (ApiConventions.IsBackplaneFailure(exception))
-        {
-            throw HubErrors.Create(HubErrors.Unavailable, "The platform's nodes cannot reach each other; what this sent to the other party may not have arrived. Retry in a moment.");
+            throw HubErrors.Create(HubErrors.Unavailable, reason);
         }
     }
 }
