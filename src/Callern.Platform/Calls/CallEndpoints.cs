@@ -68,6 +68,8 @@ public static class CallEndpoints
         {
             errors.Id(teacherId, "teacherId");
         }
+        // The binder takes numbers too ("-1"): only the named states are.
+        errors.Check(state is null || Enum.IsDefined(state.Value), "state", "One of queued, ringing, accepted, connected, ended.");
         if (!errors.IsEmpty)
         {
             return errors.ToProblem();
