@@ -141,14 +141,28 @@ async function mediaFlowsBothWays(): Promise<void> {
 }
 
 /**
+ * Every state the page's connection banner shows from now on. A quick rejoin shows "reconnecting"
+ * for a few hundred milliseconds only, which a locator's polling can miss.
+ */
+async function bannerStates(page: Page): Promise<() => Promise<string[]>> {
+  await page.locator("#connection-banner").evaluate((banner: HTMLElement) => {
+    const seen: string[] = [];
+    (window as unknown as { bannerStates: string[] }).bannerStates = seen;
+    new MutationObserver(() => banner.hidden || seen.push(banner.dataset.state ?? "")).observe(banner, { attributes: true });
+  });
+  return () => page.evaluate(() => (window as unknown as { bannerStates: string[] }).bannerStates);
+}
+
+/**
  * Reloads `reloading` mid-lesson: the other page shows "reconnecting", the reloaded page comes
  * back into the lesson by itself, and both show "back" once video flows again. Returns how long
  * the lesson had no media: from the reload until the reloaded page shows "back".
  */
 async function reloadMidLesson(reloading: Page, other: Page): Promise<number> {
+  const seen = await bannerStates(other);
   const reloadedAt = Date.now();
   await reloading.reload();
-  await other.locator("#connection-banner[data-state=reconnecting]").waitFor({ timeout: 15_000 });
+  await expect.poll(seen, { timeout: 15_000 }).toContain("reconnecting");
   await reloading.locator("#connection-banner").waitFor({ timeout: 20_000 });
   await reloading.locator("#connection-banner[data-state=back]").waitFor({ timeout: 25_000 });
   const gap = Date.now() - reloadedAt;

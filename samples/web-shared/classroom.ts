@@ -255,7 +255,9 @@ export async function rejoinLiveCall(
   const rejoin = async (callId: string): Promise<void> => {
     if (isOpen(callId)) return;
     try {
-      join(await realtime.rejoinCall(callId));
+      const rejoined = await realtime.rejoinCall(callId);
+      // The liveCall event and findLiveCall ask together at page load: one lesson view, not two.
+      if (!isOpen(callId)) join(rejoined);
     } catch (error) {
       if (error instanceof RealtimeError && error.code === "call_ended") ended(callId);
       else throw error;

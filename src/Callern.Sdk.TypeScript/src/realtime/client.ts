@@ -96,6 +96,8 @@ export class CallernRealtime {
   private readonly acceptedCalls = new Set<string>();
   /** Calls rejoined before their room was opened: the room catches up as it opens. */
   private readonly rejoinedCalls = new Set<string>();
+  /** Rejoins under way, by call id: one `RejoinCall` per call at a time. */
+  private readonly rejoining = new Map<string, Promise<CallAcceptedEvent>>();
   /** The platform's clock minus this machine's, in ms (from the latest server time seen). */
   private serverClockOffsetMs = 0;
   private state: ConnectionState = "disconnected";
@@ -252,10 +254,21 @@ export class CallernRealtime {
    * impolite side offers. The call's room catches up by itself (media states, chat, whiteboard,
    * files), delivering to its `onMediaState`, `onChat`, `onWhiteboard` and `onFile` subscribers.
    * Find the call with the `liveCall` event or {@link CallernRealtime.findLiveCall}.
+   * Asking again while a rejoin of the same call is under way (the `liveCall` event and
+   * `findLiveCall` at page load) shares it: the peer is told once, not twice, so its new peer
+   * connection is not replaced again under the first offer.
    * @throws RealtimeError `call_ended` when the call ended meanwhile (its open room, if any, is
    *   told so and closed: a session on it ends), `call_not_found` when the user is not in it.
    */
-  async rejoinCall(callId: string): Promise<CallAcceptedEvent> {
+  rejoinCall(callId: string): Promise<CallAcceptedEvent> {
+    const underWay = this.rejoining.get(callId);
+    if (underWay) return underWay;
+    const rejoin = this.rejoinOnce(callId).finally(() => this.rejoining.delete(callId));
+    this.rejoining.set(callId, rejoin);
+    return rejoin;
+  }
+
+  private async rejoinOnce(callId: string): Promise<CallAcceptedEvent> {
     let rejoined: CallAcceptedEvent;
     try {
       rejoined = await this.invoke<CallAcceptedEvent>("RejoinCall", callId);
