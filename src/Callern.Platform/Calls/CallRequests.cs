@@ -125,9 +125,19 @@ public sealed class CallRequests(
             foreach (var fresh in new[] { false, true })
             {
                 var (pool, read) = await availableTeachers.GetAsync(connection, transaction, call.TenantId, fresh);
-                // Spares: a teacher another request is offering at this moment is skipped for the next best.
-                var ranked = Ranking.Rank(request, pool.For(facts, skip), rules.Ranking, now, wanted + OfferSpares);
-                await OfferAsync(connection, transaction, call, ranked, wanted, now, expiresAt, pool, offered);
+                // Spares: a teacher another request is offering at this moment is skipped for the next
+                // best. When concurrent requests took them all, the next best after them, twice as many
+                // each time, until the call rings or nobody is left: a request waits in the queue only
+                // when no matching teacher is free (every teacher tried stays claimed, so this ends).
+                for (var batch = wanted + OfferSpares; offered.Count < wanted; batch *= 2)
+                {
+                    var ranked = Ranking.Rank(request, pool.For(facts, skip), rules.Ranking, now, batch);
+                    if (ranked.Count == 0)
+                    {
+                        break;
+                    }
+                    await OfferAsync(connection, transaction, call, ranked, wanted, now, expiresAt, pool, offered);
+                }
                 if (offered.Count > 0 || read)
                 {
                     break;

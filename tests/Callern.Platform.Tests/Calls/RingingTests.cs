@@ -90,6 +90,42 @@ public sealed class RingingTests(CallernApp app) : IClassFixture<CallernApp>
     }
 
     [Fact]
+    public async Task Requests_arriving_together_all_ring_while_a_matching_teacher_is_free_and_only_the_surplus_waits()
+    {
+        // 64 students rank the 48 teachers alike, so their requests all go for the same best few at once.
+        const int Teachers = 48, Students = 64;
+        var tenant = await app.CreateTenantAsync();
+        var teachers = new List<CallParty>();
+        try
+        {
+            for (var i = 0; i < Teachers; i++)
+            {
+                teachers.Add(await app.AvailableTeacherAsync(tenant, $"t{i:00}"));
+            }
+            var students = new List<Sdk.CallernClient>();
+            for (var i = 0; i < Students; i++)
+            {
+                students.Add(app.SdkAs(tenant, await app.StudentWithSecondsAsync(tenant, $"s{i:00}", 600), CallernRoles.Student));
+            }
+
+            var calls = await Task.WhenAll(students.Select(s => s.RequestCallAsync(new Sdk.CallRequest { Language = "en", Level = "B1" })));
+
+            Assert.Equal((Teachers, Students - Teachers),
+                (calls.Count(c => c.State == Sdk.CallState.Ringing), calls.Count(c => c.State == Sdk.CallState.Queued)));
+            // Each teacher rings for one of the ringing calls, and each ringing call rings one teacher.
+            var offers = await Task.WhenAll(teachers.Select(t => t.NextAsync<IncomingCallEvent>("IncomingCall")));
+            Assert.Equal(calls.Where(c => c.State == Sdk.CallState.Ringing).Select(c => c.Id).Order(), offers.Select(o => o.CallId).Order());
+        }
+        finally
+        {
+            foreach (var teacher in teachers)
+            {
+                await teacher.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_queued_request_rings_when_a_teacher_becomes_available_and_gives_up_after_the_maximum_wait()
     {
         var tenant = await app.CreateTenantAsync();
