@@ -38,4 +38,4 @@ fi
 # little as they can to the latency it measures (it reports its timer lag).
 env "${CALLERN_PLATFORM_ENV[@]}" DOTNET_gcServer=0 dotnet bench/Callern.Bench.Calls/bin/Release/net10.0/Callern.Bench.Calls.dll \
   --url "http://127.0.0.1:$PORT" --demo "$RUN_DIR/demo.json" \
-  --calls "$CALLS" --rate "$RATE" --relay "$RELAY" --every "$EVERY" "${PLACEMENT[@]}"
+  --calls "$CALLS" --rate "$RATE" --relay "$RELAY" --every "$EVERY" --pg-pid "$PG_PID" "${PLACEMENT[@]}"

@@ -5,7 +5,8 @@
 # not abuse.
 # BENCH_REDIS=1: the one node with the Redis backplane, as each of several nodes has it (every hub
 # message to a group then goes through Redis), to tell the backplane's cost from a second node's.
-# Sets RUN_DIR, PORT and APP_PID (and REDIS_PID with BENCH_REDIS=1); stops everything on exit.
+# Sets RUN_DIR, PORT, APP_PID and PG_PID, PostgreSQL's postmaster (and REDIS_PID with
+# BENCH_REDIS=1); stops everything on exit.
 
 bench_start_platform() {
   RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/callern-bench.XXXXXX")
@@ -29,6 +30,7 @@ bench_start_platform() {
   trap cleanup EXIT
 
   callern_pg_start "$RUN_DIR/pg" "$PG_PORT" fsync=off synchronous_commit=off max_connections=200
+  PG_PID=$(bench_listener_pid "$PG_PORT")
   dotnet build src/Callern.Platform -c Release -nologo -clp:ErrorsOnly -v q >&2
   # (the build prints its summary to stderr; the figures below go to stdout)
   local backplane=()
@@ -64,8 +66,8 @@ print(" ".join(f"{k}={v}" for k, v in settings.items() if k.startswith("System.G
 # ring, operator key and database), on the throwaway PostgreSQL, with the settings of
 # bench_start_platform (Production, rate limits raised, warnings only). TURN is named, not started:
 # no call here reaches it. Sets RUN_DIR, PORT (the balancer), NODE_URLS (comma-separated),
-# NODE_PIDS, REDIS_PID and BALANCER_PID (comma-separated pids for the bench's --pid); stops
-# everything on exit.
+# NODE_PIDS, REDIS_PID, BALANCER_PID (comma-separated pids for the bench's --pid) and PG_PID;
+# stops everything on exit.
 bench_start_nodes() {
   local nodes=$1
   RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/callern-bench.XXXXXX")
@@ -90,6 +92,8 @@ bench_start_nodes() {
   trap cleanup EXIT
 
   callern_pg_start "$RUN_DIR/pg" "$PG_PORT" fsync=off synchronous_commit=off max_connections=200
+  # shellcheck disable=SC2034 # used by the scripts that source this one
+  PG_PID=$(bench_listener_pid "$PG_PORT")
   CALLERN_NODES=$nodes CALLERN_REDIS_PORT=$redis_port \
   CALLERN_TURN_URLS="turn:127.0.0.1:3478" CALLERN_TURN_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d " \n")" \
   ASPNETCORE_ENVIRONMENT=Production \
