@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
@@ -29,6 +30,8 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
     private RealtimeConnectionState _state = RealtimeConnectionState.Disconnected;
     private bool _stopped = true;
     private readonly AcceptedCalls _accepted = new();
+    /// <summary>Rejoins under way, by call: one <c>RejoinCall</c> per call at a time.</summary>
+    private readonly ConcurrentDictionary<Guid, Lazy<Task<CallAcceptedEvent>>> _rejoining = new();
     private long _serverClockOffsetTicks;
 
     /// <summary>Creates the client; nothing connects until <see cref="StartAsync"/>.</summary>
@@ -237,14 +240,29 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
     /// with <see cref="GetRoomStateAsync"/>, and confirm media again. Throws <c>call_ended</c> when
     /// the call ended meanwhile (close the call view), <c>call_not_found</c> when there is no such call for this user.
     /// </summary>
+    /// <remarks>
+    /// Asking again while a rejoin of the same call is under way (from <see cref="LiveCall"/> and
+    /// from <c>GET /v1/me/calls/live</c> at start) shares it: the peer is told once, so its new peer
+    /// connection is not replaced again under the first offer. Start one peer connection.
+    /// </remarks>
     /// <param name="callId">The call, from <see cref="LiveCall"/> or <c>GET /v1/me/calls/live</c>.</param>
     /// <param name="cancellationToken">Cancels waiting for the answer.</param>
-    public async Task<CallAcceptedEvent> RejoinCallAsync(Guid callId, CancellationToken cancellationToken = default)
+    public Task<CallAcceptedEvent> RejoinCallAsync(Guid callId, CancellationToken cancellationToken = default) =>
+        _rejoining.GetOrAdd(callId, id => new Lazy<Task<CallAcceptedEvent>>(() => RejoinOnceAsync(id))).Value.WaitAsync(cancellationToken);
+
+    private async Task<CallAcceptedEvent> RejoinOnceAsync(Guid callId)
     {
-        var (rejoined, sentAt, answeredAt) = await TimedInvokeAsync<CallAcceptedEvent>("RejoinCall", [callId], cancellationToken);
-        LearnServerTime(rejoined.ServerTime, sentAt, answeredAt);
-        _accepted.FirstTime(callId);
-        return rejoined;
+        try
+        {
+            var (rejoined, sentAt, answeredAt) = await TimedInvokeAsync<CallAcceptedEvent>("RejoinCall", [callId], CancellationToken.None);
+            LearnServerTime(rejoined.ServerTime, sentAt, answeredAt);
+            _accepted.FirstTime(callId);
+            return rejoined;
+        }
+        finally
+        {
+            _rejoining.TryRemove(callId, out _);
+        }
     }
 
     /// <summary>A teacher declines an offer; the platform rings the next teacher.</summary>
