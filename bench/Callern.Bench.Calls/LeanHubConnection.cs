@@ -12,7 +12,7 @@ using System.Text.Json;
 /// its own garbage collections about a tenth of the time, which showed up as relay latency.
 /// Events (<see cref="On"/>) run on the receive loop: a handler that invokes must not wait there.
 /// </summary>
-internal sealed class LeanHubConnection : IAsyncDisposable
+internal sealed class LeanHubConnection : BenchWebSocket
 {
     private const byte Separator = 0x1e;
     private static readonly TimeSpan PingEvery = TimeSpan.FromSeconds(10);
@@ -21,26 +21,21 @@ internal sealed class LeanHubConnection : IAsyncDisposable
     private static readonly byte[] PayloadKey = Encoding.UTF8.GetBytes("\"payload\":\"");
     private static readonly byte[] SignalTarget = Encoding.UTF8.GetBytes("\"target\":\"Signal\"");
 
-    private readonly ClientWebSocket _socket = new();
-    private readonly SemaphoreSlim _sending = new(1, 1);
     private readonly ConcurrentDictionary<long, (TaskCompletionSource<JsonElement> Completion, bool KeepResult)> _pending = new();
     private readonly Dictionary<string, Action<JsonElement>> _handlers = [];
-    private readonly CancellationTokenSource _stopPinging = new();
     private readonly Uri _hub;
     private byte[] _frame = new byte[4096];
-    /// <summary>How much of <see cref="_frame"/> the message being written fills (under <see cref="_sending"/>).</summary>
+    /// <summary>How much of <see cref="_frame"/> the message being written fills (while it is written, no other is).</summary>
     private int _length;
     private Action<long>? _onSignal;
     private long _lastId;
-    private Task? _receiving;
-    private Task? _pinging;
 
     /// <param name="readServingNode">Keep the X-Callern-Node header of the upgrade's response (the node the balancer chose) in <see cref="ServingNode"/>.</param>
     public LeanHubConnection(Uri hub, string accessToken, bool readServingNode = false)
     {
         _hub = new UriBuilder(hub) { Scheme = hub.Scheme == "https" ? "wss" : "ws" }.Uri;
-        _socket.Options.SetRequestHeader("Authorization", $"Bearer {accessToken}");
-        _socket.Options.CollectHttpResponseDetails = readServingNode;
+        Socket.Options.SetRequestHeader("Authorization", $"Bearer {accessToken}");
+        Socket.Options.CollectHttpResponseDetails = readServingNode;
     }
 
     /// <summary>The balancer's X-Callern-Node answer to the WebSocket upgrade (host:port of the node), when asked for.</summary>
@@ -53,16 +48,16 @@ internal sealed class LeanHubConnection : IAsyncDisposable
 
     public async Task StartAsync()
     {
-        await _socket.ConnectAsync(_hub, CancellationToken.None);
-        if (_socket.HttpResponseHeaders is { } headers)
+        await Socket.ConnectAsync(_hub, CancellationToken.None);
+        if (Socket.HttpResponseHeaders is { } headers)
         {
             ServingNode = headers.TryGetValue("X-Callern-Node", out var node) ? node.FirstOrDefault() : null;
             // Only that one header is needed: the rest would be held for the connection's life.
-            _socket.HttpResponseHeaders = null;
+            Socket.HttpResponseHeaders = null;
         }
         await SendAsync(Handshake);
-        _receiving = ReceiveAsync();
-        _pinging = PingAsync();
+        // The server closes a connection that sends nothing for 30 s.
+        StartLoops(ReceiveAsync, Ping, PingEvery);
     }
 
     public Task<JsonElement> InvokeAsync(string target, params object?[] arguments)
@@ -110,34 +105,33 @@ internal sealed class LeanHubConnection : IAsyncDisposable
     private async Task InvokeInPlaceAsync(string target, Guid callId, bool answered, Action writeSecondArgument)
     {
         var (id, completion) = answered ? Register(keepResult: false) : (0, null);
-        await _sending.WaitAsync();
-        try
-        {
-            _length = 0;
-            Append("{\"type\":1,");
-            if (completion is not null)
-            {
-                Append("\"invocationId\":\"");
-                Append(id);
-                Append("\",");
-            }
-            Append("\"target\":\"");
-            Append(target);
-            Append("\",\"arguments\":[\"");
-            Append(callId);
-            Append("\",");
-            writeSecondArgument();
-            Append("]}\u001e");
-            await _socket.SendAsync(_frame.AsMemory(0, _length), WebSocketMessageType.Text, true, CancellationToken.None);
-        }
-        finally
-        {
-            _sending.Release();
-        }
+        await SendAsync(invocation => invocation.Connection.WriteInvocation(invocation.Target, invocation.CallId, invocation.Id, writeSecondArgument),
+            (Connection: this, Target: target, CallId: callId, Id: completion is null ? (long?)null : id));
         if (completion is not null)
         {
             await completion.Task;
         }
+    }
+
+    /// <summary>The invocation's frame, written in place; with an invocation id when <paramref name="id"/> is given (the answer is awaited).</summary>
+    private ReadOnlyMemory<byte> WriteInvocation(string target, Guid callId, long? id, Action writeSecondArgument)
+    {
+        _length = 0;
+        Append("{\"type\":1,");
+        if (id is { } invocationId)
+        {
+            Append("\"invocationId\":\"");
+            Append(invocationId);
+            Append("\",");
+        }
+        Append("\"target\":\"");
+        Append(target);
+        Append("\",\"arguments\":[\"");
+        Append(callId);
+        Append("\",");
+        writeSecondArgument();
+        Append("]}\u001e");
+        return _frame.AsMemory(0, _length);
     }
 
     private void Append(string ascii) => _length += Encoding.ASCII.GetBytes(ascii, _frame.AsSpan(_length));
@@ -174,36 +168,6 @@ internal sealed class LeanHubConnection : IAsyncDisposable
         return await completion.Task;
     }
 
-    private async Task SendAsync(byte[] message)
-    {
-        await _sending.WaitAsync();
-        try
-        {
-            await _socket.SendAsync(message, WebSocketMessageType.Text, true, CancellationToken.None);
-        }
-        finally
-        {
-            _sending.Release();
-        }
-    }
-
-    // The server closes a connection that sends nothing for 30 s.
-    private async Task PingAsync()
-    {
-        try
-        {
-            while (true)
-            {
-                await Task.Delay(PingEvery, _stopPinging.Token);
-                await SendAsync(Ping);
-            }
-        }
-        catch (Exception exception) when (exception is OperationCanceledException or WebSocketException)
-        {
-            // Closing, or closed by the server: the receive loop reports the rest.
-        }
-    }
-
     private async Task ReceiveAsync()
     {
         var buffer = new byte[16 * 1024];
@@ -216,7 +180,7 @@ internal sealed class LeanHubConnection : IAsyncDisposable
                 {
                     Array.Resize(ref buffer, buffer.Length * 2);
                 }
-                var result = await _socket.ReceiveAsync(buffer.AsMemory(filled), CancellationToken.None);
+                var result = await Socket.ReceiveAsync(buffer.AsMemory(filled), CancellationToken.None);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     break;
@@ -318,25 +282,5 @@ internal sealed class LeanHubConnection : IAsyncDisposable
             }
         }
         return (type, id, target, error, hasResult);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _stopPinging.CancelAsync();
-        await (_pinging ?? Task.CompletedTask);
-        try
-        {
-            // The receive loop ends when the server answers the close.
-            await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
-            await (_receiving ?? Task.CompletedTask).WaitAsync(TimeSpan.FromSeconds(5));
-        }
-        catch (Exception exception) when (exception is WebSocketException or TimeoutException)
-        {
-            _socket.Abort();
-        }
-        await (_receiving ?? Task.CompletedTask);
-        _socket.Dispose();
-        _stopPinging.Dispose();
-        _sending.Dispose();
     }
 }

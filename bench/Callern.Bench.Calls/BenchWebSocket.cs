@@ -1,0 +1,78 @@
+using System.Net.WebSockets;
+
+/// <summary>
+/// What the load generator's connections share (<see cref="LeanHubConnection"/>,
+/// <see cref="PeerJsConnection"/>): the socket, one message written and sent at a time, a
+/// keep-alive message on a period, and a close that waits for the server's answer.
+/// </summary>
+internal abstract class BenchWebSocket : IAsyncDisposable
+{
+    private readonly SemaphoreSlim _sending = new(1, 1);
+    private readonly CancellationTokenSource _stopKeepingAlive = new();
+    private Task? _receiving;
+    private Task? _keepingAlive;
+
+    protected ClientWebSocket Socket { get; } = new();
+
+    /// <summary>Runs the connection's receive loop, and sends <paramref name="keepAlive"/> every <paramref name="period"/> until disposed.</summary>
+    protected void StartLoops(Func<Task> receive, byte[] keepAlive, TimeSpan period)
+    {
+        _receiving = receive();
+        _keepingAlive = KeepAliveAsync(keepAlive, period);
+    }
+
+    /// <summary>
+    /// Sends the message <paramref name="write"/> returns, written while no other message is
+    /// (a connection writes in place into one frame buffer); <paramref name="state"/> spares a closure per message.
+    /// </summary>
+    protected async Task SendAsync<TState>(Func<TState, ReadOnlyMemory<byte>> write, TState state)
+    {
+        await _sending.WaitAsync();
+        try
+        {
+            await Socket.SendAsync(write(state), WebSocketMessageType.Text, true, CancellationToken.None);
+        }
+        finally
+        {
+            _sending.Release();
+        }
+    }
+
+    protected Task SendAsync(byte[] message) => SendAsync(static m => m, message);
+
+    private async Task KeepAliveAsync(byte[] message, TimeSpan period)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(period, _stopKeepingAlive.Token);
+                await SendAsync(message);
+            }
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or WebSocketException)
+        {
+            // Closing, or closed by the server: the receive loop reports the rest.
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopKeepingAlive.CancelAsync();
+        await (_keepingAlive ?? Task.CompletedTask);
+        try
+        {
+            // The receive loop ends when the server answers the close.
+            await Socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+            await (_receiving ?? Task.CompletedTask).WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (Exception exception) when (exception is WebSocketException or TimeoutException)
+        {
+            Socket.Abort();
+        }
+        await (_receiving ?? Task.CompletedTask);
+        Socket.Dispose();
+        _stopKeepingAlive.Dispose();
+        _sending.Dispose();
+    }
+}
