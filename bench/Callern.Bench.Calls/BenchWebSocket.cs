@@ -14,11 +14,54 @@ internal abstract class BenchWebSocket : IAsyncDisposable
 
     protected ClientWebSocket Socket { get; } = new();
 
-    /// <summary>Runs the connection's receive loop, and sends <paramref name="keepAlive"/> every <paramref name="period"/> until disposed.</summary>
-    protected void StartLoops(Func<Task> receive, byte[] keepAlive, TimeSpan period)
+    /// <summary>Runs the receive loop (<see cref="Consume"/>), and sends <paramref name="keepAlive"/> every <paramref name="period"/> until disposed.</summary>
+    protected void StartLoops(byte[] keepAlive, TimeSpan period)
     {
-        _receiving = receive();
+        _receiving = ReceiveAsync();
         _keepingAlive = KeepAliveAsync(keepAlive, period);
+    }
+
+    /// <summary>
+    /// Takes what arrived so far (<paramref name="received"/>, the unconsumed bytes before it
+    /// included; <paramref name="endOfMessage"/> when the last read ended a WebSocket message) and
+    /// answers how many bytes from the start it consumed; the rest stays for the next read.
+    /// </summary>
+    protected abstract int Consume(ReadOnlySpan<byte> received, bool endOfMessage);
+
+    /// <summary>The connection closed (by either side, or aborted): nothing more will arrive.</summary>
+    protected abstract void Closed();
+
+    private async Task ReceiveAsync()
+    {
+        var buffer = new byte[16 * 1024];
+        var filled = 0;
+        try
+        {
+            while (true)
+            {
+                if (filled == buffer.Length)
+                {
+                    Array.Resize(ref buffer, buffer.Length * 2);
+                }
+                var result = await Socket.ReceiveAsync(buffer.AsMemory(filled), CancellationToken.None);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    break;
+                }
+                filled += result.Count;
+                var consumed = Consume(buffer.AsSpan(0, filled), result.EndOfMessage);
+                buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
+                filled -= consumed;
+            }
+        }
+        catch (WebSocketException)
+        {
+            // Closed without a close handshake (aborted on dispose, or the server went away).
+        }
+        finally
+        {
+            Closed();
+        }
     }
 
     /// <summary>

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Collections.Concurrent;
-using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 
@@ -28,6 +27,7 @@ internal sealed class LeanHubConnection : BenchWebSocket
     /// <summary>How much of <see cref="_frame"/> the message being written fills (while it is written, no other is).</summary>
     private int _length;
     private Action<long>? _onSignal;
+    private bool _handshaken;
     private long _lastId;
 
     /// <param name="readServingNode">Keep the X-Callern-Node header of the upgrade's response (the node the balancer chose) in <see cref="ServingNode"/>.</param>
@@ -57,7 +57,7 @@ internal sealed class LeanHubConnection : BenchWebSocket
         }
         await SendAsync(Handshake);
         // The server closes a connection that sends nothing for 30 s.
-        StartLoops(ReceiveAsync, Ping, PingEvery);
+        StartLoops(Ping, PingEvery);
     }
 
     public Task<JsonElement> InvokeAsync(string target, params object?[] arguments)
@@ -168,49 +168,28 @@ internal sealed class LeanHubConnection : BenchWebSocket
         return await completion.Task;
     }
 
-    private async Task ReceiveAsync()
+    /// <summary>Every whole record (up to its separator): the handshake's answer first, then hub messages.</summary>
+    protected override int Consume(ReadOnlySpan<byte> received, bool endOfMessage)
     {
-        var buffer = new byte[16 * 1024];
-        var (filled, handshaken) = (0, false);
-        try
+        var start = 0;
+        for (int end; (end = received[start..].IndexOf(Separator)) >= 0; start += end + 1)
         {
-            while (true)
+            var record = received.Slice(start, end);
+            if (!_handshaken)
             {
-                if (filled == buffer.Length)
-                {
-                    Array.Resize(ref buffer, buffer.Length * 2);
-                }
-                var result = await Socket.ReceiveAsync(buffer.AsMemory(filled), CancellationToken.None);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    break;
-                }
-                filled += result.Count;
-                var start = 0;
-                for (int end; (end = buffer.AsSpan(start, filled - start).IndexOf(Separator)) >= 0; start += end + 1)
-                {
-                    var record = buffer.AsSpan(start, end);
-                    if (!handshaken)
-                    {
-                        handshaken = record.SequenceEqual("{}"u8) ? true : throw new InvalidOperationException($"Handshake refused: {Encoding.UTF8.GetString(record)}");
-                        continue;
-                    }
-                    Dispatch(record);
-                }
-                buffer.AsSpan(start, filled - start).CopyTo(buffer);
-                filled -= start;
+                _handshaken = record.SequenceEqual("{}"u8) ? true : throw new InvalidOperationException($"Handshake refused: {Encoding.UTF8.GetString(record)}");
+                continue;
             }
+            Dispatch(record);
         }
-        catch (WebSocketException)
+        return start;
+    }
+
+    protected override void Closed()
+    {
+        foreach (var (_, pending) in _pending)
         {
-            // Closed without a close handshake (aborted on dispose, or the server went away).
-        }
-        finally
-        {
-            foreach (var (_, pending) in _pending)
-            {
-                pending.Completion.TrySetException(new InvalidOperationException("The connection closed."));
-            }
+            pending.Completion.TrySetException(new InvalidOperationException("The connection closed."));
         }
     }
 

@@ -1,5 +1,4 @@
 using System.Buffers.Text;
-using System.Net.WebSockets;
 using System.Text;
 
 /// <summary>
@@ -33,7 +32,7 @@ internal sealed class PeerJsConnection : BenchWebSocket
     {
         await Socket.ConnectAsync(_server, CancellationToken.None);
         // The server drops a client it has not heard from for alive_timeout.
-        StartLoops(ReceiveAsync, Heartbeat, HeartbeatEvery);
+        StartLoops(Heartbeat, HeartbeatEvery);
         await _opened.Task.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
@@ -58,41 +57,19 @@ internal sealed class PeerJsConnection : BenchWebSocket
 
     private void Append(string ascii) => _length += Encoding.ASCII.GetBytes(ascii, _frame.AsSpan(_length));
 
-    private async Task ReceiveAsync()
+    /// <summary>Each whole WebSocket message: the server sends one JSON message per frame.</summary>
+    protected override int Consume(ReadOnlySpan<byte> received, bool endOfMessage)
     {
-        var buffer = new byte[16 * 1024];
-        var filled = 0;
-        try
+        if (!endOfMessage)
         {
-            while (true)
-            {
-                if (filled == buffer.Length)
-                {
-                    Array.Resize(ref buffer, buffer.Length * 2);
-                }
-                var result = await Socket.ReceiveAsync(buffer.AsMemory(filled), CancellationToken.None);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    break;
-                }
-                filled += result.Count;
-                if (!result.EndOfMessage)
-                {
-                    continue;
-                }
-                Dispatch(buffer.AsSpan(0, filled));
-                filled = 0;
-            }
+            return 0;
         }
-        catch (WebSocketException)
-        {
-            // Closed without a close handshake (aborted on dispose, or the server went away).
-        }
-        finally
-        {
-            _opened.TrySetException(new InvalidOperationException($"The PeerJS server closed {_server} before OPEN."));
-        }
+        Dispatch(received);
+        return received.Length;
     }
+
+    protected override void Closed() =>
+        _opened.TrySetException(new InvalidOperationException($"The PeerJS server closed {_server} before OPEN."));
 
     private void Dispatch(ReadOnlySpan<byte> message)
     {
