@@ -197,7 +197,8 @@ public sealed class CallMetering(
         // A top-up during the call lets the hold grow; a hold at its cap or a spent wallet cannot.
         var held = room is { } r && (r.Held >= cap || r.Available == 0) ? r.Held
             : (await holds.ExtendAsync(current.TenantId, current.Id, cap, transaction))?.HeldSeconds ?? 0;
-        var elapsed = MeteringRules.BilledSeconds(current.Meter, confirmations.Merge(current, student: true), confirmations.Merge(current, student: false), now);
+        var (student, teacher) = (confirmations.Merge(current, student: true), confirmations.Merge(current, student: false));
+        var elapsed = MeteringRules.BilledSeconds(current.Meter, student, teacher, now);
         var remaining = Math.Max(0, held - elapsed);
         if (remaining == 0)
         {
@@ -217,10 +218,11 @@ public sealed class CallMetering(
                 after.Add(() => notify.User(current.TenantId, current.StudentId).BalanceWarning(new BalanceWarningEvent(current.Id, remaining, threshold)));
             }
             var paused = current.MeteringSince is null;
-            // While billing: the next moment something happens on its own (a warning, depletion, the maximum duration).
+            // While billing: the next moment something happens on its own (a warning, depletion, the
+            // maximum duration, a party known only from the database lapsing).
             long? untilNext = paused ? null
                 : unwarned.Where(m => m < threshold || threshold == 0).Select(m => remaining - m * 60L).Where(s => s > 0)
-                    .Append(remaining).Append(cap - elapsed).Min();
+                    .Append(remaining).Append(cap - elapsed).Concat(SecondsUntilLapse(student, now)).Concat(SecondsUntilLapse(teacher, now)).Min();
             context.Reschedule(deadline, NextTick(deadline.DueAt, now, untilNext));
             liveParticipants.Confirm(current.Id, current.TenantId, current.StudentId, current.TeacherId!);
             after.Add(() => Task.WhenAll(
@@ -230,6 +232,17 @@ public sealed class CallMetering(
         }
         after.ForEach(context.AfterCommit);
     }
+
+    /// <summary>
+    /// A party this node knows only from the database (the node restarted, or the party's node
+    /// died) stops counting as flowing a lag after its stamp, and no confirmation arrives here to
+    /// notice: the tick comes just after that moment, so that billing pauses and the reconnect grace
+    /// runs out on time, not up to a tick interval late. Nothing for a party this node hears itself.
+    /// </summary>
+    private IEnumerable<long> SecondsUntilLapse(PartyMedia party, DateTimeOffset now) =>
+        !party.Live && party.ConfirmedAt is { } at && at + MediaConfirmationRules.LapseAfter + DatabaseLag >= now
+            ? [(long)Math.Ceiling((at + MediaConfirmationRules.LapseAfter + DatabaseLag - now).TotalSeconds) + 1]
+            : [];
 
     /// <summary>
     /// A call's ticks keep their own phase (the last due time plus whole intervals), so calls spread
