@@ -235,13 +235,14 @@ public sealed class CallMetering(
 
     /// <summary>
     /// A party this node knows only from the database (the node restarted, or the party's node
-    /// died) stops counting as flowing a lag after its stamp, and no confirmation arrives here to
-    /// notice: the tick comes just after that moment, so that billing pauses and the reconnect grace
-    /// runs out on time, not up to a tick interval late. Nothing for a party this node hears itself.
+    /// died) stops counting as flowing a lag after its stamp (<see cref="MeteringRules.FlowingUntil"/>),
+    /// and no confirmation arrives here to notice: the tick comes just after that moment, so that
+    /// billing pauses and the reconnect grace runs out on time, not up to a tick interval late.
+    /// Nothing for a party this node hears itself: its watchdog notices the lapse.
     /// </summary>
     private IEnumerable<long> SecondsUntilLapse(PartyMedia party, DateTimeOffset now) =>
-        !party.Live && party.ConfirmedAt is { } at && at + MediaConfirmationRules.LapseAfter + DatabaseLag >= now
-            ? [(long)Math.Ceiling((at + MediaConfirmationRules.LapseAfter + DatabaseLag - now).TotalSeconds) + 1]
+        !party.Live && MeteringRules.FlowingUntil(party, DatabaseLag) is { } until && until >= now
+            ? [(long)Math.Ceiling((until - now).TotalSeconds) + 1]
             : [];
 
     /// <summary>

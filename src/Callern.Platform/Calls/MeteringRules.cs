@@ -115,12 +115,17 @@ public static class MeteringRules
             : 0);
 
     /// <summary>
-    /// Flowing: in a run whose last confirmation is recent. A run known only from the database may
-    /// be <paramref name="databaseLag"/> older, since its node writes confirmations that often.
+    /// Until when the party counts as flowing (null: not in a run): its last confirmation plus the
+    /// lapse. A run known only from the database may be <paramref name="databaseLag"/> older, since
+    /// its node writes confirmations that often.
     /// </summary>
-    private static bool IsFlowing(PartyMedia party, DateTimeOffset now, TimeSpan databaseLag) =>
+    public static DateTimeOffset? FlowingUntil(PartyMedia party, TimeSpan databaseLag) =>
         party.FlowingSince is not null && party.ConfirmedAt is { } at
-        && now - at <= MediaConfirmationRules.LapseAfter + (party.Live ? TimeSpan.Zero : databaseLag);
+            ? at + MediaConfirmationRules.LapseAfter + (party.Live ? TimeSpan.Zero : databaseLag)
+            : null;
+
+    private static bool IsFlowing(PartyMedia party, DateTimeOffset now, TimeSpan databaseLag) =>
+        FlowingUntil(party, databaseLag) is { } until && now <= until;
 
     private static DateTimeOffset? GapStart(PartyMedia party, DateTimeOffset stretchSince) =>
         party.FlowingSince is { } runSince && runSince > stretchSince ? party.ConfirmedBeforeRun ?? stretchSince : null;
