@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Callern.HubProtocol;
 using Callern.Platform.Infrastructure;
 using Callern.Platform.Tenancy;
 using Microsoft.AspNetCore.Http.Connections;
@@ -29,9 +30,13 @@ public static class SignalingEndpoints
             // Enums as the REST API writes them (ApiConventions), so both SDKs share one contract.
             .AddJsonProtocol(o => o.PayloadSerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase)))
             .AddBackplaneIfConfigured(configuration);
+        // MessagePack for clients that ask for it, in the JSON protocol's shape (JsonShapedMessagePack).
+        services.AddOptions<MessagePackHubProtocolOptions>().Configure<IOptions<JsonHubProtocolOptions>>((messagePack, json) =>
+            messagePack.SerializerOptions = JsonShapedMessagePack.Options(json.Value.PayloadSerializerOptions));
         // Arguments that do not bind are answered invalid_argument like any other bad argument (UnboundArguments).
         services.RemoveAll<IHubProtocol>();
         services.AddSingleton<IHubProtocol>(sp => new UnboundArguments.Protocol(new JsonHubProtocol(sp.GetRequiredService<IOptions<JsonHubProtocolOptions>>())));
+        services.AddSingleton<IHubProtocol>(sp => new UnboundArguments.Protocol(new MessagePackHubProtocol(sp.GetRequiredService<IOptions<MessagePackHubProtocolOptions>>())));
         // Read lazily, like the other limits, so hosts and tests can set them after this call.
         services.AddOptions<HubOptions>().Configure<IOptions<SignalingOptions>>((hub, signaling) =>
             hub.MaximumReceiveMessageSize = signaling.Value.MaxMessageBytes);

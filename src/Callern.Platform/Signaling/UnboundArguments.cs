@@ -21,7 +21,7 @@ public sealed class UnboundArguments
     {
     }
 
-    /// <summary>The hub protocol (JSON) with binding failures turned into invocations carrying <see cref="UnboundArguments"/>.</summary>
+    /// <summary>A hub protocol (JSON or MessagePack) with binding failures turned into invocations carrying <see cref="UnboundArguments"/>.</summary>
     public sealed class Protocol(IHubProtocol inner) : IHubProtocol
     {
         public string Name => inner.Name;

@@ -1,11 +1,8 @@
 using System.Collections.Concurrent;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.Connections;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Callern.Sdk.Realtime;
 
@@ -51,11 +48,7 @@ public sealed partial class CallernRealtimeClient : IAsyncDisposable
             .WithAutomaticReconnect(_backoff)
             // Messages sent while the socket is down are buffered and resent on both sides, once.
             .WithStatefulReconnect()
-            .AddJsonProtocol(o =>
-            {
-                o.PayloadSerializerOptions = new JsonSerializerOptions(JsonSerializerDefaults.Web);
-                o.PayloadSerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
-            })
+            .WithProtocol(options.Protocol)
             .Build();
         On("PresenceChanged", () => PresenceChanged);
         On("CallQueued", () => CallQueued);

@@ -34,6 +34,12 @@ public sealed class CallernRealtimeOptions
     public IReadOnlyList<TimeSpan> ReconnectDelays { get; init; } = DefaultReconnectDelays;
 
     /// <summary>
+    /// The hub protocol: <see cref="RealtimeProtocol.Json"/> (default) or <see cref="RealtimeProtocol.MessagePack"/>,
+    /// which carries the same values in fewer bytes.
+    /// </summary>
+    public RealtimeProtocol Protocol { get; init; } = RealtimeProtocol.Json;
+
+    /// <summary>
     /// Adjusts the SignalR connection options (transports, proxy, headers, a custom WebSocket or HTTP handler factory);
     /// runs after the SDK set the access token provider.
     /// </summary>

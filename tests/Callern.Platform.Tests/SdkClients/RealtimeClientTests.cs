@@ -9,9 +9,11 @@ namespace Callern.Platform.Tests.SdkClients;
 /// <summary>The C# SDK's realtime client against the platform on a real socket, as a school's app uses it.</summary>
 public sealed class RealtimeClientTests(KestrelCallernApp app) : IClassFixture<KestrelCallernApp>
 {
-    private CallernRealtimeClient Client(TestTenant tenant, string userId, string role, Action? onToken = null, IReadOnlyList<TimeSpan>? delays = null) =>
+    private CallernRealtimeClient Client(TestTenant tenant, string userId, string role, Action? onToken = null, IReadOnlyList<TimeSpan>? delays = null,
+        RealtimeProtocol protocol = RealtimeProtocol.Json) =>
         new(new CallernRealtimeOptions
         {
+            Protocol = protocol,
             BaseUrl = app.BaseUrl,
             AccessTokenProvider = _ =>
             {
@@ -21,14 +23,17 @@ public sealed class RealtimeClientTests(KestrelCallernApp app) : IClassFixture<K
             ReconnectDelays = delays ?? CallernRealtimeOptions.DefaultReconnectDelays,
         });
 
-    [Fact]
-    public async Task A_student_and_a_teacher_complete_a_call_through_the_sdk()
+    [Theory]
+    [InlineData(RealtimeProtocol.Json, RealtimeProtocol.Json)]
+    [InlineData(RealtimeProtocol.MessagePack, RealtimeProtocol.MessagePack)]
+    [InlineData(RealtimeProtocol.Json, RealtimeProtocol.MessagePack)]
+    public async Task A_student_and_a_teacher_complete_a_call_through_the_sdk(RealtimeProtocol studentProtocol, RealtimeProtocol teacherProtocol)
     {
         var tenant = await app.CreateTenantAsync();
         await app.StudentWithSecondsAsync(tenant, "ana", 600);
         await app.TeacherAsync(tenant, "emma");
-        await using var teacher = Client(tenant, "emma", CallernRoles.Teacher);
-        await using var student = Client(tenant, "ana", CallernRoles.Student);
+        await using var teacher = Client(tenant, "emma", CallernRoles.Teacher, protocol: teacherProtocol);
+        await using var student = Client(tenant, "ana", CallernRoles.Student, protocol: studentProtocol);
         var incoming = new Recorder<IncomingCallEvent>();
         var ringing = new Recorder<CallRingingEvent>();
         var studentAccepted = new Recorder<CallAcceptedEvent>();
@@ -100,14 +105,17 @@ public sealed class RealtimeClientTests(KestrelCallernApp app) : IClassFixture<K
         Assert.All(endings, e => Assert.Equal((call.Id, "completed"), (e.CallId, e.Reason)));
     }
 
-    [Fact]
-    public async Task The_classroom_commands_reach_the_peer_and_the_room_state_catches_up()
+    [Theory]
+    [InlineData(RealtimeProtocol.Json, RealtimeProtocol.Json)]
+    [InlineData(RealtimeProtocol.MessagePack, RealtimeProtocol.MessagePack)]
+    [InlineData(RealtimeProtocol.Json, RealtimeProtocol.MessagePack)]
+    public async Task The_classroom_commands_reach_the_peer_and_the_room_state_catches_up(RealtimeProtocol studentProtocol, RealtimeProtocol teacherProtocol)
     {
         var tenant = await app.CreateTenantAsync();
         await app.StudentWithSecondsAsync(tenant, "mia", 600);
         await app.TeacherAsync(tenant, "tom");
-        await using var teacher = Client(tenant, "tom", CallernRoles.Teacher);
-        await using var student = Client(tenant, "mia", CallernRoles.Student);
+        await using var teacher = Client(tenant, "tom", CallernRoles.Teacher, protocol: teacherProtocol);
+        await using var student = Client(tenant, "mia", CallernRoles.Student, protocol: studentProtocol);
         var incoming = new Recorder<IncomingCallEvent>();
         var media = new Recorder<MediaStateChangedEvent>();
         var chat = new Recorder<ChatMessage>();
@@ -200,16 +208,18 @@ public sealed class RealtimeClientTests(KestrelCallernApp app) : IClassFixture<K
         Assert.Equal(("call_ended", "call_ended"), (late.Code, lateConfirmation.Code));
     }
 
-    [Fact]
-    public async Task Media_confirmations_that_cannot_count_are_refused_with_their_code()
+    [Theory]
+    [InlineData(RealtimeProtocol.Json)]
+    [InlineData(RealtimeProtocol.MessagePack)]
+    public async Task Media_confirmations_that_cannot_count_are_refused_with_their_code(RealtimeProtocol protocol)
     {
         var tenant = await app.CreateTenantAsync();
         await app.StudentWithSecondsAsync(tenant, "lea", 600);
         await app.StudentWithSecondsAsync(tenant, "other", 600);
         await app.TeacherAsync(tenant, "max");
-        await using var teacher = Client(tenant, "max", CallernRoles.Teacher);
-        await using var student = Client(tenant, "lea", CallernRoles.Student);
-        await using var stranger = Client(tenant, "other", CallernRoles.Student);
+        await using var teacher = Client(tenant, "max", CallernRoles.Teacher, protocol: protocol);
+        await using var student = Client(tenant, "lea", CallernRoles.Student, protocol: protocol);
+        await using var stranger = Client(tenant, "other", CallernRoles.Student, protocol: protocol);
         var incoming = new Recorder<IncomingCallEvent>();
         teacher.IncomingCall += incoming.Record;
         await teacher.StartAsync();
