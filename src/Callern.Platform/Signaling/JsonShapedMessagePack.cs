@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using MessagePack;
 using MessagePack.Formatters;
@@ -36,24 +37,45 @@ internal sealed class JsonShapedMessagePack(JsonSerializerOptions json) : IForma
     {
         public void Serialize(ref MessagePackWriter writer, T value, MessagePackSerializerOptions options)
         {
-            var buffer = new ArrayBufferWriter<byte>(256);
-            using (var jsonWriter = new Utf8JsonWriter(buffer))
-            {
-                JsonSerializer.Serialize(jsonWriter, value, json);
-            }
-            var reader = new Utf8JsonReader(buffer.WrittenSpan);
+            var scratch = Scratch.Start();
+            JsonSerializer.Serialize(scratch.Json, value, json);
+            scratch.Json.Flush();
+            var reader = new Utf8JsonReader(scratch.Buffer.WrittenSpan);
             reader.Read();
             WriteValue(ref reader, ref writer);
         }
 
         public T Deserialize(ref MessagePackReader reader, MessagePackSerializerOptions options)
         {
-            var buffer = new ArrayBufferWriter<byte>(256);
-            using (var jsonWriter = new Utf8JsonWriter(buffer))
-            {
-                WriteJson(ref reader, jsonWriter, options);
-            }
-            return JsonSerializer.Deserialize<T>(buffer.WrittenSpan, json)!;
+            var scratch = Scratch.Start();
+            WriteJson(ref reader, scratch.Json, options);
+            scratch.Json.Flush();
+            return JsonSerializer.Deserialize<T>(scratch.Buffer.WrittenSpan, json)!;
+        }
+    }
+
+    /// <summary>
+    /// The JSON text of one value on its way in or out, in a buffer and writer kept per thread: a
+    /// conversion runs to its end on the thread that started it and never starts another meanwhile.
+    /// </summary>
+    private sealed class Scratch
+    {
+        [ThreadStatic]
+        private static Scratch? t_current;
+
+        public ArrayBufferWriter<byte> Buffer { get; } = new(1024);
+
+        // The escaping is undone before the text leaves (only values cross), so escape only what JSON must.
+        public Utf8JsonWriter Json { get; }
+
+        private Scratch() => Json = new Utf8JsonWriter(Buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+
+        public static Scratch Start()
+        {
+            var scratch = t_current ??= new Scratch();
+            scratch.Buffer.ResetWrittenCount();
+            scratch.Json.Reset(scratch.Buffer);
+            return scratch;
         }
     }
 
@@ -139,7 +161,14 @@ internal sealed class JsonShapedMessagePack(JsonSerializerOptions json) : IForma
                     {
                         throw new MessagePackSerializationException("A map's keys must be strings.");
                     }
-                    json.WritePropertyName(reader.ReadString()!);
+                    if (reader.TryReadStringSpan(out var name))
+                    {
+                        json.WritePropertyName(name);
+                    }
+                    else
+                    {
+                        json.WritePropertyName(reader.ReadString()!);
+                    }
                     WriteJson(ref reader, json, options);
                 }
                 json.WriteEndObject();
@@ -155,6 +184,9 @@ internal sealed class JsonShapedMessagePack(JsonSerializerOptions json) : IForma
                 }
                 json.WriteEndArray();
                 reader.Depth--;
+                break;
+            case MessagePackType.String when reader.TryReadStringSpan(out var text):
+                json.WriteStringValue(text);
                 break;
             case MessagePackType.String:
                 json.WriteStringValue(reader.ReadString());

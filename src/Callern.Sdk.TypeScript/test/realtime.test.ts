@@ -10,6 +10,7 @@ import {
   type MediaStateChangedEvent,
   type RealtimeEvents,
   RealtimeError,
+  type RealtimeProtocol,
   type Signal,
   type WhiteboardOperation,
 } from "../src/index.js";
@@ -24,9 +25,10 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.stop()));
 });
 
-function connect(userId: string, role: string, reconnectDelaysMs?: number[]): { client: CallernRealtime; tokensIssued: () => number } {
+function connect(userId: string, role: string, reconnectDelaysMs?: number[], protocol?: RealtimeProtocol): { client: CallernRealtime; tokensIssued: () => number } {
   let issued = 0;
   const client = new CallernRealtime({
+    protocol,
     baseUrl: demo().baseUrl,
     accessToken: () => {
       issued++;
@@ -189,9 +191,14 @@ describe("CallernRealtime against the running platform", () => {
     expect((await teacher.setAvailability("offline")).status).toBe("offline");
   });
 
-  it("carries a room: chat, media state, whiteboard and files, each once and in order, caught up after a reconnect", async () => {
-    const { client: teacher, tokensIssued } = connect("teacher-liam", "teacher", [1000]);
-    const { client: student } = connect("student-omar", "student");
+  // Each protocol, and a student and a teacher on different ones: the same values either way.
+  it.each<[RealtimeProtocol, RealtimeProtocol]>([
+    ["json", "json"],
+    ["messagepack", "messagepack"],
+    ["messagepack", "json"],
+  ])("carries a room: chat, media state, whiteboard and files, each once and in order, caught up after a reconnect (student %s, teacher %s)", async (studentProtocol, teacherProtocol) => {
+    const { client: teacher, tokensIssued } = connect("teacher-liam", "teacher", [1000], teacherProtocol);
+    const { client: student } = connect("student-omar", "student", undefined, studentProtocol);
     await Promise.all([teacher.start(), student.start()]);
     await teacher.setAvailability("available");
     const incoming = next(teacher, "incomingCall");
@@ -260,9 +267,9 @@ describe("CallernRealtime against the running platform", () => {
     await teacher.setAvailability("offline");
   });
 
-  it("reports the platform's refusals with their codes", async () => {
-    const { client: teacher } = connect("teacher-olivia", "teacher");
-    const { client: student } = connect("student-mia", "student");
+  it.each<RealtimeProtocol>(["json", "messagepack"])("reports the platform's refusals with their codes (%s)", async (protocol) => {
+    const { client: teacher } = connect("teacher-olivia", "teacher", undefined, protocol);
+    const { client: student } = connect("student-mia", "student", undefined, protocol);
     await Promise.all([teacher.start(), student.start()]);
 
     const unknownOffer = await teacher.acceptOffer("0195f4a0-0000-7000-8000-000000000000").catch((e: unknown) => e);
@@ -276,5 +283,6 @@ describe("CallernRealtime against the running platform", () => {
     await expect(stopped.endCall("x")).rejects.toMatchObject({ code: "not_connected" });
     await expect(stopped.start()).rejects.toMatchObject({ code: "not_connected" });
     expect(stopped.connectionState).toBe("disconnected");
+    expect(() => new CallernRealtime({ baseUrl: demo().baseUrl, accessToken: () => "t", protocol: "xml" as RealtimeProtocol })).toThrow(TypeError);
   });
 });

@@ -1,4 +1,5 @@
-import { type HubConnection, HubConnectionBuilder, HubConnectionState, HttpTransportType, LogLevel } from "@microsoft/signalr";
+import { type HubConnection, HubConnectionBuilder, HubConnectionState, HttpTransportType, type IHubProtocol, JsonHubProtocol, LogLevel } from "@microsoft/signalr";
+import { MessagePackHubProtocol } from "@microsoft/signalr-protocol-msgpack";
 import {
   type Call,
   type CallAcceptedEvent,
@@ -40,7 +41,15 @@ export interface CallernRealtimeOptions {
    * Default {@link defaultReconnectDelaysMs}.
    */
   reconnectDelaysMs?: number[];
+  /**
+   * The hub protocol: `"json"` (default) or `"messagepack"`, binary and smaller on the wire. Both
+   * carry the same values, so events and answers look the same to the app either way.
+   */
+  protocol?: RealtimeProtocol;
 }
+
+/** How the hub's messages are written on the wire (docs/realtime.md). */
+export type RealtimeProtocol = "json" | "messagepack";
 
 /**
  * The default reconnect backoff: at once, then 1, 2 and 3 s, then every 5 s for the first minute,
@@ -49,6 +58,13 @@ export interface CallernRealtimeOptions {
  * found within 5 s of its return, in time to rejoin (as the C# SDK does).
  */
 export const defaultReconnectDelaysMs: readonly number[] = [0, 1000, 2000, 3000, ...Array<number>(11).fill(5000), 30000];
+
+function hubProtocol(protocol: RealtimeProtocol): IHubProtocol {
+  if (protocol === "json") return new JsonHubProtocol();
+  // A field left undefined is left out, as JSON.stringify does, so both protocols send the same values.
+  if (protocol === "messagepack") return new MessagePackHubProtocol({ ignoreUndefined: true });
+  throw new TypeError(`protocol must be "json" or "messagepack", not ${String(protocol)}`);
+}
 
 /** Calls remembered as accepted, so each is announced once (a client lives through few calls). */
 const maxAcceptedCalls = 64;
@@ -121,6 +137,7 @@ export class CallernRealtime {
       .configureLogging(LogLevel.None)
       // Signals sent while a WebSocket reconnects arrive once, in order, instead of being lost.
       .withStatefulReconnect()
+      .withHubProtocol(hubProtocol(options.protocol ?? "json"))
       .build();
     for (const [wire, name] of Object.entries(relayedEvents)) {
       this.connection.on(wire, (payload: RealtimeEvents[typeof name]) => this.events.fire(name, payload as never));

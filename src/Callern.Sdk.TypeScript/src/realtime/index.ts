@@ -1,3 +1,3 @@
 export { CallRoom, type RoomHost, type RoomSink } from "./call-room.js";
-export { CallernRealtime, type CallernRealtimeOptions, defaultReconnectDelaysMs } from "./client.js";
+export { CallernRealtime, type CallernRealtimeOptions, defaultReconnectDelaysMs, type RealtimeProtocol } from "./client.js";
 export * from "./types.js";
