@@ -8,6 +8,7 @@ using Callern.Platform.Signaling;
 using Callern.Platform.Tenancy;
 using Callern.Platform.Turn;
 using Callern.Platform.Wallets;
+using Callern.Platform.Webhooks;
 
 var builder = WebApplication.CreateBuilder(Hosting.Options(args));
 
@@ -28,6 +29,7 @@ builder.Services.AddSignaling(builder.Configuration);
 builder.Services.AddCalls();
 builder.Services.AddMatching();
 builder.Services.AddClassroom(builder.Configuration);
+builder.Services.AddWebhooks(builder.Configuration);
 builder.Services.AddDemo(builder.Configuration);
 builder.UseDocumentOnlyModeIfAsked(args);
 
@@ -55,6 +57,7 @@ app.MapCalls();
 app.MapMatching();
 app.MapBlocks();
 app.MapClassroom();
+app.MapWebhooks();
 
 if (await OpenApi.WriteDocumentIfAskedAsync(app, args))
 {
