@@ -11,7 +11,7 @@ namespace Callern.Platform.Calls;
 /// </summary>
 public sealed class CallAnswering(
     NpgsqlDataSource db, CallHolds holds, SettingsStore settings, CallRequests requests, CallEnding ending, CallAcceptedEvents acceptedEvents,
-    CallNotifier notify, TimeProvider time)
+    CallEvents events, CallNotifier notify, TimeProvider time)
 {
     public async Task<CallAcceptedEvent> AcceptAsync(Caller teacher, Guid offerId)
     {
@@ -52,6 +52,7 @@ public sealed class CallAnswering(
             await Deadlines.CancelAsync(connection, transaction, CallDeadlines.QueueTimeout, locked.Id);
             await Deadlines.CancelAsync(connection, transaction, CallDeadlines.QueueRetry, locked.Id);
             call = (await CallStore.LockAsync(connection, transaction, teacher.TenantId, callId.Value))!;
+            await events.AcceptedAsync(transaction, call, teacher.UserId, now);
             var hold = await holds.HoldAsync(teacher.TenantId, call.StudentId, call.Id, rules.MaxCallMinutes * 60L, transaction);
             if (hold.HeldSeconds == 0)
             {

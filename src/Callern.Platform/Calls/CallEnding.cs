@@ -11,7 +11,7 @@ namespace Callern.Platform.Calls;
 /// </summary>
 public sealed class CallEnding(
     NpgsqlDataSource db, CallHolds holds, SettingsStore settings, MediaConfirmations confirmations, LiveCallParticipants liveParticipants,
-    CallNotifier notify, TimeProvider time)
+    CallEvents events, CallNotifier notify, TimeProvider time)
 {
     public async Task<Call> EndAsync(Caller caller, Guid callId)
     {
@@ -76,6 +76,7 @@ public sealed class CallEnding(
             }
         }
         await Deadlines.CancelAllAsync(connection, transaction, call.Id);
+        await events.EndedAsync(transaction, call, reason, endedBy, now, billed, charged);
         after.Add(async () =>
         {
             liveParticipants.Ended(call.Id);

@@ -9,7 +9,7 @@ public static class CallEndpoints
 {
     public static IServiceCollection AddCalls(this IServiceCollection services) =>
         services.AddSingleton<CallRequests>().AddSingleton<CallAnswering>().AddSingleton<CallRatings>().AddSingleton<CallReads>().AddSingleton<CallEnding>().AddSingleton<CallMetering>().AddSingleton<MediaConfirmations>()
-            .AddSingleton<CallAcceptedEvents>().AddSingleton<CallRejoining>().AddSingleton<LiveCallParticipants>().AddNoticeHandler<LiveCallParticipants>().AddSingleton<CallNotifier>()
+            .AddSingleton<CallAcceptedEvents>().AddSingleton<CallEvents>().AddSingleton<CallRejoining>().AddSingleton<LiveCallParticipants>().AddNoticeHandler<LiveCallParticipants>().AddSingleton<CallNotifier>()
             .AddSingleton<Matching.ICallFacts, MatchingFacts>().AddHostedService<MediaConfirmationWatchdog>().AddDeadlines().AddCallDeadlines();
 
     public static IEndpointRouteBuilder MapCalls(this IEndpointRouteBuilder app)

@@ -12,7 +12,7 @@ namespace Callern.Platform.Calls;
 /// </summary>
 public sealed class CallMetering(
     NpgsqlDataSource db, CallHolds holds, SettingsStore settings, MediaConfirmations confirmations, LiveCallParticipants liveParticipants,
-    CallEnding ending, CallNotifier notify, Microsoft.Extensions.Options.IOptions<Signaling.SignalingOptions> signaling, TimeProvider time,
+    CallEnding ending, CallEvents events, CallNotifier notify, Microsoft.Extensions.Options.IOptions<Signaling.SignalingOptions> signaling, TimeProvider time,
     ILogger<CallMetering> logger)
 {
     /// <summary>How old a confirmation stamp in the database may be: its node writes them once per heartbeat.</summary>
@@ -122,16 +122,19 @@ public sealed class CallMetering(
             case MeterChange.Connected:
                 await Deadlines.CancelAsync(connection, transaction, CallDeadlines.SetupTimeout, callId);
                 await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.Tick, callId, tenantId, now);
+                await events.ConnectedAsync(transaction, updated, now);
                 after.Add(() => notify.Users(tenantId, participants).CallConnected(new CallConnectedEvent(callId, now)));
                 break;
             case MeterChange.Paused:
                 var graceEndsAt = meter.PausedAt!.Value.AddSeconds(rules.ReconnectGraceSeconds);
                 await Deadlines.ScheduleAsync(connection, transaction, CallDeadlines.ReconnectGrace, callId, tenantId, graceEndsAt);
+                await events.PausedAsync(transaction, updated, meter.PausedAt.Value, graceEndsAt);
                 await TickNowAsync();
                 after.Add(() => notify.Users(tenantId, participants).PeerConnection(new PeerConnectionEvent(callId, false, graceEndsAt)));
                 break;
             case MeterChange.Resumed:
                 await Deadlines.CancelAsync(connection, transaction, CallDeadlines.ReconnectGrace, callId);
+                await events.ResumedAsync(transaction, updated, now);
                 await TickNowAsync();
                 after.Add(() => notify.Users(tenantId, participants).PeerConnection(new PeerConnectionEvent(callId, true, null)));
                 break;

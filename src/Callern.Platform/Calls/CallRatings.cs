@@ -5,7 +5,7 @@ using Npgsql;
 namespace Callern.Platform.Calls;
 
 /// <summary>The student rates the teacher of a call that connected and ended, once; ratings feed matching.</summary>
-public sealed class CallRatings(NpgsqlDataSource db, TimeProvider time)
+public sealed class CallRatings(NpgsqlDataSource db, CallEvents events, TimeProvider time)
 {
     public async Task<Call> RateAsync(Caller student, Guid callId, int stars, string? comment)
     {
@@ -15,9 +15,15 @@ public sealed class CallRatings(NpgsqlDataSource db, TimeProvider time)
         {
             throw CallRuleException.WrongState("Only a call that connected and ended can be rated.");
         }
-        if (!await RatingStore.InsertAsync(connection, student, callId, call.TeacherId, stars, comment, time.GetUtcNow()))
+        var now = time.GetUtcNow();
+        await using (var transaction = await connection.BeginTransactionAsync())
         {
-            throw CallRuleException.AlreadyRated();
+            if (!await RatingStore.InsertAsync(connection, transaction, student, callId, call.TeacherId, stars, comment, now))
+            {
+                throw CallRuleException.AlreadyRated();
+            }
+            await events.RatedAsync(transaction, student.TenantId, new CallRatedData(callId, student.UserId, call.TeacherId, stars, comment, now.ToDatabasePrecision()));
+            await transaction.CommitAsync();
         }
         return (await CallStore.GetAsync(connection, student.TenantId, callId))!;
     }

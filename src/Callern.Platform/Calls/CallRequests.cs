@@ -16,7 +16,7 @@ namespace Callern.Platform.Calls;
 /// </summary>
 public sealed class CallRequests(
     NpgsqlDataSource db, PresenceService presence, AvailableTeachers availableTeachers, SettingsStore settings, CallEnding ending, CallReads reads,
-    CallNotifier notify, TimeProvider time)
+    CallEvents events, CallNotifier notify, TimeProvider time)
 {
     public static readonly TimeSpan QueueRetry = TimeSpan.FromSeconds(2);
     private const int OfferSpares = 10;
@@ -40,6 +40,7 @@ public sealed class CallRequests(
             call = inserted ?? throw ((request.Language ?? known.Profile?.TargetLanguage) is null || (request.Level ?? known.Profile?.Level) is null
                 ? CallRuleException.Invalid("Name the language and level, or set them on the student's profile.")
                 : CallRuleException.NoMinutes());
+            await events.RequestedAsync(transaction, call);
             await RingOrQueueAsync(connection, transaction, call, known.Profile, known.Facts, [], rules, now, after);
             await transaction.CommitAsync();
         }
@@ -147,6 +148,7 @@ public sealed class CallRequests(
         var (tenantId, callId) = (call.TenantId, call.Id);
         if (offered.Count > 0)
         {
+            await events.RingingAsync(transaction, call, offered, expiresAt);
             var incoming = offered.Select(o => (o.TeacherId, Event: new IncomingCallEvent(
                 o.OfferId, callId, expiresAt, CallRules.Preview(student, call.StudentId), call.Language, call.Level, call.Specialization))).ToList();
             after.Add(() => Task.WhenAll(incoming.Select(i => notify.User(tenantId, i.TeacherId).IncomingCall(i.Event))

@@ -15,13 +15,13 @@ internal static class RatingStore
 
     /// <summary>False if the call was rated already.</summary>
     public static async Task<bool> InsertAsync(
-        NpgsqlConnection connection, Caller student, Guid callId, string teacherId, int stars, string? comment, DateTimeOffset now) =>
+        NpgsqlConnection connection, NpgsqlTransaction transaction, Caller student, Guid callId, string teacherId, int stars, string? comment, DateTimeOffset now) =>
         await connection.ExecuteAsync(
             """
             INSERT INTO call_ratings (call_id, tenant_id, student_id, teacher_id, stars, comment, created_at)
             VALUES (@callId, @TenantId, @UserId, @TeacherId, @stars, @comment, @now) ON CONFLICT (call_id) DO NOTHING
             """,
-            new { callId, student.TenantId, student.UserId, TeacherId = teacherId, stars, comment, now }) > 0;
+            new { callId, student.TenantId, student.UserId, TeacherId = teacherId, stars, comment, now }, transaction) > 0;
 
     /// <summary>
     /// For a caller's own batch of statements: a <c>SELECT</c> of (teacher id, average stars as

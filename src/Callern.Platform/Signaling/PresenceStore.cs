@@ -1,4 +1,5 @@
 using Callern.Platform.Infrastructure;
+using Callern.Platform.Webhooks;
 using Dapper;
 using Npgsql;
 
@@ -9,7 +10,7 @@ namespace Callern.Platform.Signaling;
 /// node's death loses nothing. Each change is one statement: two nodes racing on the same teacher
 /// serialise on the row, never interleave a read and a write.
 /// </summary>
-public sealed class PresenceStore(NpgsqlDataSource db)
+public sealed class PresenceStore(NpgsqlDataSource db, EventOutbox outbox)
 {
     private const string SelectPresence =
         """
@@ -78,6 +79,7 @@ public sealed class PresenceStore(NpgsqlDataSource db)
     public async Task<TeacherPresence> SetAsync(Guid tenantId, string teacherId, PresenceStatus status, DateTimeOffset now, DateTimeOffset offlineAt)
     {
         await using var connection = await db.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
         var row = await connection.QuerySingleRowAsync<PresenceRow>(
             """
             WITH saved AS (
@@ -97,8 +99,14 @@ public sealed class PresenceStore(NpgsqlDataSource db)
                 SELECT max(h.last_seen_at) AS last_seen_at FROM hub_connections h
                 WHERE h.tenant_id = s.tenant_id AND h.user_id = s.teacher_id) c ON true
             """,
-            new { tenantId, teacherId, status = status.ToDatabase(), now, offlineAt });
-        return row.ToPresence();
+            new { tenantId, teacherId, status = status.ToDatabase(), now, offlineAt }, transaction);
+        var presence = row.ToPresence();
+        if (presence.ChangedAt == now.ToDatabasePrecision())
+        {
+            await outbox.AppendAsync(transaction, tenantId, EventTypes.TeacherPresence, EventTypes.Teacher(teacherId), presence);
+        }
+        await transaction.CommitAsync();
+        return presence;
     }
 
     public async Task<TeacherPresence?> FindAsync(Guid tenantId, string teacherId)
@@ -153,6 +161,7 @@ public sealed class PresenceStore(NpgsqlDataSource db)
     public async Task<IReadOnlyList<(Guid TenantId, TeacherPresence Presence)>> FireDueAsync(DateTimeOffset now, int batch)
     {
         await using var connection = await db.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
         var rows = await connection.QueryRowsAsync<DueRow>(
             """
             WITH due AS (
@@ -169,10 +178,18 @@ public sealed class PresenceStore(NpgsqlDataSource db)
             WHERE p.tenant_id = due.tenant_id AND p.teacher_id = due.teacher_id
             RETURNING p.tenant_id, p.teacher_id, p.status, p.changed_at, live.has_live AS connected
             """,
-            new { now, batch });
-        return rows.Where(r => !r.Connected)
-            .Select(r => (r.TenantId, new TeacherPresence(r.TeacherId, PresenceStatus.Offline, false, r.ChangedAt.AsUtc(), null)))
+            new { now, batch }, transaction);
+        // A teacher whose status was already offline changed nothing: only the others are events.
+        var offline = rows.Where(r => !r.Connected)
+            .Select(r => (r.TenantId, Presence: new TeacherPresence(r.TeacherId, PresenceStatus.Offline, false, r.ChangedAt.AsUtc(), null)))
             .ToList();
+        foreach (var tenant in offline.Where(o => o.Presence.ChangedAt == now.ToDatabasePrecision()).GroupBy(o => o.TenantId))
+        {
+            await outbox.AppendAsync(transaction, tenant.Key, tenant
+                .Select(o => new EventDraft(EventTypes.TeacherPresence, EventTypes.Teacher(o.Presence.TeacherId), o.Presence)).ToList());
+        }
+        await transaction.CommitAsync();
+        return offline;
     }
 
     private sealed class PresenceRow

@@ -1,4 +1,5 @@
 using Callern.Platform.Infrastructure;
+using Callern.Platform.Webhooks;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -23,7 +24,7 @@ public sealed class WalletOptions
 /// they were valid and may use them; what it does not use expires when the call ends (see
 /// <see cref="CallHolds.SettleAsync"/>).
 /// </summary>
-public sealed class WalletExpiry(NpgsqlDataSource db, TimeProvider time)
+public sealed class WalletExpiry(NpgsqlDataSource db, EventOutbox outbox, TimeProvider time)
 {
     private const int WalletsPerBatch = 200;
 
@@ -63,7 +64,7 @@ public sealed class WalletExpiry(NpgsqlDataSource db, TimeProvider time)
             return (0, 0);
         }
         // Read after the locks: a lot another pass expired meanwhile is no longer due here.
-        var expired = await connection.ExecuteScalarAsync<int>(
+        var expired = await connection.QueryRowsAsync<ExpiredLot>(
             """
             WITH due AS (
                 SELECT l.tenant_id, l.id, l.student_id, l.remaining_seconds FROM wallet_lots l
@@ -80,12 +81,18 @@ public sealed class WalletExpiry(NpgsqlDataSource db, TimeProvider time)
                 UPDATE wallets w SET available_seconds = w.available_seconds - d.seconds
                 FROM (SELECT tenant_id, student_id, sum(remaining_seconds)::bigint AS seconds FROM due GROUP BY tenant_id, student_id) d
                 WHERE w.tenant_id = d.tenant_id AND w.student_id = d.student_id)
-            SELECT count(*)::int FROM due
+            SELECT tenant_id, student_id, id AS lot_id, remaining_seconds AS seconds FROM due
             """,
             new { now, tenants = wallets.Select(w => w.TenantId).ToArray(), students = wallets.Select(w => w.StudentId).ToArray() },
             transaction);
+        foreach (var tenant in expired.Where(l => l.Seconds > 0).GroupBy(l => l.TenantId))
+        {
+            await outbox.AppendAsync(transaction, tenant.Key, tenant
+                .Select(l => new EventDraft(EventTypes.WalletExpired, EventTypes.Wallet(l.StudentId), new LotExpired(l.StudentId, l.LotId, l.Seconds, now)))
+                .ToList());
+        }
         await transaction.CommitAsync(cancellationToken);
-        return (expired, wallets.Count);
+        return (expired.Count, wallets.Count);
     }
 }
 
@@ -127,3 +134,5 @@ public sealed class WalletExpirySweeper(
         }
     }
 }
+
+internal sealed record ExpiredLot(Guid TenantId, string StudentId, Guid LotId, long Seconds);

@@ -45,6 +45,9 @@ public sealed record Adjustment(
 
 public enum HoldState { Active, Settled, Released }
 
+/// <summary>A lot reached its expiry with <paramref name="Seconds"/> unspent: they left the wallet (the <c>wallet.expired</c> event).</summary>
+public sealed record LotExpired(string StudentId, Guid LotId, long Seconds, DateTimeOffset ExpiredAt);
+
 /// <summary>
 /// A call's hold. While active, <c>heldSeconds</c> are reserved for the call; once settled,
 /// <c>chargedSeconds</c> were charged and <c>releasedSeconds</c> returned (or expired, when their

@@ -1,5 +1,6 @@
 using System.Data;
 using Callern.Platform.Infrastructure;
+using Callern.Platform.Webhooks;
 using Dapper;
 using Npgsql;
 
@@ -23,7 +24,7 @@ public enum WriteStatus
 public sealed record WriteOutcome<T>(WriteStatus Status, T? Value, long SpendableSeconds = 0) where T : class;
 
 /// <summary>Purchases, adjustments and reads of wallets. Holds for calls are in <see cref="CallHolds"/>.</summary>
-public sealed class WalletStore(NpgsqlDataSource db, TimeProvider time)
+public sealed class WalletStore(NpgsqlDataSource db, EventOutbox outbox, TimeProvider time)
 {
     public static readonly TimeSpan ExpiringSoonWindow = TimeSpan.FromDays(7);
 
@@ -76,6 +77,7 @@ public sealed class WalletStore(NpgsqlDataSource db, TimeProvider time)
                 purchase.Currency, purchase.PaymentReference, purchase.LotId, purchase.ExpiresAt, purchase.PurchasedAt,
             },
             transaction);
+        await outbox.AppendAsync(transaction, tenantId, EventTypes.WalletPurchase, EventTypes.Wallet(studentId), purchase);
         await Idempotency.StoreAsync(connection, transaction, tenantId, idempotencyKey, purchase);
         await transaction.CommitAsync();
         return new(WriteStatus.Done, purchase);
@@ -155,6 +157,7 @@ public sealed class WalletStore(NpgsqlDataSource db, TimeProvider time)
             """,
             new { tenantId, adjustment.Id, adjustment.StudentId, adjustment.Seconds, adjustment.Reason, actor, adjustment.LotId, adjustment.CreatedAt },
             transaction);
+        await outbox.AppendAsync(transaction, tenantId, EventTypes.WalletAdjustment, EventTypes.Wallet(studentId), adjustment);
         await Idempotency.StoreAsync(connection, transaction, tenantId, idempotencyKey, adjustment);
         await transaction.CommitAsync();
         return new(WriteStatus.Done, adjustment);

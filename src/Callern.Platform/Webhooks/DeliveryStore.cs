@@ -76,25 +76,25 @@ public static class DeliveryStore
             new { tenantId, endpointId, before, limit })).Select(r => r.ToAttempt()).ToList();
 
     /// <summary>
-    /// Queues the endpoint's kept events after <paramref name="after"/> up to <paramref name="until"/>
-    /// (of <paramref name="types"/>, within the endpoint's filter) for delivery again, at most
+    /// Queues the endpoint's kept events created from <paramref name="from"/> to <paramref name="to"/>
+    /// (of <paramref name="types"/>, within the endpoint's filter) for delivery again, oldest first, at most
     /// <paramref name="max"/>; a delivery already queued starts over. The number queued.
     /// </summary>
     public static Task<int> ReplayAsync(
-        NpgsqlConnection connection, Guid tenantId, Guid endpointId, Guid? after, Guid? until, IReadOnlyList<string>? types, int max, DateTimeOffset now) =>
+        NpgsqlConnection connection, Guid tenantId, Guid endpointId, DateTimeOffset? from, DateTimeOffset? to, IReadOnlyList<string>? types, int max, DateTimeOffset now) =>
         connection.ExecuteAsync(
             """
             WITH chosen AS (
                 SELECT ev.id, ev.subject, ev.sequence FROM events ev JOIN webhook_endpoints ep ON ep.id = @endpointId
-                WHERE ev.tenant_id = @tenantId AND (@after::uuid IS NULL OR ev.id > @after) AND (@until::uuid IS NULL OR ev.id <= @until)
+                WHERE ev.tenant_id = @tenantId AND (@from::timestamptz IS NULL OR ev.created_at >= @from) AND (@to::timestamptz IS NULL OR ev.created_at <= @to)
                   AND (@types::text[] IS NULL OR ev.type = ANY (@types)) AND (ep.event_types IS NULL OR ev.type = ANY (ep.event_types))
-                ORDER BY ev.id LIMIT @max)
+                ORDER BY ev.xid, ev.position LIMIT @max)
             INSERT INTO webhook_deliveries (endpoint_id, event_id, tenant_id, subject, sequence, state, due_at, created_at)
             SELECT @endpointId, id, @tenantId, subject, sequence, 'pending', @now, @now FROM chosen
             ON CONFLICT (endpoint_id, event_id) DO UPDATE
                 SET state = 'pending', attempts = 0, due_at = @now, leased_until = NULL, created_at = @now, delivered_at = NULL
             """,
-            new { tenantId, endpointId, after, until, types = types?.ToArray(), max, now });
+            new { tenantId, endpointId, from, to, types = types?.ToArray(), max, now });
 
     private sealed record AttemptRow(Guid Id, Guid EventId, DateTime AttemptedAt, int? StatusCode, string? Error, int DurationMs, string? ResponseSnippet)
     {

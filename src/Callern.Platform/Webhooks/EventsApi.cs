@@ -11,7 +11,7 @@ public static class EventsApi
     {
         var group = app.MapGroup("/v1/events").WithTags("Webhooks").RequireAuthorization(Policies.AdminOrService);
         group.MapGet("/", List).WithName("ListEvents")
-            .WithSummary("The school's events, oldest first (as webhooks carry them), after a cursor; filter by type and subject (for example call:{id}). Kept for the retention setting (30 days by default).");
+            .WithSummary("The school's events in the order they were committed (as webhooks carry them), after a cursor; filter by type and subject (for example call:{id}). A reader polling with the last page's cursor never misses an event. Kept for the retention setting (30 days by default).");
         return group;
     }
 
@@ -19,7 +19,13 @@ public static class EventsApi
         HttpContext http, EventLog log, string? cursor, int? limit, string? type, string? subject)
     {
         var errors = new FieldErrors();
-        var (after, size) = Cursor.ReadGuid(cursor, limit, errors);
+        var (afterText, size) = Cursor.Read(cursor, limit, errors);
+        LogPosition? after = null;
+        if (afterText is not null)
+        {
+            errors.Check(LogPosition.TryParse(afterText, out var position), "cursor", "Not a cursor returned by this list.");
+            after = position;
+        }
         errors.Check(type is null || EventTypes.All.Contains(type), "type", "An event type (docs/webhooks.md).");
         errors.Check(subject is null || subject.Length is > 0 and <= 300 && StorableText.IsStorable(subject), "subject", "A subject such as call:{id}.");
         if (!errors.IsEmpty)
@@ -27,6 +33,7 @@ public static class EventsApi
             return errors.ToProblem();
         }
         var rows = await log.ListAsync(http.User.RequiredCaller().TenantId, after, type, subject, size + 1);
-        return TypedResults.Ok(Cursor.ToPage(rows, size, e => e.Id.ToString()));
+        var page = Cursor.ToPage(rows, size, r => r.At.ToString());
+        return TypedResults.Ok(new Page<PlatformEvent>(page.Items.Select(r => r.Event).ToList(), page.NextCursor));
     }
 }

@@ -9,8 +9,8 @@ public sealed record CreateWebhookEndpointRequest(string? Url, IReadOnlyList<str
 
 public sealed record UpdateWebhookEndpointRequest(string? Url, IReadOnlyList<string>? Events, string? Description, bool? Enabled);
 
-/// <summary>Events to send an endpoint again: those after <paramref name="After"/> (an event id; all kept when absent), up to <paramref name="Until"/>, optionally of some types.</summary>
-public sealed record ReplayRequest(Guid? After, Guid? Until, IReadOnlyList<string>? Types);
+/// <summary>Events to send an endpoint again: those created from <paramref name="From"/> to <paramref name="To"/> (each end open when absent), optionally of some types.</summary>
+public sealed record ReplayRequest(DateTimeOffset? From, DateTimeOffset? To, IReadOnlyList<string>? Types);
 
 public sealed record ReplayResult(int Queued);
 
@@ -111,7 +111,8 @@ public static class WebhooksApi
     private static async Task<Results<Ok<ReplayResult>, NotFound, ValidationProblem>> Replay(
         Guid endpointId, ReplayRequest request, HttpContext http, WebhookEndpointStore store, NpgsqlDataSource db, TimeProvider time)
     {
-        var errors = CheckTypes(new FieldErrors(), request.Types, "types");
+        var errors = CheckTypes(new FieldErrors(), request.Types, "types")
+            .Check(request.From is null || request.To is null || request.From <= request.To, "to", "Not before from.");
         if (!errors.IsEmpty)
         {
             return errors.ToProblem();
@@ -122,7 +123,7 @@ public static class WebhooksApi
             return TypedResults.NotFound();
         }
         await using var connection = await db.OpenConnectionAsync();
-        var queued = await DeliveryStore.ReplayAsync(connection, tenantId, endpointId, request.After, request.Until, Distinct(request.Types), MaxReplay, time.GetUtcNow().ToDatabasePrecision());
+        var queued = await DeliveryStore.ReplayAsync(connection, tenantId, endpointId, request.From, request.To, Distinct(request.Types), MaxReplay, time.GetUtcNow().ToDatabasePrecision());
         return TypedResults.Ok(new ReplayResult(queued));
     }
 
