@@ -149,6 +149,7 @@ public sealed class WebhookVerifierTests
     [InlineData("-1760000000")]
     [InlineData("1760000000.5")]
     [InlineData("99999999999999999999")]
+    [InlineData(" 1760000000")]
     public void A_timestamp_that_is_not_unix_seconds_is_refused(string timestamp)
     {
         var e = Refused(() => Verifier(Secret).Verify(Body, Id, timestamp, Sign(Secret, Id, Now, Body)));
@@ -231,6 +232,7 @@ public sealed class WebhookVerifierTests
     [Theory]
     [InlineData("Y2FsbGVybi13ZWJob29rLXRlc3Qta2V5LW9uZQ==")]
     [InlineData("whsec_not base64!")]
+    [InlineData("whsec_Y2FsbGVybi13ZWJob29rLXRlc3Qta2V5LW9uZQ")]
     [InlineData("whsec_")]
     [InlineData("WHSEC_Y2FsbGVybi13ZWJob29rLXRlc3Qta2V5LW9uZQ==")]
     public void A_malformed_secret_is_refused_by_the_constructor(string secret)
