@@ -5,7 +5,8 @@
  * .NET build (`dotnet build src/Callern.Sdk`); {@link createCallernApi} wires it to an access token.
  * {@link CallSession} is one participant's side of a WebRTC call; {@link PreCallCheck} tests
  * devices and TURN before one. {@link CallernRealtime} is the hub client: call events, and per call a
- * {@link CallRoom} that carries a CallSession's signaling, chat, whiteboard and files.
+ * {@link CallRoom} that carries a CallSession's signaling, chat, whiteboard and files. On a school's
+ * server, {@link verifyWebhook} checks and reads the platform's webhooks.
  */
 export * from "./generated/api.js";
 export * from "./adaptive-quality.js";
@@ -23,6 +24,7 @@ export type { RoomState, Whiteboard, WhiteboardOperation, WhiteboardOperationInp
 export type { MediaState } from "./signaling.js";
 export * from "./signaling.js";
 export * from "./stats.js";
+export * from "./webhooks.js";
 import { CallernApi } from "./generated/api.js";
 import { fetchPlatform } from "./platform-access.js";
 

@@ -47,7 +47,7 @@ function compileAll(sources: string[]): string[][] {
 }
 
 describe("README and guide snippets", () => {
-  it("has the REST, CallSession and realtime snippets", () => {
+  it("has the REST, CallSession, realtime and webhook snippets", () => {
     expect(readme.some((s) => s.includes("createCallernApi"))).toBe(true);
     expect(readme.some((s) => s.includes("new CallSession"))).toBe(true);
     expect(readme.some((s) => s.includes("new CallernRealtime"))).toBe(true);
@@ -55,6 +55,7 @@ describe("README and guide snippets", () => {
     expect(guide.some((s) => s.includes("new CallWarmup") && s.includes("warmup"))).toBe(true);
     expect(guide.some((s) => s.includes("PlatformAccessError") && s.includes("origin_not_allowed"))).toBe(true);
     expect(guide.some((s) => s.includes("room.sendChat"))).toBe(true);
+    expect([readme, guide].map((s) => s.some((snippet) => snippet.includes("verifyWebhook(")))).toEqual([true, true]);
   });
 
   it("every snippet compiles under strict settings", { timeout: 60_000 }, () => {
