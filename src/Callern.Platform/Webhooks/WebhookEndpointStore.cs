@@ -107,9 +107,18 @@ public sealed class WebhookEndpointStore(NpgsqlDataSource db, IDataProtectionPro
 
     private static string NewSecret() => "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
 
-    private sealed record Row(
-        Guid Id, string Url, string? Description, string[]? Events, bool Enabled, string? DisabledReason, DateTime CreatedAt, DateTime UpdatedAt)
+    /// <summary>A class, not a positional record: Dapper reports an array column as System.Array to a constructor.</summary>
+    private sealed class Row
     {
+        public Guid Id { get; init; }
+        public string Url { get; init; } = "";
+        public string? Description { get; init; }
+        public string[]? Events { get; init; }
+        public bool Enabled { get; init; }
+        public string? DisabledReason { get; init; }
+        public DateTime CreatedAt { get; init; }
+        public DateTime UpdatedAt { get; init; }
+
         public WebhookEndpoint ToEndpoint() =>
             new(Id, Url, Description, Events, Enabled, DisabledReason, CreatedAt.AsUtc(), UpdatedAt.AsUtc());
     }

@@ -56,7 +56,7 @@ public sealed class WebhookEndpointTests(WebhookEndpointTests.ProductionLikeApp 
         var emptyTypes = await school.PostAsJsonAsync("/v1/webhook-endpoints", new { url = "https://example.com/hooks", events = Array.Empty<string>() });
         var noUrl = await school.PostAsJsonAsync("/v1/webhook-endpoints", new { description = "no url" });
         var longDescription = await school.PostAsJsonAsync("/v1/webhook-endpoints", new { url = "https://example.com/hooks", description = new string('d', 501) });
-        var missingEndpoint = await school.PutAsJsonAsync($"/v1/webhook-endpoints/{Guid.NewGuid()}", new { url = "https://example.com/hooks", enabled = true });
+        var missingEndpoint = await school.DeleteAsync($"/v1/webhook-endpoints/{Guid.NewGuid()}");
         var badCursor = await school.GetAsync("/v1/events?cursor=bm90LWEtY3Vyc29y");
         var badType = await school.GetAsync("/v1/events?type=call.exploded");
         var badReplay = await school.PostAsJsonAsync($"/v1/webhook-endpoints/{Guid.NewGuid()}/replay", new { from = "2026-12-02T00:00:00Z", to = "2026-12-01T00:00:00Z" });
