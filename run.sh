@@ -151,6 +151,7 @@ SAMPLE_INFO=""
 if [[ $SAMPLES == 1 ]]; then
   read -r KEY_ID KEY_SECRET < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["apiKeyId"], d["apiKeySecret"])' "$STATE_DIR/demo.json")
   Callern__BaseUrl="$BASE_URL" Callern__ApiKeyId="$KEY_ID" Callern__ApiKeySecret="$KEY_SECRET" \
+  Callern__WebhookUrl="$SCHOOL_URL/callern/webhooks" \
   WebApps__StudentRoot="$PWD/samples/student-web/dist" WebApps__TeacherRoot="$PWD/samples/teacher-web/dist" \
   ASPNETCORE_URLS="$SCHOOL_URL" ASPNETCORE_ENVIRONMENT=${ASPNETCORE_ENVIRONMENT:-Development} \
     dotnet samples/school-backend/bin/Release/net10.0/Callern.Samples.SchoolBackend.dll >"$STATE_DIR/school.log" 2>&1 &

@@ -124,6 +124,10 @@ it("runs a whole lesson: buy, call, ring, accept, media, chat, file, whiteboard,
   const charged = before + 3600 - (await seconds(student, "#balance"));
   expect(charged).toBeGreaterThan(0);
   await expect.poll(() => student.locator("#history tbody tr").first().textContent()).toContain("★★★★★");
+  // The school's receipts, made by its backend from Callern's webhooks (wallet.purchase, call.ended).
+  const charge = `${Math.floor(charged / 60)}:${String(charged % 60).padStart(2, "0")} charged`;
+  await expect.poll(() => student.locator("#receipts li[data-kind='lesson']").first().textContent()).toContain(charge);
+  expect(await student.locator("#receipts li[data-kind='purchase']").first().textContent()).toContain("60 minutes for");
   await shot(student, "06-student-after-lesson");
 
   // The teacher's earnings grow by the charged (taught) seconds.

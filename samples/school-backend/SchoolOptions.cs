@@ -9,6 +9,8 @@ public sealed class CallernOptions
     public string ApiKeyId { get; set; } = "";
     /// <summary>The API key secret (<c>cs_…</c>): stays on this server, signs access tokens.</summary>
     public string ApiKeySecret { get; set; } = "";
+    /// <summary>Where Callern reaches this server's webhook receiver (<c>…/callern/webhooks</c>); unset: no receipts.</summary>
+    public string? WebhookUrl { get; set; }
     /// <summary>How long the access tokens handed to the browsers live.</summary>
     public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromMinutes(15);
 }

@@ -14,7 +14,11 @@ public sealed record CheckoutRequest(Guid? PackageId);
 public static class Shop
 {
     /// <summary><c>POST /student/api/purchases</c> on the signed-in student's group.</summary>
-    public static void MapShop(this RouteGroupBuilder student) => student.MapPost("/purchases", Checkout);
+    public static RouteGroupBuilder MapShop(this RouteGroupBuilder student)
+    {
+        student.MapPost("/purchases", Checkout);
+        return student;
+    }
 
     private static async Task<Results<Ok<Purchase>, ValidationProblem, ProblemHttpResult>> Checkout(
         HttpContext http, CheckoutRequest request, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,

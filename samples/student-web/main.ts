@@ -1,9 +1,10 @@
-// The student's app: wallet and shop, preferences, pre-call check, the call itself, rating and history.
+// The student's app: wallet and shop, preferences, pre-call check, the call itself, rating, history
+// and the school's receipts (which the school backend makes from Callern's webhooks).
 import { PreCallCheck, RealtimeError, type Call, type CallAcceptedEvent, type CallWarmup, type CallEndedEvent, type Package, type Student } from "@callern/sdk";
 import { Classroom, endedNotice, rejoinLiveCall, summaryOfEnded, warmUp } from "../web-shared/classroom.js";
 import { busy, clock, describe, h, minutes, show, when } from "../web-shared/dom.js";
 import { historyTable } from "../web-shared/history.js";
-import { header, schoolPost, signIn } from "../web-shared/school.js";
+import { header, schoolGet, schoolPost, signIn } from "../web-shared/school.js";
 import "../web-shared/styles.css";
 
 const root = document.getElementById("app")!;
@@ -16,7 +17,8 @@ const preferences = h("section", { class: "card", id: "preferences", "aria-label
 const check = h("section", { class: "card", id: "check", "aria-labelledby": "check-title" });
 const lesson = h("section", { class: "card wide", id: "lesson", "aria-labelledby": "lesson-title" });
 const history = h("section", { class: "card wide", id: "history", "aria-labelledby": "history-title" });
-show(root, header(signedIn, "Callern lessons"), h("div", { class: "grid" }, lesson, wallet, shop, preferences, check, history));
+const receipts = h("section", { class: "card wide", id: "receipts", "aria-labelledby": "receipts-title" });
+show(root, header(signedIn, "Callern lessons"), h("div", { class: "grid" }, lesson, wallet, shop, preferences, check, history, receipts));
 
 let availableSeconds = 0;
 let profile: Student | undefined;
@@ -53,6 +55,7 @@ async function renderShop(): Promise<void> {
       void busy(button, shopStatus, async () => {
         await schoolPost("purchases", { packageId: pkg.id }, { "Idempotency-Key": checkoutKey });
         await Promise.all([renderWallet(), renderShop()]); // the shop again: new checkouts get new keys
+        followReceipts();
         shopStatus.textContent = `Thank you! ${pkg.minutes} minutes were added.`;
         if (!activeCallId) renderIdle();
       }),
@@ -142,6 +145,29 @@ async function renderHistory(): Promise<void> {
   show(history, h("h2", { id: "history-title" }, "My lessons"), historyTable(calls, (call) => call.teacherId ?? "—"));
 }
 
+interface Receipt {
+  eventId: string;
+  kind: "purchase" | "lesson";
+  text: string;
+  at: string;
+}
+
+async function renderReceipts(): Promise<void> {
+  const lines = await schoolGet<Receipt[]>("receipts");
+  show(
+    receipts,
+    h("h2", { id: "receipts-title" }, "Receipts"),
+    lines.length === 0
+      ? h("p", { class: "muted" }, "Your purchases and charged lessons appear here.")
+      : h("ul", { class: "receipts" }, ...lines.map((r) => h("li", { "data-kind": r.kind }, h("span", {}, r.text), " ", h("time", { class: "muted", datetime: r.at }, when(r.at))))),
+  );
+}
+
+/** The school hears of a purchase or a lesson's charge by webhook a moment later: look again for a few seconds. */
+function followReceipts(): void {
+  for (const delay of [500, 1500, 3000, 6000, 10000]) setTimeout(() => void renderReceipts().catch(() => undefined), delay);
+}
+
 // The call: idle → requesting (queued/ringing) → in call → ended (rate) → idle.
 let activeCallId: string | null = null;
 let classroom: Classroom | null = null;
@@ -223,6 +249,7 @@ function finish(summary: Call): void {
   if (taught) renderRating(summary, notice);
   // The balance decides whether the call button is enabled, so the idle view waits for it.
   void Promise.all([renderWallet(), renderHistory()]).finally(() => taught || renderIdle(notice));
+  followReceipts();
 }
 
 /** The call ended while this page was reloading or its connection was down: its summary from the platform. */
@@ -267,7 +294,7 @@ function renderRating(call: Call, notice: HTMLElement): void {
   form.querySelector("input")?.focus();
 }
 
-await Promise.all([renderWallet(), renderShop(), renderPreferences(), renderHistory()]).catch((error: unknown) => {
+await Promise.all([renderWallet(), renderShop(), renderPreferences(), renderHistory(), renderReceipts()]).catch((error: unknown) => {
   root.prepend(h("p", { class: "status error", role: "alert" }, `Could not load your account: ${describe(error)}`));
 });
 renderCheck();

@@ -31,6 +31,11 @@ async function school<T>(path: string, init: RequestInit = {}): Promise<T> {
   return response.status === 204 ? (undefined as T) : ((await response.json()) as T);
 }
 
+/** Reads from the school backend (the student's receipts). */
+export function schoolGet<T>(path: string): Promise<T> {
+  return school<T>(path);
+}
+
 /** Posts to the school backend; exported for the student app's checkout. */
 export function schoolPost<T>(path: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
   return school<T>(path, { method: "POST", body: JSON.stringify(body), headers });

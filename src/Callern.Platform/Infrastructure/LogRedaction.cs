@@ -37,7 +37,7 @@ public sealed partial class LogRedaction
 
     /// <summary>
     /// In order: a JWT anywhere; a credential-bearing query parameter; the token of a signed download
-    /// link (<c>/v1/files/{token}</c>); an Authorization header value; an API key secret (<c>cs_…</c>);
+    /// link (<c>/v1/files/{token}</c>); an Authorization header value; an API key secret (<c>cs_…</c>); a webhook signing secret (<c>whsec_…</c>);
     /// a credential in JSON (<c>"credential": "…"</c>, <c>"secret"</c>, <c>"token"</c>, <c>"password"</c>…).
     /// </summary>
     [GeneratedRegex("""
@@ -46,6 +46,7 @@ public sealed partial class LogRedaction
         | (?<keep>/v1/files/)[^/?#\s"']+
         | (?<keep>\b(?:Bearer|Basic)\s+)[A-Za-z0-9_\-\.~+/=:]+
         | \bcs_[A-Za-z0-9_\-]{16,}
+        | \bwhsec_[A-Za-z0-9+/=]{16,}
         | (?<keep>"(?:credential|secret|apiKeySecret|accessToken|token|password)"\s*:\s*)"[^"]*"
         """, RegexOptions.IgnorePatternWhitespace | RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
     private static partial Regex Sensitive();

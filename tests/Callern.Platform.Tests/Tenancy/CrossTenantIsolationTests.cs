@@ -58,6 +58,9 @@ public sealed class CrossTenantIsolationTests(CallernApp app) : IClassFixture<Ca
         settings.AllowedOrigins = ["https://a.example"];
         settings.DefaultTokenTtlSeconds = 1234;
         await adminA.UpdateSettingsAsync(settings);
+        var endpoint = await app.SdkAs(a, "backend-a", CallernRoles.Service)
+            .CreateWebhookEndpointAsync(new CreateWebhookEndpointRequest { Url = "https://a.example/hooks", Description = Marker });
+        _routeValues["endpointId"] = endpoint.Endpoint.Id.ToString();
         var before = await SnapshotAsync(a);
 
         var routes = TenantRoutes().ToList();
@@ -98,7 +101,7 @@ public sealed class CrossTenantIsolationTests(CallernApp app) : IClassFixture<Ca
         {
             $"/v1/students/{VictimId}", $"/v1/teachers/{VictimId}", "/v1/students", "/v1/teachers", "/v1/settings",
             "/v1/packages", $"/v1/students/{VictimId}/wallet", $"/v1/students/{VictimId}/wallet/transactions",
-            $"/v1/calls/{_routeValues["callId"]}", "/v1/calls", $"/v1/blocks?studentId={VictimId}",
+            $"/v1/calls/{_routeValues["callId"]}", "/v1/calls", $"/v1/blocks?studentId={VictimId}", "/v1/webhook-endpoints", "/v1/events",
         };
         var bodies = new List<string>();
         foreach (var part in parts)

@@ -52,6 +52,7 @@ public sealed class WebhookDeliveryTests(CallernApp app) : IClassFixture<Callern
         Assert.All(attempts.Items, a => Assert.Equal(204, a.StatusCode));
         await Task.Delay(TimeSpan.FromMilliseconds(300));
         Assert.Equal(0, receiver.Pending);
+        Assert.DoesNotContain(app.Logs.GetSnapshot(), r => r.Message.Contains(endpoint.Secret, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -123,6 +124,39 @@ public sealed class WebhookDeliveryTests(CallernApp app) : IClassFixture<Callern
         Assert.All(failedSoFar, a => Assert.Null(a.StatusCode));
         Assert.Equal(adjustments, events.Select(e => e.Data.GetProperty("id").GetGuid()));
         Assert.Equal([2L, 3, 4], events.Select(e => e.Sequence));
+    }
+
+    [Fact]
+    public async Task An_endpoint_failing_for_72_hours_is_disabled_and_the_schools_other_endpoint_is_told()
+    {
+        await using var down = await WebhookReceiver.StartNewAsync();
+        await using var other = await WebhookReceiver.StartNewAsync();
+        var tenant = await app.CreateTenantAsync();
+        await app.StudentWithSecondsAsync(tenant, "ida", 60);
+        var school = app.SdkAs(tenant, "backend", CallernRoles.Service);
+        var failing = await school.CreateWebhookEndpointAsync(new Sdk.CreateWebhookEndpointRequest { Url = down.Url.ToString(), Events = ["wallet.adjustment"] });
+        var watching = await school.CreateWebhookEndpointAsync(new Sdk.CreateWebhookEndpointRequest { Url = other.Url.ToString(), Events = ["webhook_endpoint.disabled"] });
+        await down.StopAsync();
+
+        await app.SdkAs(tenant, "admin", CallernRoles.Admin).AdjustWalletAsync("ida", Guid.NewGuid().ToString(), new Sdk.AdjustmentRequest { Seconds = 60, Reason = "lost" });
+        var endpoint = await school.GetWebhookEndpointAsync(failing.Endpoint.Id);
+        for (var hours = 0; hours < 80 && endpoint.Enabled; hours += 2)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(150));
+            app.Clock.Advance(TimeSpan.FromHours(2));
+            endpoint = await school.GetWebhookEndpointAsync(failing.Endpoint.Id);
+        }
+        var told = (await other.DeliveredAsync(1))[0];
+
+        Assert.False(endpoint.Enabled);
+        Assert.StartsWith("Deliveries failed for 72 hours", endpoint.DisabledReason);
+        var attempts = (await school.ListWebhookAttemptsAsync(failing.Endpoint.Id, limit: 200)).Items;
+        Assert.InRange(attempts.Count, 15, 40);
+        Assert.All(attempts, a => Assert.Null(a.StatusCode));
+        // The clock may have moved one more step after this delivery was signed.
+        var disabled = new WebhookVerifier([watching.Secret], TimeSpan.FromHours(3), app.Clock).Verify(told.Body, told.Id, told.Timestamp, told.Signature);
+        Assert.Equal(("webhook_endpoint.disabled", $"webhook-endpoint:{failing.Endpoint.Id}"), (disabled.Type, disabled.Subject));
+        Assert.Equal(failing.Endpoint.Id, disabled.Data.GetProperty("endpointId").GetGuid());
     }
 
     [Fact]
