@@ -1,7 +1,10 @@
 // Call settlements against a real PostgreSQL: many workers each run calls (hold when accepted,
 // settle when ended) on their own students for a bounded time, then the ledger is checked.
-// Usage: dotnet run -c Release --project bench/Callern.Bench.Wallets -- "<server connection string>" [seconds] [workers]
+// Usage: dotnet run -c Release --project bench/Callern.Bench.Wallets -- "<server connection string>" [seconds] [workers] [events]
 // (or set CALLERN_BENCH_DB). A fresh database is created on that server and dropped afterwards.
+// events: "none" (default: the settlement alone), "outbox" (each settlement also writes its
+// call.ended event in its transaction, as CallEnding does), "endpoint" (and the school has a
+// webhook endpoint, so each event also queues a delivery; nothing sends them during the run).
 // Exit code 1 when the ledger does not balance or a charge is lost or doubled.
 using System.Collections.Concurrent;
 using System.Diagnostics;
@@ -9,7 +12,11 @@ using System.Globalization;
 using Callern.Platform.Infrastructure;
 using Callern.Platform.People;
 using Callern.Platform.Wallets;
+using Callern.Platform.Webhooks;
 using Dapper;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
@@ -17,6 +24,11 @@ var server = args.Length > 0 ? args[0] : Environment.GetEnvironmentVariable("CAL
     ?? throw new ArgumentException("Give the PostgreSQL connection string as the first argument or CALLERN_BENCH_DB.");
 var seconds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 20;
 var workers = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 32;
+var events = args.Length > 3 ? args[3] : "none";
+if (events is not ("none" or "outbox" or "endpoint"))
+{
+    throw new ArgumentException("events: none, outbox or endpoint.");
+}
 const int StudentsPerWorker = 4;
 const long GrantSeconds = 100_000_000;
 
@@ -34,13 +46,18 @@ try
     await new MigrationRunner(db, NullLogger<MigrationRunner>.Instance).RunAsync(CancellationToken.None);
     var time = TimeProvider.System;
     var people = new PeopleStore(db, [], time);
-    var wallets = new WalletStore(db, time);
+    var outbox = new EventOutbox(Options.Create(new JsonOptions()), time);
+    var wallets = new WalletStore(db, outbox, time);
     var holds = new CallHolds(db, time);
 
     var tenantId = Guid.CreateVersion7();
     await using (var connection = await db.OpenConnectionAsync())
     {
         await connection.ExecuteAsync("INSERT INTO tenants (id, name, created_at) VALUES (@tenantId, 'Bench School', now())", new { tenantId });
+    }
+    if (events == "endpoint")
+    {
+        await new WebhookEndpointStore(db, new EphemeralDataProtectionProvider(), time).CreateAsync(tenantId, "https://receiver.example/hooks", null, "bench");
     }
     // One teacher per worker, as a teacher teaches one call at a time.
     var teachers = Enumerable.Range(0, workers).Select(i => $"teacher-{i}").ToArray();
@@ -67,7 +84,7 @@ try
     var serverCpu = ServerCpu(postmaster) - cpuBefore.Server;
 
     Console.WriteLine($"machine: {Environment.ProcessorCount} cores; PostgreSQL {await ScalarAsync<string>("SHOW server_version")}, fsync={await ScalarAsync<string>("SHOW fsync")}, synchronous_commit={await ScalarAsync<string>("SHOW synchronous_commit")}");
-    Console.WriteLine($"{workers} workers x {StudentsPerWorker} students, {elapsed.TotalSeconds:F1} s measured after a 3 s warm-up");
+    Console.WriteLine($"{workers} workers x {StudentsPerWorker} students, events: {events}, {elapsed.TotalSeconds:F1} s measured after a 3 s warm-up");
     Console.WriteLine($"calls settled: {settled:N0}  ->  {settled / elapsed.TotalSeconds:N0} settlements/s (each call also took a hold: {2 * settled / elapsed.TotalSeconds:N0} wallet transactions/s)");
     Console.WriteLine($"settle latency: p50 {Percentile(settleTimes, 0.50):F2} ms  p99 {Percentile(settleTimes, 0.99):F2} ms  max {settleTimes[^1]:F2} ms");
     Console.WriteLine($"hold latency:   p50 {Percentile(holdTimes, 0.50):F2} ms  p99 {Percentile(holdTimes, 0.99):F2} ms  max {holdTimes[^1]:F2} ms");
@@ -102,7 +119,7 @@ try
                 myHolds.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 var billed = random.Next(1, 1800);
                 started = Stopwatch.GetTimestamp();
-                var end = await holds.SettleAsync(tenantId, call, billed, teachers[w]);
+                var end = events == "none" ? await holds.SettleAsync(tenantId, call, billed, teachers[w]) : await SettleWithEventAsync(call, billed, teachers[w]);
                 mySettles.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 if (hold.HeldSeconds != 1800 || end!.ChargedSeconds != billed)
                 {
@@ -118,6 +135,18 @@ try
         var holdsSorted = holdMs.SelectMany(x => x).Order().ToArray();
         var settlesSorted = settleMs.SelectMany(x => x).Order().ToArray();
         return (settlesSorted.Length, chargedByCall, holdsSorted, settlesSorted, elapsedTime);
+    }
+
+    // The settlement and its call.ended event in one transaction, as CallEnding writes them.
+    async Task<CallHold?> SettleWithEventAsync(Guid call, long billed, string teacher)
+    {
+        await using var connection = await db.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        var end = await holds.SettleAsync(tenantId, call, billed, teacher, transaction);
+        await outbox.AppendAsync(transaction, tenantId, EventTypes.CallEnded, EventTypes.Call(call),
+            new { callId = call, reason = "completed", billedSeconds = billed, chargedSeconds = end!.ChargedSeconds });
+        await transaction.CommitAsync();
+        return end;
     }
 
     // Every call the workers saw settle has exactly one charge of the billed amount, nothing else

@@ -72,7 +72,8 @@ public sealed class WebhookDispatcher(
     private async Task<int> RoundAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        var lease = TimeSpan.FromSeconds(2 * settings.AttemptTimeoutSeconds + 30);
+        // Longer than an attempt may take: a lease runs out only when its node died mid-attempt.
+        var lease = TimeSpan.FromSeconds(settings.AttemptTimeoutSeconds + 15);
         List<ClaimedDelivery> claimed;
         await using (var connection = await db.OpenConnectionAsync(stoppingToken))
         {

@@ -69,10 +69,10 @@ public sealed class WebhookReceiver : IAsyncDisposable
         }
     }
 
-    /// <summary>The next request received (whatever it was answered); fails after 15 s.</summary>
-    public async Task<ReceivedWebhook> NextAsync()
+    /// <summary>The next request received (whatever it was answered); fails after <paramref name="within"/> (15 s).</summary>
+    public async Task<ReceivedWebhook> NextAsync(TimeSpan? within = null)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        using var timeout = new CancellationTokenSource(within ?? TimeSpan.FromSeconds(15));
         return await _received.Reader.ReadAsync(timeout.Token);
     }
 
@@ -96,13 +96,13 @@ public sealed class WebhookReceiver : IAsyncDisposable
         return received;
     }
 
-    /// <summary>The next requests answered 2xx, until <paramref name="count"/> of them.</summary>
-    public async Task<List<ReceivedWebhook>> DeliveredAsync(int count)
+    /// <summary>The next requests answered 2xx, until <paramref name="count"/> of them, each within <paramref name="within"/> (15 s).</summary>
+    public async Task<List<ReceivedWebhook>> DeliveredAsync(int count, TimeSpan? within = null)
     {
         var delivered = new List<ReceivedWebhook>();
         while (delivered.Count < count)
         {
-            var next = await NextAsync();
+            var next = await NextAsync(within);
             if (next.AnsweredStatus is >= 200 and < 300)
             {
                 delivered.Add(next);

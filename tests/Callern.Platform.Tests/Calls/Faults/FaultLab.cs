@@ -135,6 +135,8 @@ public sealed class FaultLab(ITestOutputHelper output) : IAsyncDisposable
             ["ConnectionStrings__Callern"] = connectionString,
             ["Callern__DataProtection__KeysPath"] = _keysPath,
             ["Callern__Classroom__FilesPath"] = _filesPath,
+            // The tests' webhook receivers listen on loopback.
+            ["Callern__Webhooks__AllowLocalReceivers"] = "true",
             // The platform's own decisions stay in the test's output; ASP.NET Core's request lines would bury them.
             ["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning",
         };
