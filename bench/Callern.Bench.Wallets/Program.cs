@@ -16,8 +16,8 @@ using Callern.Platform.Webhooks;
 using Dapper;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Http.Json;
-using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 var server = args.Length > 0 ? args[0] : Environment.GetEnvironmentVariable("CALLERN_BENCH_DB")
