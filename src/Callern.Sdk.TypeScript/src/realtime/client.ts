@@ -1,5 +1,4 @@
-import { type HubConnection, HubConnectionBuilder, HubConnectionState, HttpTransportType, type IHubProtocol, JsonHubProtocol, LogLevel } from "@microsoft/signalr";
-import { MessagePackHubProtocol } from "@microsoft/signalr-protocol-msgpack";
+import { type HubConnection, HubConnectionBuilder, HubConnectionState, HttpTransportType, LogLevel } from "@microsoft/signalr";
 import {
   type Call,
   type CallAcceptedEvent,
@@ -18,6 +17,7 @@ import { diagnose, fetchPlatform, originNotAllowed } from "../platform-access.js
 import type { CallChannelEvent, Signal } from "../signaling.js";
 import { CallRoom, decodeSignal, type RoomHost, type RoomSink } from "./call-room.js";
 import { CallTimerCounter } from "./call-timer.js";
+import { hubProtocol, type LoadableHubProtocol, type RealtimeProtocol } from "./hub-protocol.js";
 import { Emitter } from "./emitter.js";
 import {
   type AvailabilityStatus,
@@ -48,9 +48,6 @@ export interface CallernRealtimeOptions {
   protocol?: RealtimeProtocol;
 }
 
-/** How the hub's messages are written on the wire (docs/realtime.md). */
-export type RealtimeProtocol = "json" | "messagepack";
-
 /**
  * The default reconnect backoff: at once, then 1, 2 and 3 s, then every 5 s for the first minute,
  * then every 30 s. A live call survives the platform's reconnect grace (30 s by default, counted
@@ -58,13 +55,6 @@ export type RealtimeProtocol = "json" | "messagepack";
  * found within 5 s of its return, in time to rejoin (as the C# SDK does).
  */
 export const defaultReconnectDelaysMs: readonly number[] = [0, 1000, 2000, 3000, ...Array<number>(11).fill(5000), 30000];
-
-function hubProtocol(protocol: RealtimeProtocol): IHubProtocol {
-  if (protocol === "json") return new JsonHubProtocol();
-  // A field left undefined is left out, as JSON.stringify does, so both protocols send the same values.
-  if (protocol === "messagepack") return new MessagePackHubProtocol({ ignoreUndefined: true });
-  throw new TypeError(`protocol must be "json" or "messagepack", not ${String(protocol)}`);
-}
 
 /** Calls remembered as accepted, so each is announced once (a client lives through few calls). */
 const maxAcceptedCalls = 64;
@@ -104,6 +94,7 @@ export class CallernRealtime {
   private readonly events = new Emitter<Handlers>();
   private readonly timers = new CallTimerCounter((e) => this.events.fire("callTimer", e));
   private readonly connection: HubConnection;
+  private readonly protocol: LoadableHubProtocol;
   private readonly baseUrl: string;
   private readonly delays: readonly number[];
   private readonly rooms = new Map<string, RoomSink>();
@@ -130,6 +121,7 @@ export class CallernRealtime {
   constructor(private readonly options: CallernRealtimeOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.delays = options.reconnectDelaysMs?.length ? options.reconnectDelaysMs : defaultReconnectDelaysMs;
+    this.protocol = hubProtocol(options.protocol ?? "json");
     this.connection = new HubConnectionBuilder()
       // The platform's only transport (docs/realtime.md): no fallback attempts when a socket fails.
       .withUrl(`${this.baseUrl}/hubs/calls`, { accessTokenFactory: () => this.token, transport: HttpTransportType.WebSockets })
@@ -137,7 +129,7 @@ export class CallernRealtime {
       .configureLogging(LogLevel.None)
       // Signals sent while a WebSocket reconnects arrive once, in order, instead of being lost.
       .withStatefulReconnect()
-      .withHubProtocol(hubProtocol(options.protocol ?? "json"))
+      .withHubProtocol(this.protocol)
       .build();
     for (const [wire, name] of Object.entries(relayedEvents)) {
       this.connection.on(wire, (payload: RealtimeEvents[typeof name]) => this.events.fire(name, payload as never));
@@ -456,6 +448,7 @@ export class CallernRealtime {
 
   private async connectOnce(): Promise<void> {
     this.token = await this.options.accessToken();
+    await this.protocol.ready();
     await this.connection.start();
   }
 
