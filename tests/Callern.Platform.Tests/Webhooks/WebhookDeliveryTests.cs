@@ -160,6 +160,35 @@ public sealed class WebhookDeliveryTests(CallernApp app) : IClassFixture<Callern
     }
 
     [Fact]
+    public async Task A_replay_sends_the_chosen_events_again_in_order_and_the_receiver_sees_the_same_ids()
+    {
+        await using var receiver = await WebhookReceiver.StartNewAsync();
+        var tenant = await app.CreateTenantAsync();
+        await app.StudentWithSecondsAsync(tenant, "max", 60);
+        var school = app.SdkAs(tenant, "backend", CallernRoles.Service);
+        var endpoint = await school.CreateWebhookEndpointAsync(new Sdk.CreateWebhookEndpointRequest { Url = receiver.Url.ToString(), Events = ["wallet.adjustment"] });
+        var admin = app.SdkAs(tenant, "admin", CallernRoles.Admin);
+        // The grant that opened the wallet came before the endpoint, at an earlier moment: not in the range.
+        app.Clock.Advance(TimeSpan.FromSeconds(1));
+        var from = app.Clock.GetUtcNow();
+        for (var i = 1; i <= 3; i++)
+        {
+            await admin.AdjustWalletAsync("max", Guid.NewGuid().ToString(), new Sdk.AdjustmentRequest { Seconds = 60 * i, Reason = $"grant {i}" });
+        }
+        var first = await receiver.DeliveredAsync(3);
+
+        var replayed = await school.ReplayWebhookEventsAsync(endpoint.Endpoint.Id, new Sdk.ReplayRequest { From = from });
+        var again = await receiver.DeliveredAsync(3);
+        var otherType = await school.ReplayWebhookEventsAsync(endpoint.Endpoint.Id, new Sdk.ReplayRequest { From = from, Types = ["call.ended"] });
+
+        Assert.Equal(3, replayed.Queued);
+        Assert.Equal(first.Select(d => d.Id), again.Select(d => d.Id));
+        var verifier = new WebhookVerifier([endpoint.Secret], time: app.Clock);
+        Assert.Equal([2L, 3, 4], again.Select(d => verifier.Verify(d.Body, d.Id, d.Timestamp, d.Signature).Sequence));
+        Assert.Equal(0, otherType.Queued); // outside the endpoint's filter
+    }
+
+    [Fact]
     public async Task A_purchase_rolled_back_by_a_constraint_leaves_no_event()
     {
         var tenant = await app.CreateTenantAsync();

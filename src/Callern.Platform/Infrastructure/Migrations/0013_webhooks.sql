@@ -83,8 +83,9 @@ CREATE TABLE webhook_attempts (
 );
 CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (endpoint_id, id);
 
--- Dispatchers on every node hear of new deliveries when their transaction commits (one notice per
--- transaction: PostgreSQL folds identical notices of a transaction into one).
+-- Dispatchers on every node hear of new deliveries, and of deliveries queued again (a replay),
+-- when their transaction commits (one notice per transaction: PostgreSQL folds identical notices
+-- of a transaction into one).
 CREATE FUNCTION notify_webhook_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('callern_webhooks', '');
@@ -93,5 +94,5 @@ END
 $$;
 
 CREATE TRIGGER webhook_deliveries_added
-    AFTER INSERT ON webhook_deliveries
-    FOR EACH ROW EXECUTE FUNCTION notify_webhook_deliveries();
+    AFTER INSERT OR UPDATE OF state, due_at ON webhook_deliveries
+    FOR EACH ROW WHEN (NEW.state = 'pending') EXECUTE FUNCTION notify_webhook_deliveries();
